@@ -1,0 +1,56 @@
+"""Figures: the post's sample image, training curves and the ablation chart.
+
+Every function writes a PNG when given a path (or when there is no display) and
+returns the path it wrote; otherwise it opens a window as the post's `plt.show()` does.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import matplotlib
+
+if not os.environ.get("DISPLAY") and os.name != "nt" and "MPLBACKEND" not in os.environ:
+    matplotlib.use("Agg")  # no display: draw into files
+
+import matplotlib.pyplot as plt  # noqa: E402
+
+from simplenn.errors import SimplennError  # noqa: E402
+
+
+def _finish(figure, out: str | Path | None, default_name: str) -> Path | None:
+    """Save `figure` to `out` (or `default_name` when there is no display), else show it."""
+    if out is None and matplotlib.get_backend().lower() == "agg":
+        out = default_name
+    if out is None:
+        plt.show()
+        return None
+    out = Path(out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        figure.savefig(out, dpi=100, bbox_inches="tight")
+    except OSError as error:
+        raise SimplennError(f"cannot write {out}: {error.strerror or error}") from None
+    finally:
+        plt.close(figure)
+    return out
+
+
+def sample_figure(image, label):
+    """The post's figure: one image, 4x4 inches, gray, titled `sample of 5`."""
+    figure = plt.figure(figsize=(4, 4))
+    plt.title("sample of " + str(label))
+    plt.imshow(image, cmap="gray")
+    return figure
+
+
+def show_sample(dataset: str, index: int = 0, out: str | Path | None = None) -> Path | None:
+    """Draw training image `index` of `dataset` as the post does; the path written, if any."""
+    from simplenn.datasets import load_dataset
+
+    (x_train, y_train), _ = load_dataset(dataset)
+    if not 0 <= index < len(x_train):
+        raise SimplennError(f"--index {index} is out of range; {dataset} has {len(x_train)} training images")
+    figure = sample_figure(x_train[index], int(y_train[index]))
+    return _finish(figure, out, f"sample-{index}.png")

@@ -1,0 +1,308 @@
+"""Training: the post's GradientTape step, compiled and run over mini-batches.
+
+The step is the post's `backward`: forward pass and loss inside `tf.GradientTape`,
+`tape.gradient`, then `optimizer.apply_gradients`, with one optimizer for the whole run
+instead of a new one per call. The step is compiled with XLA, and a whole range of steps
+runs inside one `tf.function` with the data resident as tensors, so Python runs once
+per chunk of an epoch, not once per batch.
+
+Every source of randomness is stateless and keyed by (seed, epoch) or (seed, step):
+the shuffle of epoch e and the dropout masks of step k are the same whether or not
+the run was interrupted in between, so a resumed run ends with the same weights.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import tensorflow as tf
+
+from simplenn.config import Config
+from simplenn.errors import SimplennError
+from simplenn.losses import data_loss, l2_penalty
+from simplenn.network import Network
+from simplenn.optimizers import make_optimizer, uses_l2_penalty
+
+EVALUATION_BATCH = 10_000  # rows per forward pass when scoring, to bound memory
+
+
+class TrainingDiverged(SimplennError):
+    """The loss became NaN or infinite."""
+
+
+@dataclass
+class Split:
+    """One part of a prepared dataset: `X (n, features)` float32, one-hot `Y (n, K)`."""
+
+    X: tf.Tensor
+    Y: tf.Tensor
+    labels: np.ndarray  # (n,) integer classes, for scikit-learn's metrics
+
+    @property
+    def size(self) -> int:
+        return int(self.labels.shape[0])
+
+
+def make_split(X: np.ndarray, Y: np.ndarray) -> Split:
+    return Split(tf.constant(X), tf.constant(Y), np.argmax(Y, axis=1))
+
+
+def split_validation(X: np.ndarray, Y: np.ndarray, fraction: float, seed: int):
+    """Hold out `fraction` of the rows, chosen by a seeded permutation: (train, validation)."""
+    order = np.random.default_rng(seed).permutation(len(X))
+    n_validation = int(round(fraction * len(X)))
+    held, kept = np.sort(order[:n_validation]), np.sort(order[n_validation:])
+    return make_split(X[kept], Y[kept]), make_split(X[held], Y[held])
+
+
+def tape_gradients(network: Network, config: Config, X, Y, dropout_seed):
+    """The post's backward pass: loss `()`, logits `(B, K)` and d(objective)/d(params)."""
+    with tf.GradientTape() as tape:
+        Z = network.forward(X, training=True, dropout_seed=dropout_seed)  # (B, K)
+        loss = data_loss(Y, Z, config.loss, config.reduction, config.label_smoothing)
+        objective = loss
+        if uses_l2_penalty(config):
+            objective += l2_penalty(network.weights, config.weight_decay)
+    return loss, Z, tape.gradient(objective, network.params)
+
+
+def gradient_function(grad: str) -> Callable:
+    """`tape_gradients`, or the chain rule written out by hand for `grad="manual"`."""
+    if grad == "manual":
+        from simplenn.backprop import manual_gradients
+
+        return manual_gradients
+    return tape_gradients
+
+
+class Trainer(tf.Module):
+    """A network, its optimizer and the progress of one run, all checkpointable.
+
+    The progress counters and the running sums of the current epoch are variables, so a
+    checkpoint taken mid-epoch resumes with the same epoch statistics.
+    """
+
+    def __init__(self, config: Config, n_train: int):
+        super().__init__(name="trainer")
+        self.config = config
+        self.n_train = n_train
+        self.batch_size = min(config.batch_size or n_train, n_train)
+        self.steps_per_epoch = math.ceil(n_train / self.batch_size)
+        self.network = Network(
+            config.layers, config.activation, config.init, config.init_stddev,
+            config.dropout, config.seed,
+        )
+        self.optimizer = make_optimizer(config, self.steps_per_epoch)
+        if config.optimizer == "adamw":
+            self.optimizer.exclude_from_weight_decay(var_list=self.network.biases)
+        self.optimizer.build(self.network.params)
+        self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")  # completed
+        self.step_in_epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="step_in_epoch")
+        self.loss_sum = tf.Variable(0.0, dtype=tf.float64, trainable=False, name="loss_sum")
+        self.correct = tf.Variable(0, dtype=tf.int64, trainable=False, name="correct")
+        # Early stopping: the best validation accuracy so far and the weights that got it.
+        self.best_accuracy = tf.Variable(-1.0, dtype=tf.float64, trainable=False)
+        self.best_epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
+        self.best_params = [tf.Variable(p, trainable=False) for p in self.network.params]
+        self._gradients = gradient_function(config.grad)
+        self._step = tf.function(self._train_step, jit_compile=config.jit_compile)
+        self._steps = tf.function(self._train_steps)
+        self._logits = tf.function(self.network.forward, jit_compile=config.jit_compile)
+
+    @property
+    def global_step(self) -> int:
+        return int(self.optimizer.iterations.numpy())
+
+    def _train_step(self, X, Y, dropout_seed):
+        """One update on a batch `X (B, n0)`, `Y (B, K)`: (loss summed over the batch, correct)."""
+        loss, Z, grads = self._gradients(self.network, self.config, X, Y, dropout_seed)
+        self.optimizer.apply_gradients(zip(grads, self.network.params))
+        batch = tf.cast(tf.shape(X)[0], loss.dtype)
+        loss_total = loss if self.config.reduction == "sum" else loss * batch
+        correct = tf.reduce_sum(tf.cast(tf.argmax(Z, 1) == tf.argmax(Y, 1), tf.int64))
+        return loss_total, correct
+
+    def _train_steps(self, X, Y, epoch, start, stop):
+        """Run steps `start..stop-1` of `epoch` over the shuffled rows of `X (n, n0)`."""
+        n = tf.shape(X, out_type=tf.int64)[0]
+        if self.steps_per_epoch == 1:
+            order = tf.range(n)  # the post's full batch, unshuffled
+        else:
+            order = tf.random.experimental.stateless_shuffle(
+                tf.range(n), seed=tf.stack([tf.constant(self.config.seed, tf.int64), epoch])
+            )
+        for step in tf.range(start, stop):
+            rows = order[step * self.batch_size : tf.minimum(n, (step + 1) * self.batch_size)]
+            step_count = tf.convert_to_tensor(self.optimizer.iterations)  # keras variable -> (), int64
+            dropout_seed = tf.stack([tf.constant(self.config.seed, tf.int64), step_count])
+            loss_total, correct = self._step(tf.gather(X, rows), tf.gather(Y, rows), dropout_seed)
+            self.loss_sum.assign_add(tf.cast(loss_total, tf.float64))
+            self.correct.assign_add(correct)
+        self.step_in_epoch.assign(stop)
+
+    def run_steps(self, train: Split, stop: int) -> None:
+        """Advance the current epoch up to step `stop`."""
+        self._steps(
+            train.X, train.Y, self.epoch, self.step_in_epoch, tf.constant(stop, tf.int64)
+        )
+
+    def epoch_statistics(self) -> tuple[float, float]:
+        """(mean loss per example, accuracy) over the batches of the epoch so far."""
+        seen = min(int(self.step_in_epoch.numpy()) * self.batch_size, self.n_train)
+        return float(self.loss_sum.numpy()) / max(seen, 1), int(self.correct.numpy()) / max(seen, 1)
+
+    def start_next_epoch(self) -> None:
+        self.epoch.assign_add(1)
+        self.step_in_epoch.assign(0)
+        self.loss_sum.assign(0.0)
+        self.correct.assign(0)
+
+    def learning_rate(self) -> float:
+        return float(np.asarray(self.optimizer.learning_rate))
+
+    def logits(self, X) -> np.ndarray:
+        """Logits `(n, K)` of the current weights, computed in blocks of rows."""
+        blocks = [
+            self._logits(X[i : i + EVALUATION_BATCH]).numpy()
+            for i in range(0, int(X.shape[0]), EVALUATION_BATCH)
+        ]
+        return np.concatenate(blocks)
+
+    def evaluate(self, split: Split) -> tuple[float, float]:
+        """(mean loss per example, accuracy) of the current weights on `split`."""
+        Z = self.logits(split.X)
+        per_example = data_loss(split.Y, Z, self.config.loss, "sum") / split.size
+        accuracy = float(np.mean(np.argmax(Z, 1) == split.labels))
+        return float(per_example), accuracy
+
+    def remember_if_best(self, accuracy: float) -> bool:
+        """Keep the weights when `accuracy` beats the best so far; True if it did."""
+        if accuracy <= float(self.best_accuracy.numpy()):
+            return False
+        self.best_accuracy.assign(accuracy)
+        self.best_epoch.assign(self.epoch + 1)
+        for best, p in zip(self.best_params, self.network.params):
+            best.assign(p)
+        return True
+
+    def restore_best(self) -> None:
+        for best, p in zip(self.best_params, self.network.params):
+            p.assign(best)
+
+
+def divergence_message(config: Config, epoch: int) -> str:
+    """Why a loss goes to NaN or infinity, in the terms of this config."""
+    causes = []
+    if not config.scale_inputs:
+        causes.append("raw 0-255 inputs (use --scale-inputs)")
+    if config.reduction == "sum":
+        causes.append("a loss summed over the batch instead of averaged (--reduction mean)")
+    causes.append(f"a learning rate of {config.lr:g} that may be too large (try --lr {config.lr / 10:g})")
+    return f"loss became NaN or infinite in epoch {epoch}; likely causes: " + "; ".join(causes)
+
+
+@dataclass
+class EpochRecord:
+    """One line of a run's history; accuracies are fractions in 0-1."""
+
+    epoch: int
+    loss: float
+    accuracy: float
+    val_loss: float | None
+    val_accuracy: float | None
+    lr: float
+    seconds: float
+    samples_per_s: float
+
+
+def epoch_line(record: EpochRecord, epochs: int) -> str:
+    """The post's report, one line per epoch: `epoch 3/5  loss …  accuracy score : 87.12`."""
+    line = f"epoch {record.epoch}/{epochs}  loss {record.loss:.4f}  accuracy score : {100 * record.accuracy:.2f}"
+    if record.val_accuracy is not None:
+        line += f"  val_loss {record.val_loss:.4f}  val_accuracy {100 * record.val_accuracy:.2f}"
+    return line + f"  lr {record.lr:.2g}  {record.samples_per_s:,.0f} samples/s  {record.seconds:.2f}s"
+
+
+def chunk_steps(config: Config, steps_per_epoch: int, live_progress: bool) -> int:
+    """How many steps run per call into the compiled loop.
+
+    One call per epoch is fastest; a live progress bar wants about ten updates an epoch,
+    and step checkpoints need a return to Python every `checkpoint_every_steps`.
+    """
+    chunk = steps_per_epoch
+    if live_progress:
+        chunk = max(1, math.ceil(steps_per_epoch / 10))
+    if config.checkpoint_every_steps:
+        chunk = min(chunk, config.checkpoint_every_steps)
+    return chunk
+
+
+def fit(
+    trainer: Trainer,
+    train: Split,
+    validation: Split | None = None,
+    *,
+    live_progress: bool = False,
+    on_chunk: Callable[[Trainer], None] | None = None,
+    on_epoch: Callable[[Trainer, EpochRecord], None] | None = None,
+    log: Callable[[str], None] = print,
+) -> list[EpochRecord]:
+    """Train from the trainer's current epoch and step to `config.epochs`.
+
+    `on_chunk` runs after each finished chunk of steps (step checkpoints); `on_epoch`
+    after each epoch (history, epoch checkpoints). Early stopping, when configured,
+    restores the weights of the best validation epoch.
+    """
+    import keras  # imported here: only the progress bar needs it
+
+    config = trainer.config
+    chunk = chunk_steps(config, trainer.steps_per_epoch, live_progress)
+    history: list[EpochRecord] = []
+    warned_overflow = False
+    while int(trainer.epoch.numpy()) < config.epochs:
+        epoch = int(trainer.epoch.numpy()) + 1
+        started, first_step = time.perf_counter(), int(trainer.step_in_epoch.numpy())
+        bar = keras.utils.Progbar(trainer.steps_per_epoch, stateful_metrics=["loss", "accuracy"]) if live_progress else None
+        while (step := int(trainer.step_in_epoch.numpy())) < trainer.steps_per_epoch:
+            trainer.run_steps(train, min(trainer.steps_per_epoch, step + chunk))
+            loss, accuracy = trainer.epoch_statistics()
+            if not math.isfinite(loss):
+                if config.stop_on_nan:
+                    raise TrainingDiverged(divergence_message(config, epoch))
+                if not warned_overflow:
+                    log(
+                        f"warning: the loss overflowed in epoch {epoch}, as in the post: raw 0-255 "
+                        "inputs and a summed loss; `simplenn diagnose` shows why. Carrying on as the post does."
+                    )
+                    warned_overflow = True
+            if bar is not None:
+                bar.update(int(trainer.step_in_epoch.numpy()), [("loss", loss), ("accuracy", accuracy)])
+            if on_chunk is not None:
+                on_chunk(trainer)
+        seconds = time.perf_counter() - started
+        trained = min((trainer.steps_per_epoch - first_step) * trainer.batch_size, train.size)
+        loss, accuracy = trainer.epoch_statistics()
+        val_loss = val_accuracy = None
+        if validation is not None:
+            val_loss, val_accuracy = trainer.evaluate(validation)
+            trainer.remember_if_best(val_accuracy)
+        record = EpochRecord(
+            epoch, loss, accuracy, val_loss, val_accuracy, trainer.learning_rate(), seconds, trained / seconds
+        )
+        history.append(record)
+        trainer.start_next_epoch()
+        if on_epoch is not None:
+            on_epoch(trainer, record)
+        log(epoch_line(record, config.epochs))
+        if config.patience and epoch - int(trainer.best_epoch.numpy()) >= config.patience:
+            log(f"early stopping: no better validation accuracy for {config.patience} epochs")
+            break
+    if config.patience and validation is not None:
+        trainer.restore_best()
+        log(f"restored the weights of epoch {int(trainer.best_epoch.numpy())} "
+            f"(val_accuracy {100 * float(trainer.best_accuracy.numpy()):.2f})")
+    return history
