@@ -89,11 +89,12 @@ TRAINING_FLAGS = [
     ("--patience", "patience", non_negative_int, "early stopping after this many epochs without progress"),
     ("--grad", "grad", configs.GRADIENTS, "tape: tf.GradientTape; manual: the chain rule written out"),
     ("--checkpoint-every-steps", "checkpoint_every_steps", non_negative_int, "also checkpoint inside epochs"),
+    ("--max-to-keep", "max_to_keep", positive_int, "how many of the newest checkpoints to keep"),
 ]
 
 
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--preset", default="fixed", help=f"one of {', '.join(configs.PRESETS)} (default fixed)")
+    parser.add_argument("--preset", default=None, help=f"one of {', '.join(configs.PRESETS)} (default fixed)")
     parser.add_argument("--dataset", default=None, help="digits, mnist, fashion-mnist, kmnist, or a path")
     parser.add_argument("--layers", default=None, help="layer sizes, input first, e.g. 784,100,30,10")
     for flag, field, kind, help_text in TRAINING_FLAGS:
@@ -110,9 +111,9 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
                         help="do not compile steps with XLA")
 
 
-def config_from_args(args: argparse.Namespace) -> configs.Config:
-    """The preset named by `--preset`, with every flag the user gave applied."""
-    config = configs.preset(args.preset)
+def config_from_args(args: argparse.Namespace, base: configs.Config | None = None) -> configs.Config:
+    """The preset named by `--preset` (or `base`), with every flag the user gave applied."""
+    config = base if base is not None else configs.preset(args.preset or "fixed")
     changes = {
         field: getattr(args, field)
         for _, field, _, _ in TRAINING_FLAGS
@@ -132,21 +133,38 @@ def _add_train_parser(commands) -> None:
     parser = commands.add_parser("train", help="train a preset on a dataset and report its scores")
     _add_config_flags(parser)
     parser.add_argument("--run-dir", default=None, help="where to write the run (default runs/PRESET-DATASET-TIME)")
+    parser.add_argument("--resume", metavar="RUN_DIR", default=None,
+                        help="go on with a stopped run from its config.json and newest checkpoint")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(handler=_train)
 
 
-def _train(args: argparse.Namespace) -> int:
-    from simplenn.experiment import default_run_dir, train_and_evaluate
+def _given_config_flags(args: argparse.Namespace) -> list[str]:
+    """The flags of `_add_config_flags` and --run-dir that were given, e.g. ["--preset", "--lr"]."""
+    flags = {"preset": "--preset", "dataset": "--dataset", "layers": "--layers",
+             "scale_inputs": "--scale-inputs/--raw-inputs", "jit_compile": "--no-xla", "run_dir": "--run-dir"}
+    flags.update({field: flag for flag, field, _, _ in TRAINING_FLAGS})
+    return [flag for field, flag in flags.items() if getattr(args, field) is not None]
 
-    config = config_from_args(args)
-    run_dir = args.run_dir or default_run_dir(config)
-    summary = train_and_evaluate(
-        config,
-        run_dir=run_dir,
-        adapt_layers=args.layers is None,
-        live_progress=False if args.quiet else None,
-    )
+
+def _train(args: argparse.Namespace) -> int:
+    from simplenn.experiment import default_run_dir, resume_run, train_and_evaluate
+
+    live_progress = False if args.quiet else None
+    if args.resume is not None:
+        given = _given_config_flags(args)
+        if given:
+            raise SimplennError(
+                f"--resume goes on with the config stored in {args.resume}/config.json; drop {', '.join(given)}"
+            )
+        run_dir = args.resume
+        summary = resume_run(run_dir, live_progress=live_progress)
+    else:
+        config = config_from_args(args)
+        run_dir = args.run_dir or default_run_dir(config)
+        summary = train_and_evaluate(
+            config, run_dir=run_dir, adapt_layers=args.layers is None, live_progress=live_progress
+        )
     scores = summary["test_scores"]
     print(f"test accuracy {100 * scores['accuracy']:.2f} %  (train {100 * summary['train_accuracy']:.2f} %, "
           f"{summary['train_seconds']:.1f} s of training)")
@@ -174,6 +192,143 @@ def _show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_data_parser(commands) -> None:
+    parser = commands.add_parser("data", help="list, download, verify or import datasets")
+    actions = parser.add_subparsers(dest="action", required=True)
+    actions.add_parser("list", help="each dataset, its files, and where they are")
+    fetch = actions.add_parser("fetch", help="download a dataset, verify it, replace bad copies")
+    fetch.add_argument("name", help="mnist, fashion-mnist or kmnist")
+    fetch.add_argument("--ca-bundle", default=None,
+                       help="PEM file of CA certificates to trust instead of the system's (a proxy's)")
+    fetch.add_argument("--timeout", type=positive_float, default=30.0,
+                       help="seconds to wait for a connection or for more data (default 30)")
+    verify = actions.add_parser("verify", help="hash the dataset files on this machine")
+    verify.add_argument("name", nargs="?", default=None, help="one dataset (default: all)")
+    imports = actions.add_parser("import", help="verify files obtained elsewhere and copy them into the cache")
+    imports.add_argument("name", help="mnist, fashion-mnist or kmnist")
+    imports.add_argument("path", help="a folder holding the published files, or one of them")
+    parser.set_defaults(handler=_data)
+
+
+def _data(args: argparse.Namespace) -> int:
+    from simplenn import datasets
+
+    if args.action == "list":
+        for state in datasets.list_datasets():
+            print(f"{state.spec.name:<14} {'ready' if state.ready else 'missing':<8} {state.spec.title}")
+            for file in state.files:
+                print(f"    {file.data_file.name:<28} {file.path or 'missing'}")
+        print(f"cache: {datasets.cache_root()} (set SIMPLENN_DATA or KERAS_HOME to move it)")
+    elif args.action == "fetch":
+        options = datasets.DownloadOptions(timeout_s=args.timeout, ca_bundle=args.ca_bundle)
+        paths = datasets.fetch(args.name, options=options, progress=datasets.show_progress)
+        for path in paths:
+            print(f"verified {path}")
+        if not paths:
+            print(f"{args.name} comes with scikit-learn; there is nothing to fetch")
+    elif args.action == "verify":
+        checks = datasets.verify(args.name)
+        for check in checks:
+            verdict = "missing" if check.path is None else "BAD" if check.problem else "ok"
+            detail = f": {check.problem}" if check.problem else ""
+            print(f"{verdict:<8} {check.dataset:<14} {check.path or check.data_file.name}{detail}")
+        bad = [check for check in checks if check.problem]
+        if bad:
+            raise SimplennError(
+                f"{len(bad)} file(s) failed verification ({', '.join(str(check.path) for check in bad)}); "
+                f"run `simplenn data fetch {bad[0].dataset}` to replace them"
+            )
+    else:
+        for path in datasets.import_files(args.name, args.path):
+            print(f"imported {path}")
+    return 0
+
+
+def _add_diagnose_parser(commands) -> None:
+    parser = commands.add_parser("diagnose", help="run a few steps and explain what goes wrong, with numbers")
+    _add_config_flags(parser)
+    parser.add_argument("--run-dir", default=None,
+                        help="diagnose the config of this run (instead of --preset; other flags still apply)")
+    parser.add_argument("--steps", type=positive_int, default=3, help="training steps to take (default 3)")
+    parser.set_defaults(handler=_diagnose)
+
+
+def _diagnose(args: argparse.Namespace) -> int:
+    from simplenn.diagnose import diagnose, format_diagnosis
+    from simplenn.run_directory import RunDirectory
+
+    base = RunDirectory(args.run_dir).read_config() if args.run_dir else None
+    config = config_from_args(args, base)
+    print(format_diagnosis(diagnose(config, args.steps, adapt_layers=args.layers is None)))
+    return 0
+
+
+def _add_ablate_parser(commands) -> None:
+    parser = commands.add_parser("ablate", help="from the blog preset to fixed, one change at a time")
+    parser.add_argument("--dataset", default="digits", help="digits, mnist, fashion-mnist, kmnist, or a path")
+    parser.add_argument("--epochs", type=positive_int, default=configs.preset("fixed").epochs,
+                        help="epochs for every run (default: the fixed preset's)")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="the same seed for every run")
+    parser.add_argument("--out", default=None, help="write the bar chart here (PNG)")
+    parser.add_argument("--json", default=None, help="also write every row, with its config, to this file")
+    parser.set_defaults(handler=_ablate)
+
+
+def _ablate(args: argparse.Namespace) -> int:
+    from simplenn.ablate import ablate, format_table, save_rows
+    from simplenn.plots import ablation_chart
+
+    rows = ablate(args.dataset, args.epochs, args.seed)
+    print(format_table(rows))
+    if args.json:
+        save_rows(rows, args.json)
+        print(f"rows written to {args.json}")
+    written = ablation_chart([row.change for row in rows], [row.test_accuracy for row in rows], args.out)
+    if written:
+        print(f"chart written to {written}")
+    return 0
+
+
+def _add_bench_parser(commands) -> None:
+    parser = commands.add_parser(
+        "bench", help="simplenn's training speed next to Keras, scikit-learn and the post's eager loop"
+    )
+    parser.add_argument("--dataset", default="fashion-mnist", help="digits, mnist, fashion-mnist, kmnist, or a path")
+    parser.add_argument("--epochs", type=positive_int, default=5, help="epochs for every system (default 5)")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="the same seed for every system")
+    parser.add_argument("--json", default=None, help="also write the report to this file")
+    parser.set_defaults(handler=_bench)
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from simplenn.bench import format_table, run_bench, write_json
+
+    report = run_bench(args.dataset, args.epochs, args.seed)
+    print(format_table(report))
+    if args.json:
+        print(f"report written to {write_json(report, args.json)}")
+    return 0
+
+
+def import_tensorflow_quietly() -> None:
+    """Import TensorFlow with stderr muted.
+
+    TensorFlow 2.21 logs through absl before `TF_CPP_MIN_LOG_LEVEL` takes effect, so its
+    start-up lines (CUDA probes, CPU features) would bury the CLI's one-line messages.
+    """
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved_stderr, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved_stderr, 2)
+        os.close(saved_stderr)
+        os.close(devnull)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(
         prog="simplenn",
@@ -182,16 +337,25 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=ArgumentParser)
     _add_train_parser(commands)
     _add_show_parser(commands)
+    _add_data_parser(commands)
+    _add_diagnose_parser(commands)
+    _add_ablate_parser(commands)
+    _add_bench_parser(commands)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
+        if args.command != "data":
+            import_tensorflow_quietly()
         return args.handler(args)
     except SimplennError as error:
         print(f"simplenn: error: {error}", file=sys.stderr)
-        return 2
+        return error.exit_status
+    except KeyboardInterrupt:  # Ctrl-C outside training, which handles it itself
+        print("simplenn: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

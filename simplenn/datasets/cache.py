@@ -1,0 +1,81 @@
+"""Where dataset files live, and the one way a file is written there.
+
+The cache is Keras's: `$KERAS_HOME/datasets`, by default `~/.keras/datasets`, laid out as
+Keras lays it out, so files either tool downloaded serve both. `SIMPLENN_DATA` names
+another folder instead. Read-only system copies, such as those Debian's
+`dataset-fashion-mnist` installs under `/usr/share/datasets/<name>`, are found as well.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO
+
+from simplenn.datasets.catalogue import DataFile, DatasetSpec
+from simplenn.datasets.validation import DatasetError
+
+SYSTEM_DATA_DIR = Path("/usr/share/datasets")
+
+
+def cache_root() -> Path:
+    """The folder downloads go to: `$SIMPLENN_DATA`, else Keras's `datasets` folder."""
+    if override := os.environ.get("SIMPLENN_DATA"):
+        return Path(override).expanduser()
+    keras_dir = Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras").expanduser()
+    # Keras moves to /tmp/.keras when its folder is read-only; follow it to find its files.
+    if keras_dir.exists() and not os.access(keras_dir, os.W_OK):
+        keras_dir = Path("/tmp/.keras")
+    return keras_dir / "datasets"
+
+
+def cached_path(data_file: DataFile) -> Path:
+    """Where `data_file` is (or would be) in the cache."""
+    return cache_root() / data_file.cache_path
+
+
+def locate(spec: DatasetSpec, data_file: DataFile) -> Path | None:
+    """The first existing copy of `data_file`: in the cache, then in the system folder; None if neither."""
+    for candidate in (cached_path(data_file), SYSTEM_DATA_DIR / spec.name / data_file.name):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def install_file(dest: Path, write: Callable[[BinaryIO], None], check: Callable[[Path], None]) -> Path:
+    """Create `dest` so that it is never seen half-written or unchecked, and return it.
+
+    `write` fills a temporary `<dest>.<random>.part` file next to `dest`; `check` gets its
+    path and raises if the content is wrong; only then is it renamed to `dest`, atomically.
+    On any failure, including a kill, `dest` is untouched; the `.part` file is removed
+    unless the process was killed outright.
+    """
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, part_name = tempfile.mkstemp(dir=dest.parent, prefix=dest.name + ".", suffix=".part")
+    except OSError as error:
+        raise DatasetError(
+            f"{dest.parent}: cannot write there ({error.strerror or error}); "
+            "set SIMPLENN_DATA to a folder you can write to"
+        ) from None
+    part = Path(part_name)
+    try:
+        with os.fdopen(fd, "wb") as stream:
+            write(stream)
+            stream.flush()
+            os.fsync(stream.fileno())  # on disk before the rename can make it visible
+        check(part)
+        os.chmod(part, 0o644)  # mkstemp's 0600 would hide a shared cache from other users
+        os.replace(part, dest)
+    except OSError as error:
+        part.unlink(missing_ok=True)
+        raise DatasetError(
+            f"{dest}: cannot write the file ({error.strerror or error}); free some space "
+            "or set SIMPLENN_DATA to a folder you can write to"
+        ) from None
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+    return dest

@@ -1,0 +1,176 @@
+"""Download one catalogue file: streamed, time-limited, retried across mirrors, verified.
+
+The body goes to a `.part` file, is checked against the pinned hashes, and only then
+renamed to its final name (see `cache.install_file`). Proxies come from the usual
+`http_proxy`/`https_proxy`/`no_proxy` variables, as urllib reads them. TLS certificates
+are always checked; a proxy that re-signs traffic needs its CA bundle named, never the
+check turned off.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import ssl
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from simplenn.datasets.cache import install_file
+from simplenn.datasets.catalogue import DataFile
+from simplenn.datasets.integrity import mismatch
+from simplenn.datasets.validation import DatasetError
+
+CHUNK_BYTES = 2**16
+# Some mirrors answer 403 to urllib's default "Python-urllib" agent.
+USER_AGENT = "simplenn"
+# (file name, bytes received, total bytes or None when the server does not say)
+Progress = Callable[[str, int, int | None], None]
+
+
+@dataclass(frozen=True)
+class DownloadOptions:
+    """How patiently to download."""
+
+    timeout_s: float = 30.0  # longest wait to connect, or for the next bytes of a body
+    attempts: int = 3  # rounds over all of a file's URLs
+    backoff_s: float = 1.0  # pause before the second round; it doubles each round after
+    # A PEM bundle trusted instead of the system's CAs (as requests' REQUESTS_CA_BUNDLE);
+    # None means $SIMPLENN_CA_BUNDLE, else the system's (which honours SSL_CERT_FILE).
+    ca_bundle: str | None = None
+
+
+class DownloadError(DatasetError):
+    """Every URL of a file failed; the message gives each URL's reason."""
+
+
+class _Failure(Exception):
+    """One URL failed for `reason`; `permanent` when asking it again cannot help."""
+
+    def __init__(self, reason: str, permanent: bool = False):
+        super().__init__(reason)
+        self.permanent = permanent
+
+
+def download_file(
+    data_file: DataFile,
+    dest: Path,
+    *,
+    options: DownloadOptions = DownloadOptions(),
+    progress: Progress | None = None,
+) -> Path:
+    """Download `data_file` to `dest`, trying each URL in turn, and return `dest`.
+
+    `dest` appears only once its content matches a pinned hash. Raises `DownloadError`
+    when every URL failed in every round, `DatasetError` when `dest` cannot be written.
+    """
+    # ProxyHandler, added by build_opener by default, reads the proxy variables.
+    opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=_tls_context(options)))
+    reasons: dict[str, str] = {}
+    given_up: set[str] = set()
+    for attempt in range(options.attempts):
+        if attempt:
+            time.sleep(options.backoff_s * 2 ** (attempt - 1))
+        for url in data_file.urls:
+            if url in given_up:
+                continue
+            try:
+                return _download_from(opener, url, data_file, dest, options.timeout_s, progress)
+            except _Failure as failure:
+                reasons[url] = str(failure)
+                if failure.permanent:
+                    given_up.add(url)
+        if len(given_up) == len(data_file.urls):
+            break
+    raise DownloadError(
+        f"could not download {data_file.name}: "
+        + "; ".join(f"{url}: {reason}" for url, reason in reasons.items())
+    )
+
+
+def _download_from(
+    opener: urllib.request.OpenerDirector,
+    url: str,
+    data_file: DataFile,
+    dest: Path,
+    timeout_s: float,
+    progress: Progress | None,
+) -> Path:
+    """Stream `url` into `dest` through `install_file`; raise `_Failure` saying why not."""
+    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
+    try:
+        response = opener.open(request, timeout=timeout_s)
+    except urllib.error.HTTPError as error:
+        # 4xx other than "try later" will not change on a second try.
+        permanent = 400 <= error.code < 500 and error.code not in (408, 429)
+        raise _Failure(f"HTTP {error.code} {error.reason}", permanent) from None
+    except urllib.error.URLError as error:
+        if isinstance(error.reason, ssl.SSLCertVerificationError):
+            raise _Failure(
+                f"TLS certificate check failed ({error.reason.verify_message}); if a proxy re-signs "
+                "HTTPS traffic, name its CA bundle with --ca-bundle or SIMPLENN_CA_BUNDLE",
+                permanent=True,
+            ) from None
+        raise _Failure(f"cannot connect ({error.reason})") from None
+    except (OSError, http.client.HTTPException) as error:
+        raise _Failure(f"cannot connect ({error!r})") from None
+
+    length = response.headers.get("Content-Length")
+    total = int(length) if length and length.isdigit() else None
+
+    def write(stream: BinaryIO) -> None:
+        received = 0
+        while True:
+            try:
+                chunk = response.read(CHUNK_BYTES)
+            except TimeoutError:
+                raise _Failure(f"the server sent nothing for {timeout_s:g} s after {received} bytes") from None
+            except (OSError, http.client.HTTPException) as error:
+                raise _Failure(f"the connection dropped after {received} bytes ({error!r})") from None
+            if not chunk:
+                break
+            stream.write(chunk)
+            received += len(chunk)
+            if progress:
+                progress(data_file.name, received, total)
+        if total is not None and received < total:
+            raise _Failure(f"the body was cut short: {received} of {total} bytes")
+        if progress and total is None:
+            progress(data_file.name, received, received)
+
+    def check(part: Path) -> None:
+        if problem := mismatch(part, data_file):
+            raise _Failure(problem, permanent=True)
+
+    with response:
+        return install_file(dest, write, check)
+
+
+def _tls_context(options: DownloadOptions) -> ssl.SSLContext:
+    """A certificate-checking TLS context, trusting `options.ca_bundle` when one is named."""
+    ca_bundle = options.ca_bundle or os.environ.get("SIMPLENN_CA_BUNDLE")
+    try:
+        return ssl.create_default_context(cafile=ca_bundle)
+    except (OSError, ssl.SSLError) as error:
+        raise DatasetError(
+            f"{ca_bundle}: expected a PEM file of CA certificates, could not load it ({error}); "
+            "fix --ca-bundle or SIMPLENN_CA_BUNDLE"
+        ) from None
+
+
+def show_progress(name: str, received: int, total: int | None) -> None:
+    """Redraw one progress line for `name` on stderr; silent when stderr is not a terminal."""
+    if not sys.stderr.isatty():
+        return
+    if total:
+        filled = 30 * received // total
+        line = f"\r{name} [{'#' * filled:<30}] {received / 1e6:.1f}/{total / 1e6:.1f} MB"
+    else:
+        line = f"\r{name} {received / 1e6:.1f} MB"
+    sys.stderr.write(line + ("\n" if total and received >= total else ""))
+    sys.stderr.flush()

@@ -1,0 +1,89 @@
+"""The real `simplenn train` and `show` entry points, and their answers to bad input."""
+
+import json
+import os
+import stat
+
+import pytest
+
+from simplenn.cli import main
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_train_one_epoch_on_digits_writes_its_summary(tmp_path, capsys):
+    code, out, err = run(capsys, "train", "--preset", "fixed", "--dataset", "digits", "--epochs", "1",
+                         "--run-dir", str(tmp_path), "--quiet")
+    assert code == 0, err
+    assert "epoch 1/1  loss " in out and "accuracy score : " in out
+    assert "precision" in out and "recall" in out and "f1" in out
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["preset"] == "fixed" and summary["dataset"] == "digits" and summary["epochs"] == 1
+    assert summary["config"]["layers"] == [64, 100, 30, 10]  # the preset's 784 inputs fitted to 8x8 digits
+    assert 0 < summary["test_accuracy"] <= 1 and summary["train_seconds"] > 0
+    assert json.loads((tmp_path / "config.json").read_text())["epochs"] == 1
+
+
+def test_flags_override_the_preset(tmp_path, capsys):
+    code, _, err = run(capsys, "train", "--preset", "blog", "--dataset", "digits", "--layers", "64,20,10",
+                       "--epochs", "2", "--lr", "0.001", "--scale-inputs", "--run-dir", str(tmp_path), "--quiet")
+    assert code == 0, err
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert (config["layers"], config["epochs"], config["lr"], config["scale_inputs"]) == ([64, 20, 10], 2, 0.001, True)
+    assert config["loss"] == "sigmoid"  # the rest stays the post's
+
+
+def test_show_writes_the_posts_figure(tmp_path, capsys):
+    out_file = tmp_path / "sample.png"
+    code, out, _ = run(capsys, "show", "--dataset", "digits", "--index", "0", "--out", str(out_file))
+    assert code == 0 and out_file.stat().st_size > 1000
+    assert str(out_file) in out
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["train", "--dataset", "digits", "--layers", "784,100,30,10"], "--layers starts with 784 inputs but digits has 64"),
+        (["train", "--dataset", "digits", "--layers", "64,30,5"], "ends with 5 outputs but digits has 10 classes"),
+        (["train", "--preset", "nope"], "unknown preset 'nope'; choose one of blog, fixed, best"),
+        (["train", "--dataset", "nope"], "nope"),
+        (["train", "--dataset", "digits", "--layers", "64,0,10"], "layer sizes must be positive integers, got 0"),
+        (["train", "--dataset", "digits", "--layers", "64,x,10"], "is not a comma-separated list of integers"),
+        (["train", "--epochs", "0"], "argument --epochs: must be a positive whole number, got 0"),
+        (["train", "--lr", "-1"], "argument --lr: must be a positive number, got -1"),
+        (["train", "--batch-size", "ten"], "argument --batch-size: must be a whole number, got 'ten'"),
+        (["train", "--dropout", "1.5"], "argument --dropout: must be in [0, 1), got 1.5"),
+        (["train", "--optimizer", "rmsprop"], "argument --optimizer: invalid choice"),
+        (["train", "--dataset", "/no/such/folder"], "/no/such/folder"),
+        (["show", "--dataset", "digits", "--index", "100000"], "--index 100000 is out of range; digits has 1347"),
+        (["frobnicate"], "invalid choice: 'frobnicate'"),
+    ],
+)
+def test_bad_input_gets_one_line_and_exit_2(capsys, argv, message):
+    code, _, err = run(capsys, *argv)
+    assert code == 2
+    assert message in err
+    assert err.count("\n") == 1 and err.startswith("simplenn: error: ")
+    assert "Traceback" not in err
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every file")
+def test_unreadable_dataset_file_is_reported(tmp_path, capsys):
+    archive = tmp_path / "data.npz"
+    archive.write_bytes(b"PK")
+    archive.chmod(0)
+    code, _, err = run(capsys, "train", "--dataset", str(archive))
+    assert code == 2 and str(archive) in err
+
+
+def test_run_dir_that_is_a_file_is_refused(tmp_path, capsys):
+    target = tmp_path / "taken"
+    target.write_text("keep me")
+    code, _, err = run(capsys, "train", "--dataset", "digits", "--epochs", "1", "--run-dir", str(target))
+    assert code == 2 and "is a file" in err
+    assert target.read_text() == "keep me"
+    assert not stat.S_ISDIR(target.stat().st_mode)
