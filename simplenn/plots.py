@@ -28,6 +28,8 @@ def _finish(figure, out: str | Path | None, default_name: str) -> Path | None:
         return None
     out = Path(out)
     try:
+        if out.is_dir():  # matplotlib would quietly write `out`.png next to it
+            raise SimplennError(f"cannot write {out}: it is a folder; give a file name such as {out / default_name}")
         out.parent.mkdir(parents=True, exist_ok=True)
         figure.savefig(out, dpi=100, bbox_inches="tight")
     except OSError as error:
@@ -54,3 +56,21 @@ def show_sample(dataset: str, index: int = 0, out: str | Path | None = None) -> 
         raise SimplennError(f"--index {index} is out of range; {dataset} has {len(x_train)} training images")
     figure = sample_figure(x_train[index], int(y_train[index]))
     return _finish(figure, out, f"sample-{index}.png")
+
+
+def ablation_chart(changes: list[str], accuracies: list[float], out: str | Path | None = None) -> Path | None:
+    """One bar per ablation step: test accuracy (fractions in 0-1) after each change, in order."""
+    figure, axes = plt.subplots(figsize=(7, 0.45 * len(changes) + 1.2))
+    percent = [100 * a for a in accuracies]
+    rows = range(len(changes))
+    axes.barh(rows, percent, color="tab:blue")
+    for row, value in zip(rows, percent):
+        axes.text(value + 1, row, f"{value:.1f} %", va="center")
+    axes.axvline(10, color="gray", linestyle="--", linewidth=1, label="chance (10 classes)")
+    axes.set_yticks(list(rows), changes)
+    axes.invert_yaxis()  # the post on top, each change below the one it builds on
+    axes.set_xlim(0, 110)
+    axes.set_xlabel("test accuracy (%)")
+    axes.set_title("From the post to the fixed network, one change at a time")
+    axes.legend(loc="upper right")
+    return _finish(figure, out, "ablation.png")
