@@ -17,12 +17,12 @@ $(INSTALLED): pyproject.toml
 
 demo: $(INSTALLED)
 	@echo "== The post's network, step for step (simplenn train --preset blog):"
-	$(BIN)/simplenn train --preset blog --dataset digits --run-dir runs/demo-blog --quiet
+	$(BIN)/simplenn train --preset blog --dataset digits --quiet
 	@echo "== It ends at chance: raw 0-255 pixels and a loss summed over every image blow up the first"
 	@echo "   SGD step, and every ReLU dies. (simplenn diagnose --preset blog --dataset digits shows it.)"
 	@echo
 	@echo "== The same architecture, fixed (simplenn train --preset fixed):"
-	$(BIN)/simplenn train --preset fixed --dataset digits --run-dir runs/demo-fixed --quiet
+	$(BIN)/simplenn train --preset fixed --dataset digits --quiet
 
 test: $(INSTALLED)
 	$(BIN)/python -m pytest -q

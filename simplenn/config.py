@@ -96,10 +96,27 @@ class Config:
         unknown = sorted(set(values) - known)
         if unknown:
             raise SimplennError(f"config has unknown field(s) {', '.join(unknown)}")
+        for field in dataclasses.fields(cls):
+            if field.name in values and not _same_kind(values[field.name], field.default):
+                raise SimplennError(
+                    f"config field {field.name} must be {type(field.default).__name__}, "
+                    f"got {values[field.name]!r}"
+                )
         values = dict(values)
         if "layers" in values:
             values["layers"] = tuple(values["layers"])
         return cls(**values)
+
+
+def _same_kind(value: Any, default: Any) -> bool:
+    """Whether a value read from JSON fits a field whose default is `default`."""
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(value, bool) and isinstance(default, bool)
+    if isinstance(default, float):
+        return isinstance(value, (int, float))
+    if isinstance(default, tuple):
+        return isinstance(value, (list, tuple))
+    return isinstance(value, type(default))
 
 
 def _require(condition: bool, message: str) -> None:

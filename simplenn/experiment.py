@@ -1,10 +1,13 @@
 """`train_and_evaluate`: load the data, train, score, and write the run directory.
 
-The one function behind `simplenn train`, the notebook, `ablate` and `bench`.
+The one function behind `simplenn train`, the notebook, `ablate` and `bench`;
+`resume_run` goes on with a run that was stopped, from its config and checkpoint.
 """
 
 from __future__ import annotations
 
+import shlex
+import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -14,11 +17,13 @@ from typing import Callable
 import numpy as np
 import tensorflow as tf
 
+from simplenn.checkpoints import CheckpointStore
 from simplenn.config import Config, fit_to_data
 from simplenn.datasets import load_dataset, prepare
+from simplenn.interruption import StopRequests, TrainingInterrupted
 from simplenn.metrics import classification_scores, weights_sha256
 from simplenn.run_directory import RunDirectory
-from simplenn.training import Split, Trainer, fit, make_split, split_validation
+from simplenn.training import EpochRecord, Split, Trainer, fit, make_split, split_validation
 
 
 @dataclass
@@ -58,6 +63,7 @@ def train_and_evaluate(
     config: Config,
     *,
     run_dir: str | Path | None = None,
+    resume: bool = False,
     adapt_layers: bool = True,
     data: PreparedData | None = None,
     live_progress: bool | None = None,
@@ -65,35 +71,125 @@ def train_and_evaluate(
 ) -> dict:
     """Train `config` and return its summary (also written to `run_dir`/summary.json).
 
+    run_dir: where the run is written. It is locked against a second writer and
+    checkpointed after every epoch and every `config.checkpoint_every_steps` steps;
+    SIGINT or SIGTERM stops training after the current chunk of steps with a
+    checkpoint, raising `TrainingInterrupted`.
+    resume: go on with the run in `run_dir` from its newest intact checkpoint; `config`
+    must be the one stored there, which `resume_run` reads.
     adapt_layers: fit the first and last layer sizes to the data (presets are written
     for 28x28 images); when False, a mismatch is an error naming both sizes.
     """
     data = data or prepare_data(config)
     config = fit_to_data(config, data.n_features, data.n_classes, layers_given=not adapt_layers)
-    run = RunDirectory(run_dir).create() if run_dir is not None else None
-    if run is not None:
-        run.write_config(config)
+    if run_dir is None:
+        return _train(config, data, None, live_progress, log)
+    run = RunDirectory(run_dir).open() if resume else RunDirectory(run_dir).create()
+    with run.lock():
+        if not resume:
+            run.require_new()
+            run.write_config(config)
+        return _train(config, data, run, live_progress, log)
+
+
+def resume_run(
+    run_dir: str | Path, *, live_progress: bool | None = None, log: Callable[[str], None] = print
+) -> dict:
+    """Go on with the run in `run_dir` from its config.json and newest intact checkpoint.
+
+    Returns the summary; a run that finished already is not trained again.
+    """
+    run = RunDirectory(run_dir).open()
+    if run.finished:
+        log(f"{run.path} finished already; its summary is in summary.json")
+        return run.read_summary()
+    return train_and_evaluate(
+        run.read_config(), run_dir=run.path, resume=True, live_progress=live_progress, log=log
+    )
+
+
+def _train(config: Config, data: PreparedData, run: RunDirectory | None, live_progress, log) -> dict:
+    """Train from the run's newest checkpoint, or from the start, and write the summary."""
     tf.config.experimental.enable_op_determinism()  # same seed, same weights
     trainer = Trainer(config, data.train.size)
     log(f"{trainer.network!r}; {config.preset} preset on {config.dataset}, "
         f"{data.train.size:,} training images, {trainer.steps_per_epoch} steps per epoch")
-    history = []
-
-    def on_epoch(trainer: Trainer, record) -> None:
-        history.append(record)
-        if run is not None:
-            run.write_history(history)
-            run.write_scalars(record)
-
     if live_progress is None:
         live_progress = sys.stdout.isatty()
     started = time.perf_counter()
-    fit(trainer, data.train, data.validation, live_progress=live_progress, on_epoch=on_epoch, log=log)
+    if run is None:
+        history = fit(trainer, data.train, data.validation, live_progress=live_progress, log=log)
+    else:
+        with RunRecorder(run, trainer, log) as recorder:
+            fit(trainer, data.train, data.validation, live_progress=live_progress,
+                on_chunk=recorder.on_chunk, on_epoch=recorder.on_epoch, log=log)
+        history = recorder.history
     train_seconds = time.perf_counter() - started
     summary = summarize(config, trainer, data, history, train_seconds)
     if run is not None:
         run.write_summary(summary)
     return summary
+
+
+class RunRecorder:
+    """Keeps a run directory up to date while `fit` trains.
+
+    On creation it restores the newest intact checkpoint, if any, and the history up to
+    it. After every epoch it writes the history, the TensorBoard scalars and a checkpoint;
+    after every `checkpoint_every_steps` steps, a checkpoint. While it is entered, SIGINT
+    and SIGTERM are caught: a checkpoint at the end of the chunk, then `TrainingInterrupted`.
+    """
+
+    def __init__(self, run: RunDirectory, trainer: Trainer, log: Callable[[str], None]):
+        self.run = run
+        self.trainer = trainer
+        self.checkpoints = CheckpointStore(run.checkpoints, trainer, log)
+        self.stop_requests = StopRequests()
+        restored = self.checkpoints.restore()
+        # history.json is written before the epoch's checkpoint, so it can be an epoch ahead.
+        self.history: list[EpochRecord] = run.read_history()[: int(trainer.epoch.numpy())]
+        if restored is not None:
+            log(f"resumed from {restored} at {self._position()}")
+
+    def __enter__(self) -> "RunRecorder":
+        self.stop_requests.__enter__()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop_requests.__exit__(*exc_info)
+
+    def on_chunk(self, trainer: Trainer) -> None:
+        if trainer.step_in_epoch.numpy() == trainer.steps_per_epoch:
+            return  # the end of an epoch: on_epoch follows at once
+        every = trainer.config.checkpoint_every_steps
+        steps_since_saved = trainer.global_step - (self.checkpoints.saved_at_step or 0)
+        if self.stop_requests.signal_number is not None or (every and steps_since_saved >= every):
+            self.checkpoints.save()
+        self._stop_if_asked()
+
+    def on_epoch(self, trainer: Trainer, record: EpochRecord) -> None:
+        self.history.append(record)
+        self.run.write_history(self.history)
+        self.run.write_scalars(record)
+        self.checkpoints.save()
+        self._stop_if_asked()
+
+    def _position(self) -> str:
+        """Where training stands: "epoch 3/5, step 12/40", or "the end of epoch 2/5"."""
+        trainer = self.trainer
+        epochs_done, step = int(trainer.epoch.numpy()), int(trainer.step_in_epoch.numpy())
+        if step == 0:
+            return f"the end of epoch {epochs_done}/{trainer.config.epochs}"
+        return f"epoch {epochs_done + 1}/{trainer.config.epochs}, step {step}/{trainer.steps_per_epoch}"
+
+    def _stop_if_asked(self) -> None:
+        number = self.stop_requests.signal_number
+        if number is not None:
+            raise TrainingInterrupted(
+                f"stopped by {signal.Signals(number).name} at {self._position()} with checkpoint "
+                f"{self.checkpoints.latest}; resume with: simplenn train --resume {shlex.quote(str(self.run.path))}",
+                number,
+            )
 
 
 def summarize(config: Config, trainer: Trainer, data: PreparedData, history, train_seconds: float) -> dict:

@@ -4,6 +4,8 @@
     RUN_DIR/history.json     one record per finished epoch (also history.csv)
     RUN_DIR/summary.json     final scores, timings and `weights_sha256`
     RUN_DIR/tensorboard/     `tf.summary` scalars for `tensorboard --logdir runs`
+    RUN_DIR/checkpoints/     the latest checkpoints (see `checkpoints.py`)
+    RUN_DIR/.lock            held by the one process writing the run
 
 Every file is written atomically (a temporary file in the same folder, flushed, then
 renamed over the old one), so a killed process leaves the old file or the new one,
@@ -12,14 +14,16 @@ never half of one.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
+import fcntl
 import io
 import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import tensorflow as tf
 
@@ -28,9 +32,12 @@ from simplenn.errors import SimplennError
 from simplenn.training import EpochRecord
 
 
+TEMPORARY_SUFFIX = ".tmp"
+
+
 def write_atomically(path: Path, text: str) -> None:
     """Replace `path` with `text` so that readers see the old or the new file, whole."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMPORARY_SUFFIX)
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             stream.write(text)
@@ -40,6 +47,12 @@ def write_atomically(path: Path, text: str) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def remove_unfinished_writes(folder: Path) -> None:
+    """Delete the temporary files that a process killed inside `write_atomically` left in `folder`."""
+    for temporary in folder.glob(f".*{TEMPORARY_SUFFIX}"):
+        temporary.unlink(missing_ok=True)
 
 
 def write_json(path: Path, value: Any) -> None:
@@ -72,6 +85,62 @@ class RunDirectory:
         if not os.access(self.path, os.W_OK | os.X_OK):
             raise SimplennError(f"run directory {self.path} is not writable; choose another --run-dir")
         return self
+
+    def open(self) -> "RunDirectory":
+        """This directory as an earlier run to resume, or `SimplennError` saying why it is not one."""
+        if not (self.path / "config.json").is_file():
+            found = "does not exist" if not self.path.exists() else "is not a folder" if not self.path.is_dir() \
+                else "holds no config.json"
+            raise SimplennError(
+                f"cannot resume {self.path}: it {found}; give the --run-dir of an earlier `simplenn train`"
+            )
+        return self
+
+    def require_new(self) -> None:
+        """Refuse to start a run over another one, whose checkpoints it would mix with its own."""
+        if (self.path / "config.json").exists():
+            raise SimplennError(
+                f"run directory {self.path} already holds a run; continue it with "
+                f"`simplenn train --resume {self.path}`, or choose another --run-dir"
+            )
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.path / "checkpoints"
+
+    @property
+    def finished(self) -> bool:
+        return (self.path / "summary.json").is_file()
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator["RunDirectory"]:
+        """Hold RUN_DIR/.lock, so that a second process refuses to write this run.
+
+        An flock belongs to the open file, so the operating system drops it when the
+        process ends in any way, SIGKILL included: a killed run never leaves it stuck.
+        Once held, the temporary files of a killed writer are cleared away.
+        """
+        path = self.path / ".lock"
+        try:
+            handle = open(path, "a+", encoding="ascii")  # "a+": create it, keep the holder's pid
+        except OSError as error:
+            raise SimplennError(f"cannot lock {path}: {error.strerror or error}") from None
+        with handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.seek(0)
+                holder = handle.read().strip() or "unknown"
+                raise SimplennError(
+                    f"run directory {self.path} is in use by another simplenn process (pid {holder}); "
+                    "wait for it to finish, or choose another --run-dir"
+                ) from None
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"{os.getpid()}\n")
+            handle.flush()
+            remove_unfinished_writes(self.path)
+            yield self
 
     def write_config(self, config: Config) -> None:
         write_atomically(self.path / "config.json", config.to_json() + "\n")

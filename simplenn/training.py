@@ -2,9 +2,10 @@
 
 The step is the post's `backward`: forward pass and loss inside `tf.GradientTape`,
 `tape.gradient`, then `optimizer.apply_gradients`, with one optimizer for the whole run
-instead of a new one per call. The step is compiled with XLA, and a whole range of steps
-runs inside one `tf.function` with the data resident as tensors, so Python runs once
-per chunk of an epoch, not once per batch.
+instead of a new one per call. A whole range of steps runs inside one `tf.function`
+with the data resident as tensors, so Python runs once per chunk of an epoch, not once
+per batch; within it, blocks of `BLOCK_STEPS` steps on whole batches run as one XLA
+call, and an epoch's smaller last batch as another.
 
 Every source of randomness is stateless and keyed by (seed, epoch) or (seed, step):
 the shuffle of epoch e and the dropout masks of step k are the same whether or not
@@ -28,6 +29,9 @@ from simplenn.network import Network
 from simplenn.optimizers import make_optimizer, uses_l2_penalty
 
 EVALUATION_BATCH = 10_000  # rows per forward pass when scoring, to bound memory
+# Whole batches per compiled call: a call from the graph costs a fraction of a step's
+# arithmetic on 128 rows, paid once per block instead of once per step.
+BLOCK_STEPS = 32
 
 
 class TrainingDiverged(SimplennError):
@@ -109,7 +113,11 @@ class Trainer(tf.Module):
         self.best_epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
         self.best_params = [tf.Variable(p, trainable=False) for p in self.network.params]
         self._gradients = gradient_function(config.grad)
-        self._step = tf.function(self._train_step, jit_compile=config.jit_compile)
+        # Steps on whole batches run BLOCK_STEPS to a compiled call. An epoch's smaller last
+        # batch runs without XLA: compiling its shape too would cost more than it saves.
+        self.block_steps = min(BLOCK_STEPS, n_train // self.batch_size)
+        self._block = tf.function(self._train_block, jit_compile=config.jit_compile)
+        self._step = tf.function(self._train_step)
         self._steps = tf.function(self._train_steps)
         self._logits = tf.function(self.network.forward, jit_compile=config.jit_compile)
 
@@ -126,23 +134,51 @@ class Trainer(tf.Module):
         correct = tf.reduce_sum(tf.cast(tf.argmax(Z, 1) == tf.argmax(Y, 1), tf.int64))
         return loss_total, correct
 
+    def _dropout_seed(self):
+        """(seed, optimizer step) as a (2,) int64 tensor: step k draws the same masks on resume."""
+        step_count = tf.convert_to_tensor(self.optimizer.iterations)  # keras variable -> (), int64
+        return tf.stack([tf.constant(self.config.seed, tf.int64), step_count])
+
+    def _train_block(self, Xb, Yb, count):
+        """Steps on the first `count` batches of a block `Xb (S, B, n0)`, `Yb (S, B, K)`.
+
+        Returns (loss summed over the examples, correct), as `_train_step` does.
+        """
+        loss_total, correct = tf.zeros(()), tf.zeros((), tf.int64)
+        s = tf.constant(0, tf.int64)
+        while s < count:  # not `for s in tf.range(count)`: XLA would compile once per count
+            step_loss, step_correct = self._train_step(Xb[s], Yb[s], self._dropout_seed())
+            loss_total += step_loss
+            correct += step_correct
+            s += 1
+        return loss_total, correct
+
     def _train_steps(self, X, Y, epoch, start, stop):
         """Run steps `start..stop-1` of `epoch` over the shuffled rows of `X (n, n0)`."""
         n = tf.shape(X, out_type=tf.int64)[0]
+        B, S = self.batch_size, tf.constant(self.block_steps, tf.int64)
         if self.steps_per_epoch == 1:
             order = tf.range(n)  # the post's full batch, unshuffled
         else:
             order = tf.random.experimental.stateless_shuffle(
                 tf.range(n), seed=tf.stack([tf.constant(self.config.seed, tf.int64), epoch])
             )
-        for step in tf.range(start, stop):
-            rows = order[step * self.batch_size : tf.minimum(n, (step + 1) * self.batch_size)]
-            step_count = tf.convert_to_tensor(self.optimizer.iterations)  # keras variable -> (), int64
-            dropout_seed = tf.stack([tf.constant(self.config.seed, tf.int64), step_count])
-            loss_total, correct = self._step(tf.gather(X, rows), tf.gather(Y, rows), dropout_seed)
-            self.loss_sum.assign_add(tf.cast(loss_total, tf.float64))
-            self.correct.assign_add(correct)
+        whole = tf.minimum(stop, n // B)  # steps before `whole` have a whole batch of B rows
+        for first in tf.range(start, whole, S):
+            count = tf.minimum(S, whole - first)
+            rows = order[first * B : (first + count) * B]
+            rows = tf.pad(rows, [[0, (S - count) * B]])  # a short block: steps it skips read row 0
+            Xb = tf.reshape(tf.gather(X, rows), [S, B, -1])  # (S * B, n0) -> (S, B, n0)
+            Yb = tf.reshape(tf.gather(Y, rows), [S, B, -1])
+            self._add_to_epoch(*self._block(Xb, Yb, count))
+        if stop > whole:  # the epoch's last batch, of n mod B rows
+            rows = order[whole * B :]
+            self._add_to_epoch(*self._step(tf.gather(X, rows), tf.gather(Y, rows), self._dropout_seed()))
         self.step_in_epoch.assign(stop)
+
+    def _add_to_epoch(self, loss_total, correct):
+        self.loss_sum.assign_add(tf.cast(loss_total, tf.float64))
+        self.correct.assign_add(correct)
 
     def run_steps(self, train: Split, stop: int) -> None:
         """Advance the current epoch up to step `stop`."""
@@ -192,6 +228,17 @@ class Trainer(tf.Module):
     def restore_best(self) -> None:
         for best, p in zip(self.best_params, self.network.params):
             p.assign(best)
+
+    def stopped_early(self) -> bool:
+        """True once `patience` epochs have passed without a better validation accuracy.
+
+        Read from the checkpointed counters, so a run resumed after it stopped stays stopped.
+        """
+        patience = self.config.patience
+        return bool(patience) and int(self.epoch.numpy()) - int(self.best_epoch.numpy()) >= patience
+
+    def weights_are_finite(self) -> bool:
+        return all(bool(tf.reduce_all(tf.math.is_finite(p))) for p in self.network.params)
 
 
 def divergence_message(config: Config, epoch: int) -> str:
@@ -263,22 +310,23 @@ def fit(
     chunk = chunk_steps(config, trainer.steps_per_epoch, live_progress)
     history: list[EpochRecord] = []
     warned_overflow = False
-    while int(trainer.epoch.numpy()) < config.epochs:
+    while int(trainer.epoch.numpy()) < config.epochs and not trainer.stopped_early():
         epoch = int(trainer.epoch.numpy()) + 1
         started, first_step = time.perf_counter(), int(trainer.step_in_epoch.numpy())
         bar = keras.utils.Progbar(trainer.steps_per_epoch, stateful_metrics=["loss", "accuracy"]) if live_progress else None
         while (step := int(trainer.step_in_epoch.numpy())) < trainer.steps_per_epoch:
             trainer.run_steps(train, min(trainer.steps_per_epoch, step + chunk))
             loss, accuracy = trainer.epoch_statistics()
-            if not math.isfinite(loss):
-                if config.stop_on_nan:
-                    raise TrainingDiverged(divergence_message(config, epoch))
-                if not warned_overflow:
-                    log(
-                        f"warning: the loss overflowed in epoch {epoch}, as in the post: raw 0-255 "
-                        "inputs and a summed loss; `simplenn diagnose` shows why. Carrying on as the post does."
-                    )
-                    warned_overflow = True
+            if config.stop_on_nan and not (math.isfinite(loss) and trainer.weights_are_finite()):
+                # The weights are checked as well: the chunk's last update can overflow them
+                # while the loss it started from was finite, and on_chunk may checkpoint them.
+                raise TrainingDiverged(divergence_message(config, epoch))
+            if not math.isfinite(loss) and not warned_overflow:
+                log(
+                    f"warning: the loss overflowed in epoch {epoch}, as in the post: raw 0-255 "
+                    "inputs and a summed loss; `simplenn diagnose` shows why. Carrying on as the post does."
+                )
+                warned_overflow = True
             if bar is not None:
                 bar.update(int(trainer.step_in_epoch.numpy()), [("loss", loss), ("accuracy", accuracy)])
             if on_chunk is not None:
@@ -295,12 +343,11 @@ def fit(
         )
         history.append(record)
         trainer.start_next_epoch()
+        log(epoch_line(record, config.epochs))
+        if trainer.stopped_early():
+            log(f"early stopping: no better validation accuracy for {config.patience} epochs")
         if on_epoch is not None:
             on_epoch(trainer, record)
-        log(epoch_line(record, config.epochs))
-        if config.patience and epoch - int(trainer.best_epoch.numpy()) >= config.patience:
-            log(f"early stopping: no better validation accuracy for {config.patience} epochs")
-            break
     if config.patience and validation is not None:
         trainer.restore_best()
         log(f"restored the weights of epoch {int(trainer.best_epoch.numpy())} "

@@ -1,0 +1,125 @@
+"""Bad input to every `simplenn` command exits 2 with one line on stderr, never a traceback.
+
+Each row is a command line and a piece of the message it must print. `{file}`, `{folder}`
+and the other names in braces are paths made by the `paths` fixture. Rows that would
+train or benchmark before failing are left out: they would cost minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from simplenn.cli import build_parser, main
+
+READ_ONLY_FOLDER_FOR_ROOT = Path("/sys")  # root may write anywhere else, permissions or not
+
+ROWS = [
+    # the command itself
+    ([], "the following arguments are required: command"),
+    (["nope"], "argument command: invalid choice: 'nope'"),
+    # train: types and ranges
+    (["train", "--epochs", "abc"], "argument --epochs: must be a whole number, got 'abc'"),
+    (["train", "--epochs", "0"], "argument --epochs: must be a positive whole number, got 0"),
+    (["train", "--lr", "-1"], "argument --lr: must be a positive number, got -1"),
+    (["train", "--lr", "inf"], "argument --lr: must be a positive number, got inf"),
+    (["train", "--dropout", "1.5"], "argument --dropout: must be in [0, 1), got 1.5"),
+    (["train", "--batch-size", "-3"], "argument --batch-size: must be 0 or more, got -3"),
+    (["train", "--max-to-keep", "0"], "argument --max-to-keep: must be a positive whole number, got 0"),
+    (["train", "--activation", "nope"], "argument --activation: invalid choice: 'nope'"),
+    (["train", "--preset", "nope"], "unknown preset 'nope'; choose one of blog, fixed, best"),
+    (["train", "--layers", "1,x"], "--layers '1,x' is not a comma-separated list of integers"),
+    (["train", "--layers", "64,0,10"], "layer sizes must be positive integers, got 0 in 64,0,10"),
+    (["train", "--layers", "10,10"], "--layers starts with 10 inputs but digits has 64 features per image"),
+    (["train", "--patience", "3"], "early stopping (patience > 0) needs a validation split"),
+    (["train", "--bogus"], "unrecognized arguments: --bogus"),
+    # train: paths
+    (["train", "--dataset", "{missing}"], "expected a dataset name"),
+    (["train", "--dataset", "{folder}"], "expected the four MNIST-format files"),
+    (["train", "--dataset", "{file}"], "expected a .npz (zip) archive, found a damaged or different file"),
+    (["train", "--run-dir", "{file}"], "run directory {file} is a file; choose another --run-dir"),
+    (["train", "--run-dir", "{file}/run"], "cannot create run directory {file}/run: Not a directory"),
+    (["train", "--run-dir", "{read_only}/run"], "cannot create run directory {read_only}/run: "),
+    (["train", "--resume", "{missing}"], "cannot resume {missing}: it does not exist"),
+    (["train", "--resume", "{file}"], "cannot resume {file}: it is not a folder"),
+    (["train", "--resume", "{folder}"], "cannot resume {folder}: it holds no config.json"),
+    (["train", "--resume", "{garbled_run}"], "cannot read {garbled_run}/config.json: Expecting value"),
+    (["train", "--resume", "{mistyped_run}"], "config field epochs must be int, got 'five'"),
+    (["train", "--resume", "{folder}", "--lr", "0.1", "--preset", "blog"],
+     "--resume goes on with the config stored in {folder}/config.json; drop --preset, --lr"),
+    # show
+    (["show", "--index", "-1"], "argument --index: must be 0 or more, got -1"),
+    (["show", "--index", "abc"], "argument --index: must be a whole number, got 'abc'"),
+    (["show", "--index", "99999"], "--index 99999 is out of range; digits has 1347 training images"),
+    (["show", "--dataset", "{missing}"], "expected a dataset name"),
+    (["show", "--out", "{folder}"], "cannot write {folder}: it is a folder"),
+    (["show", "--out", "{file}/sample.png"], "cannot write {file}/sample.png"),
+    # data
+    (["data"], "the following arguments are required: action"),
+    (["data", "nope"], "argument action: invalid choice: 'nope'"),
+    (["data", "fetch", "nope"], "unknown dataset 'nope'"),
+    (["data", "verify", "nope"], "unknown dataset 'nope'"),
+    (["data", "fetch", "mnist", "--timeout", "0"], "argument --timeout: must be a positive number, got 0"),
+    (["data", "import", "mnist", "{missing}"], "{missing}: expected a file or a folder holding mnist's files"),
+    (["data", "import", "mnist", "{file}"], "{file}: expected one of mnist's files"),
+    # diagnose
+    (["diagnose", "--steps", "0"], "argument --steps: must be a positive whole number, got 0"),
+    (["diagnose", "--lr", "x"], "argument --lr: must be a number, got 'x'"),
+    (["diagnose", "--run-dir", "{missing}"], "{missing}/config.json does not exist"),
+    (["diagnose", "--dataset", "{file}"], "expected a .npz (zip) archive"),
+    # ablate
+    (["ablate", "--epochs", "0"], "argument --epochs: must be a positive whole number, got 0"),
+    (["ablate", "--seed", "x"], "argument --seed: must be a whole number, got 'x'"),
+    (["ablate", "--dataset", "{missing}"], "expected a dataset name"),
+    # bench
+    (["bench", "--epochs", "0"], "argument --epochs: must be a positive whole number, got 0"),
+    (["bench", "--seed", "-1"], "argument --seed: must be 0 or more, got -1"),
+    (["bench", "--dataset", "{missing}"], "expected a dataset name"),
+]
+
+
+@pytest.fixture
+def paths(tmp_path) -> dict[str, str]:
+    file = tmp_path / "notes.txt"
+    file.write_text("not a dataset\n")
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    garbled_run, mistyped_run = tmp_path / "garbled", tmp_path / "mistyped"
+    for run, text in ((garbled_run, "not json"), (mistyped_run, '{"epochs": "five"}')):
+        run.mkdir()
+        (run / "config.json").write_text(text)
+    read_only = READ_ONLY_FOLDER_FOR_ROOT
+    if os.geteuid() != 0:
+        read_only = tmp_path / "read-only"
+        read_only.mkdir(mode=0o500)
+    return {"file": str(file), "folder": str(folder), "missing": str(tmp_path / "missing"),
+            "garbled_run": str(garbled_run), "mistyped_run": str(mistyped_run), "read_only": str(read_only)}
+
+
+@pytest.mark.parametrize("argv, message", ROWS, ids=[" ".join(argv) or "(none)" for argv, _ in ROWS])
+def test_bad_input_exits_2_with_one_line(argv, message, paths, capsys, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)  # where a run or a figure would go by default
+    status = main([arg.format(**paths) for arg in argv])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert err.startswith("simplenn: error: ") and err.count("\n") == 1, err
+    assert message.format(**paths) in err
+
+
+def test_every_command_has_rows():
+    [commands] = [action for action in build_parser()._actions if isinstance(action, argparse._SubParsersAction)]
+    covered = {argv[0] for argv, _ in ROWS if argv}
+    assert set(commands.choices) <= covered, f"add bad-input rows for {set(commands.choices) - covered}"
+
+
+def test_the_installed_command_exits_2_without_a_traceback():
+    done = subprocess.run([sys.executable, "-m", "simplenn.cli", "train", "--epochs", "abc"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr == ("simplenn: error: argument --epochs: must be a whole number, got 'abc' "
+                           "(see `simplenn train --help`)\n")
