@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # keep TensorFlow's start-up chatter off the CLI
 
@@ -57,6 +58,19 @@ def non_negative_float(text: str) -> float:
     if not 0 <= value < float("inf"):
         raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
     return value
+
+
+def output_file(text: str) -> str:
+    """A file a command will write, checked before the command does any work."""
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a directory; give a file name")
+    existing = path.parent
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"cannot write {text}: {existing} is not a writable folder")
+    return text
 
 
 def _number(text: str, kind, description: str):
@@ -179,7 +193,7 @@ def _add_show_parser(commands) -> None:
     parser = commands.add_parser("show", help="the post's figure of one training image")
     parser.add_argument("--dataset", default="digits", help="digits, mnist, fashion-mnist, kmnist, or a path")
     parser.add_argument("--index", type=non_negative_int, default=0, help="which training image (default 0)")
-    parser.add_argument("--out", default=None, help="write a PNG here instead of opening a window")
+    parser.add_argument("--out", type=output_file, default=None, help="write a PNG here instead of opening a window")
     parser.set_defaults(handler=_show)
 
 
@@ -269,8 +283,10 @@ def _add_ablate_parser(commands) -> None:
     parser.add_argument("--epochs", type=positive_int, default=configs.preset("fixed").epochs,
                         help="epochs for every run (default: the fixed preset's)")
     parser.add_argument("--seed", type=non_negative_int, default=0, help="the same seed for every run")
-    parser.add_argument("--out", default=None, help="write the bar chart here (PNG)")
-    parser.add_argument("--json", default=None, help="also write every row, with its config, to this file")
+    parser.add_argument("--out", type=output_file, default=None, help="write the bar chart here (PNG)")
+    parser.add_argument("--json", type=output_file, default=None, help="also write every row, with its config, to this file")
+    parser.add_argument("--no-xla", dest="jit_compile", action="store_false",
+                        help="do not compile steps with XLA (starts faster on tiny data such as digits)")
     parser.set_defaults(handler=_ablate)
 
 
@@ -278,7 +294,7 @@ def _ablate(args: argparse.Namespace) -> int:
     from simplenn.ablate import ablate, format_table, save_rows
     from simplenn.plots import ablation_chart
 
-    rows = ablate(args.dataset, args.epochs, args.seed)
+    rows = ablate(args.dataset, args.epochs, args.seed, args.jit_compile)
     print(format_table(rows))
     if args.json:
         save_rows(rows, args.json)
@@ -296,17 +312,20 @@ def _add_bench_parser(commands) -> None:
     parser.add_argument("--dataset", default="fashion-mnist", help="digits, mnist, fashion-mnist, kmnist, or a path")
     parser.add_argument("--epochs", type=positive_int, default=5, help="epochs for every system (default 5)")
     parser.add_argument("--seed", type=non_negative_int, default=0, help="the same seed for every system")
-    parser.add_argument("--json", default=None, help="also write the report to this file")
+    parser.add_argument("--threads", type=positive_int, default=None,
+                        help="threads for every system's arithmetic (default: each library's own)")
+    parser.add_argument("--json", type=output_file, default=None, help="also write the report to this file")
     parser.set_defaults(handler=_bench)
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from simplenn.bench import format_table, run_bench, write_json
+    from simplenn.bench import format_table, run_bench
+    from simplenn.run_directory import write_json
 
-    report = run_bench(args.dataset, args.epochs, args.seed)
+    report = run_bench(args.dataset, args.epochs, args.seed, args.threads)
     print(format_table(report))
     if args.json:
-        print(f"report written to {write_json(report, args.json)}")
+        print(f"report written to {write_json(args.json, report)}")
     return 0
 
 

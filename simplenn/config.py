@@ -195,18 +195,21 @@ BLOG = Config(
     stop_on_nan=False,  # its overflow is the lesson, so it warns and carries on
 )
 
-# The same architecture made to work; each change is measured by `simplenn ablate`.
+# The same architecture made to work. `simplenn ablate` measures the changes one at a
+# time; the values below won a sweep on digits and Fashion-MNIST (see the README).
 FIXED = BLOG.replace(
     preset="fixed",
-    scale_inputs=True,
-    reduction="mean",
-    batch_size=128,
-    loss="softmax",
-    init="he",
-    optimizer="adam",
-    lr=1e-3,
-    schedule="cosine",
-    epochs=15,
+    scale_inputs=True,  # pixels in [0, 1]: the first step no longer overflows
+    reduction="mean",  # the step size no longer grows with the batch
+    batch_size=256,  # 235 steps an epoch on 60,000 images instead of one
+    loss="softmax",  # one class per image, as the labels say
+    init="he",  # variance 2 / n_in keeps ReLU activations at a steady scale
+    optimizer="adamw",  # Adam with decoupled weight decay
+    lr=5e-3,  # the one-cycle peak; the schedule starts at lr / 25 and ends near 0
+    schedule="onecycle",
+    weight_decay=0.05,  # AdamW's decay: w -= lr * 0.05 * w each step
+    label_smoothing=0.1,  # less confident targets generalise better on both datasets
+    epochs=30,
     jit_compile=True,
     stop_on_nan=True,
 )

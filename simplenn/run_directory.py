@@ -55,8 +55,15 @@ def remove_unfinished_writes(folder: Path) -> None:
         temporary.unlink(missing_ok=True)
 
 
-def write_json(path: Path, value: Any) -> None:
-    write_atomically(path, json.dumps(value, indent=2, sort_keys=True) + "\n")
+def write_json(path: str | Path, value: Any) -> Path:
+    """Write `value` as JSON, atomically, creating the folder; the path written."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(path, json.dumps(value, indent=2, sort_keys=True) + "\n")
+    except OSError as error:
+        raise SimplennError(f"cannot write {path}: {error.strerror or error}") from None
+    return path
 
 
 def read_json(path: Path) -> Any:

@@ -5,7 +5,7 @@ The step is the post's `backward`: forward pass and loss inside `tf.GradientTape
 instead of a new one per call. A whole range of steps runs inside one `tf.function`
 with the data resident as tensors, so Python runs once per chunk of an epoch, not once
 per batch; within it, blocks of `BLOCK_STEPS` steps on whole batches run as one XLA
-call, and an epoch's smaller last batch as another.
+call each, and an epoch's smaller last batch runs on its own, without XLA.
 
 Every source of randomness is stateless and keyed by (seed, epoch) or (seed, step):
 the shuffle of epoch e and the dropout masks of step k are the same whether or not

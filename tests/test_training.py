@@ -6,13 +6,17 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from simplenn.config import Config, preset
+from simplenn.config import Config
 from simplenn.experiment import prepare_data, train_and_evaluate
 from simplenn.metrics import weights_sha256
 from simplenn.optimizers import OneCycle, learning_rate
 from simplenn.training import Trainer, fit, make_split, tape_gradients
 
-SMALL = preset("fixed").replace(dataset="digits", layers=(64, 32, 10), epochs=2, batch_size=64)
+# A small working network on 8x8 digits, spelled out so that retuning a preset leaves it be.
+SMALL = Config(
+    dataset="digits", layers=(64, 32, 10), scale_inputs=True, loss="softmax", reduction="mean",
+    init="he", optimizer="adam", lr=3e-3, schedule="cosine", batch_size=64, epochs=2,
+)
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +103,7 @@ def test_gradient_clipping_bounds_the_update(digits):
 
 
 def test_label_smoothing_softens_the_targets(digits):
-    sharp = trained(SMALL.replace(epochs=10, lr=1e-2), digits)
+    sharp = trained(SMALL.replace(epochs=10, lr=1e-2, label_smoothing=0.0), digits)
     smooth = trained(SMALL.replace(epochs=10, lr=1e-2, label_smoothing=0.3), digits)
     top = lambda t: np.mean(np.max(tf.nn.softmax(t.logits(digits.test.X)).numpy(), axis=1))  # noqa: E731
     assert top(smooth) < 0.8 < top(sharp)  # smoothing's optimum is 1 - 0.3 + 0.03 = 0.73
