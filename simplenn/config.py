@@ -69,6 +69,8 @@ class Config:
     stop_on_nan: bool = True
 
     def __post_init__(self) -> None:
+        if isinstance(self.layers, list):  # a notebook's [784, 100, 30, 10] means the same
+            object.__setattr__(self, "layers", tuple(self.layers))
         validate(self)
 
     @property
@@ -214,18 +216,14 @@ FIXED = BLOG.replace(
     stop_on_nan=True,
 )
 
-# The most accurate MLP this machine trains in about five minutes.
+# The most accurate MLP this machine trains in about five minutes: wider layers, with
+# dropout so that they do not memorise the training set, and fixed's recipe otherwise.
 BEST = FIXED.replace(
     preset="best",
-    layers=(784, 1024, 1024, 10),
+    layers=(784, 512, 512, 10),  # 1024-1024 for 60 epochs scored no better in 280 s
     dropout=0.3,
-    optimizer="adamw",
-    weight_decay=1e-4,
-    lr=1e-3,
-    warmup_epochs=1,
-    label_smoothing=0.1,
-    batch_size=128,
-    epochs=40,
+    lr=2e-3,  # the one-cycle peak; 5e-3 is too much for layers this wide
+    epochs=50,
 )
 
 PRESETS: dict[str, Config] = {c.preset: c for c in (BLOG, FIXED, BEST)}

@@ -21,7 +21,7 @@ import tensorflow as tf
 
 from simplenn.config import Config, fit_to_data
 from simplenn.experiment import PreparedData, prepare_data
-from simplenn.training import Split, Trainer, gradient_function
+from simplenn.training import Split, Trainer, gradient_function, overflow_causes
 
 SAMPLE_SIZE = 1000  # training images whose activations are inspected
 LOGIT_OVERFLOW = 88.0  # exp(z) overflows float32 beyond z = 88.7: softmax and sigmoid break down
@@ -175,13 +175,7 @@ def diagnose(
 
 def _scale_fixes(config: Config) -> str:
     """What makes every number smaller, most fundamental first, for this config."""
-    fixes = []
-    if not config.scale_inputs:
-        fixes.append("--scale-inputs")
-    if config.reduction == "sum":
-        fixes.append("--reduction mean")
-    fixes.append(f"a smaller --lr than {config.lr:g}")
-    return ", ".join(fixes)
+    return ", ".join(fix for _, fix in overflow_causes(config))
 
 
 def _first(states: list[StepState], condition) -> StepState | None:

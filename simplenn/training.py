@@ -241,14 +241,20 @@ class Trainer(tf.Module):
         return all(bool(tf.reduce_all(tf.math.is_finite(p))) for p in self.network.params)
 
 
-def divergence_message(config: Config, epoch: int) -> str:
-    """Why a loss goes to NaN or infinity, in the terms of this config."""
+def overflow_causes(config: Config) -> list[tuple[str, str]]:
+    """The settings of `config` that make numbers blow up, most fundamental first: (cause, fix)."""
     causes = []
     if not config.scale_inputs:
-        causes.append("raw 0-255 inputs (use --scale-inputs)")
+        causes.append(("raw 0-255 inputs", "--scale-inputs"))
     if config.reduction == "sum":
-        causes.append("a loss summed over the batch instead of averaged (--reduction mean)")
-    causes.append(f"a learning rate of {config.lr:g} that may be too large (try --lr {config.lr / 10:g})")
+        causes.append(("a loss summed over the batch instead of averaged", "--reduction mean"))
+    causes.append((f"a learning rate of {config.lr:g} that may be too large", f"--lr {config.lr / 10:g}"))
+    return causes
+
+
+def divergence_message(config: Config, epoch: int) -> str:
+    """Why a loss goes to NaN or infinity, in the terms of this config."""
+    causes = [f"{cause} (try {fix})" for cause, fix in overflow_causes(config)]
     return f"loss became NaN or infinite in epoch {epoch}; likely causes: " + "; ".join(causes)
 
 

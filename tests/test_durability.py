@@ -195,7 +195,7 @@ def test_nan_stops_within_the_epoch_and_keeps_the_last_good_checkpoint(tmp_path,
          "--quiet", "--run-dir", tmp_path / "run"], capsys)
     assert status == 2
     assert err.startswith("simplenn: error: loss became NaN or infinite in epoch 1; likely causes: raw 0-255 "
-                          "inputs (use --scale-inputs); a loss summed over the batch")
+                          "inputs (try --scale-inputs); a loss summed over the batch")
     assert not (tmp_path / "run" / "history.json").exists()  # it stopped inside epoch 1
     config = RunDirectory(tmp_path / "run").read_config()
     trainer = Trainer(config, 1347)
