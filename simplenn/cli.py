@@ -64,7 +64,7 @@ def output_file(text: str) -> str:
     """A file a command will write, checked before the command does any work."""
     path = Path(text)
     if path.is_dir():
-        raise argparse.ArgumentTypeError(f"{text} is a directory; give a file name")
+        raise argparse.ArgumentTypeError(f"cannot write {text}: it is a folder; give a file name")
     existing = path.parent
     while not existing.exists():
         existing = existing.parent

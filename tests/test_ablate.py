@@ -46,17 +46,18 @@ def test_cli_ablate_measures_one_row_per_change(tmp_path, capsys):
     assert again["test_accuracy"] == rows[-1]["test_accuracy"]
 
 
-def test_cli_ablate_reports_an_unwritable_json_file(tmp_path, capsys, monkeypatch):
-    # The runs themselves are replaced by a stub: only the error path is under test.
+def test_cli_ablate_refuses_an_unwritable_json_file_before_training(tmp_path, capsys, monkeypatch):
     import simplenn.ablate as ablate_module
 
-    monkeypatch.setattr(ablate_module, "STEPS", STEPS[:1])
-    monkeypatch.setattr(ablate_module, "train_and_evaluate",
-                        lambda config, **kwargs: {"test_accuracy": 0.1, "train_accuracy": 0.1,
-                                                  "train_seconds": 1.0, "config": config.to_dict()})
+    def must_not_train(*args, **kwargs):
+        raise AssertionError("ablate trained before checking where it writes")
+
+    monkeypatch.setattr(ablate_module, "train_and_evaluate", must_not_train)
     blocker = tmp_path / "file"
     blocker.write_text("")
     status = main(["ablate", "--dataset", "digits", "--json", str(blocker / "rows.json"),
                    "--out", str(tmp_path / "a.png")])
     assert status == 2
-    assert capsys.readouterr().err.startswith(f"simplenn: error: cannot write {blocker / 'rows.json'}:")
+    assert capsys.readouterr().err.startswith(
+        f"simplenn: error: argument --json: cannot write {blocker / 'rows.json'}: {blocker} is not a writable folder"
+    )
