@@ -27,13 +27,14 @@ STEPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("the post (blog preset)", ()),
     ("inputs scaled to 0-1", ("scale_inputs",)),
     ("mean loss instead of sum", ("reduction",)),
-    ("mini-batches of 256", ("batch_size",)),
+    (f"mini-batches of {FIXED.batch_size}", ("batch_size",)),
     ("He initialisation", ("init",)),
-    ("Adam, lr 5e-3", ("optimizer", "lr")),  # AdamW, still without weight decay: Adam
+    # AdamW still without its weight decay is Adam
+    (f"Adam, lr {FIXED.lr:g}", ("optimizer", "lr")),
     ("softmax cross-entropy", ("loss",)),
-    ("one-cycle schedule", ("schedule",)),
-    ("decoupled weight decay 0.05", ("weight_decay",)),
-    ("label smoothing 0.1 = fixed", ("label_smoothing",)),
+    (f"{FIXED.schedule} schedule", ("schedule",)),
+    (f"decoupled weight decay {FIXED.weight_decay:g}", ("weight_decay",)),
+    (f"label smoothing {FIXED.label_smoothing:g} = fixed", ("label_smoothing",)),
 )
 
 

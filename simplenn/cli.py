@@ -8,6 +8,7 @@ on stderr and exit status 2; argparse's own usage errors exit 2 as well.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from pathlib import Path
@@ -341,7 +342,7 @@ def import_tensorflow_quietly() -> None:
     saved_stderr, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
     try:
-        import tensorflow  # noqa: F401
+        importlib.import_module("tensorflow")
     finally:
         os.dup2(saved_stderr, 2)
         os.close(saved_stderr)

@@ -73,10 +73,6 @@ class Config:
             object.__setattr__(self, "layers", tuple(self.layers))
         validate(self)
 
-    @property
-    def n_weight_layers(self) -> int:
-        return len(self.layers) - 1
-
     def replace(self, **changes: Any) -> "Config":
         """A copy with `changes` applied and validated."""
         unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(self)})
@@ -94,6 +90,8 @@ class Config:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "Config":
+        if not isinstance(values, dict):
+            raise SimplennError(f"a config must be a JSON object of fields, got {type(values).__name__}")
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
@@ -166,7 +164,7 @@ def validate(config: Config) -> None:
     _require(config.step_every_epochs > 0, "step_every_epochs must be positive")
     _require(0 < config.step_gamma <= 1, f"step_gamma must be in (0, 1], got {config.step_gamma}")
     _require(config.clip_norm >= 0, f"clip_norm must be >= 0, got {config.clip_norm}")
-    _require(config.batch_size >= 0, f"batch size must be positive, got {config.batch_size}")
+    _require(config.batch_size >= 0, f"batch_size must be >= 0 (0 = the whole training set), got {config.batch_size}")
     _require(config.epochs > 0, f"epochs must be positive, got {config.epochs}")
     _require(config.patience >= 0, f"patience must be >= 0, got {config.patience}")
     _require(
@@ -216,7 +214,7 @@ FIXED = BLOG.replace(
     stop_on_nan=True,
 )
 
-# The most accurate MLP this machine trains in about five minutes: wider layers, with
+# The most accurate MLP found that this machine trains in under two minutes: wider layers, with
 # dropout so that they do not memorise the training set, and fixed's recipe otherwise.
 BEST = FIXED.replace(
     preset="best",

@@ -99,8 +99,7 @@ def measure(trainer: Trainer, batch: Split, sample: Split) -> StepState:
     """
     config, network = trainer.config, trainer.network
     step = trainer.global_step
-    dropout_seed = tf.constant([config.seed, step], tf.int64)
-    loss, _, grads = gradient_function(config.grad)(network, config, batch.X, batch.Y, dropout_seed)
+    loss, _, grads = gradient_function(config.grad)(network, config, batch.X, batch.Y, trainer.dropout_seed())
     forward = network.forward_pass(sample.X)
     Z = forward.Z[-1].numpy()  # (sample, K) logits
     finite = np.isfinite(Z)

@@ -1,4 +1,4 @@
-"""Figures: the post's sample image, training curves and the ablation chart.
+"""Figures: the post's sample image and the ablation chart.
 
 Every function writes a PNG when given a path (or when there is no display) and
 returns the path it wrote; otherwise it opens a window as the post's `plt.show()` does.

@@ -55,15 +55,20 @@ def remove_unfinished_writes(folder: Path) -> None:
         temporary.unlink(missing_ok=True)
 
 
-def write_json(path: str | Path, value: Any) -> Path:
-    """Write `value` as JSON, atomically, creating the folder; the path written."""
+def write_text(path: str | Path, text: str) -> Path:
+    """Write `text` atomically, creating the folder; the path written, or `SimplennError`."""
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomically(path, json.dumps(value, indent=2, sort_keys=True) + "\n")
+        write_atomically(path, text)
     except OSError as error:
         raise SimplennError(f"cannot write {path}: {error.strerror or error}") from None
     return path
+
+
+def write_json(path: str | Path, value: Any) -> Path:
+    """Write `value` as JSON, atomically, creating the folder; the path written."""
+    return write_text(path, json.dumps(value, indent=2, sort_keys=True) + "\n")
 
 
 def read_json(path: Path) -> Any:
@@ -150,7 +155,7 @@ class RunDirectory:
             yield self
 
     def write_config(self, config: Config) -> None:
-        write_atomically(self.path / "config.json", config.to_json() + "\n")
+        write_text(self.path / "config.json", config.to_json() + "\n")
 
     def read_config(self) -> Config:
         return Config.from_dict(read_json(self.path / "config.json"))
@@ -159,7 +164,10 @@ class RunDirectory:
         path = self.path / "history.json"
         if not path.exists():
             return []
-        return [EpochRecord(**record) for record in read_json(path)]
+        try:
+            return [EpochRecord(**record) for record in read_json(path)]
+        except TypeError as error:
+            raise SimplennError(f"cannot read {path}: it does not hold epoch records ({error})") from None
 
     def write_history(self, history: list[EpochRecord]) -> None:
         records = [dataclasses.asdict(record) for record in history]
@@ -168,7 +176,7 @@ class RunDirectory:
         writer = csv.DictWriter(table, fieldnames=[f.name for f in dataclasses.fields(EpochRecord)])
         writer.writeheader()
         writer.writerows(records)
-        write_atomically(self.path / "history.csv", table.getvalue())
+        write_text(self.path / "history.csv", table.getvalue())
 
     def write_scalars(self, record: EpochRecord) -> None:
         """Add one epoch to the TensorBoard log."""

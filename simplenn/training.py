@@ -30,7 +30,7 @@ from simplenn.optimizers import make_optimizer, uses_l2_penalty
 
 EVALUATION_BATCH = 10_000  # rows per forward pass when scoring, to bound memory
 # Whole batches per compiled call: a call from the graph costs a fraction of a step's
-# arithmetic on 128 rows, paid once per block instead of once per step.
+# arithmetic on a batch of a few hundred rows, paid once per block instead of once per step.
 BLOCK_STEPS = 32
 
 
@@ -134,7 +134,7 @@ class Trainer(tf.Module):
         correct = tf.reduce_sum(tf.cast(tf.argmax(Z, 1) == tf.argmax(Y, 1), tf.int64))
         return loss_total, correct
 
-    def _dropout_seed(self):
+    def dropout_seed(self):
         """(seed, optimizer step) as a (2,) int64 tensor: step k draws the same masks on resume."""
         step_count = tf.convert_to_tensor(self.optimizer.iterations)  # keras variable -> (), int64
         return tf.stack([tf.constant(self.config.seed, tf.int64), step_count])
@@ -147,7 +147,7 @@ class Trainer(tf.Module):
         loss_total, correct = tf.zeros(()), tf.zeros((), tf.int64)
         s = tf.constant(0, tf.int64)
         while s < count:  # not `for s in tf.range(count)`: XLA would compile once per count
-            step_loss, step_correct = self._train_step(Xb[s], Yb[s], self._dropout_seed())
+            step_loss, step_correct = self._train_step(Xb[s], Yb[s], self.dropout_seed())
             loss_total += step_loss
             correct += step_correct
             s += 1
@@ -173,7 +173,7 @@ class Trainer(tf.Module):
             self._add_to_epoch(*self._block(Xb, Yb, count))
         if stop > whole:  # the epoch's last batch, of n mod B rows
             rows = order[whole * B :]
-            self._add_to_epoch(*self._step(tf.gather(X, rows), tf.gather(Y, rows), self._dropout_seed()))
+            self._add_to_epoch(*self._step(tf.gather(X, rows), tf.gather(Y, rows), self.dropout_seed()))
         self.step_in_epoch.assign(stop)
 
     def _add_to_epoch(self, loss_total, correct):
@@ -209,9 +209,13 @@ class Trainer(tf.Module):
         return np.concatenate(blocks)
 
     def evaluate(self, split: Split) -> tuple[float, float]:
-        """(mean loss per example, accuracy) of the current weights on `split`."""
+        """(mean loss per example, accuracy) of the current weights on `split`.
+
+        The loss uses the training targets (label smoothing included), so that it compares
+        with the epoch's training loss.
+        """
         Z = self.logits(split.X)
-        per_example = data_loss(split.Y, Z, self.config.loss, "sum") / split.size
+        per_example = data_loss(split.Y, Z, self.config.loss, "sum", self.config.label_smoothing) / split.size
         accuracy = float(np.mean(np.argmax(Z, 1) == split.labels))
         return float(per_example), accuracy
 
@@ -328,9 +332,10 @@ def fit(
                 # while the loss it started from was finite, and on_chunk may checkpoint them.
                 raise TrainingDiverged(divergence_message(config, epoch))
             if not math.isfinite(loss) and not warned_overflow:
+                causes = " and ".join(cause for cause, _ in overflow_causes(config))
                 log(
-                    f"warning: the loss overflowed in epoch {epoch}, as in the post: raw 0-255 "
-                    "inputs and a summed loss; `simplenn diagnose` shows why. Carrying on as the post does."
+                    f"warning: the loss overflowed in epoch {epoch}: {causes}; `simplenn diagnose` "
+                    "shows why. Carrying on, as the post does."
                 )
                 warned_overflow = True
             if bar is not None:

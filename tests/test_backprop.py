@@ -73,13 +73,16 @@ def test_manual_gradients_equal_the_tape_with_dropout_smoothing_and_weight_decay
 
 
 def test_dropout_masks_are_the_forward_pass_masks():
-    network, config, X, Y = random_problem(3, seed=5, batch=32, dropout=0.5)
+    # One example, so that about half of each hidden layer's units are dropped for it.
+    network, config, X, Y = random_problem(3, seed=5, batch=1, dropout=0.5)
     _, _, grads = manual_gradients(network, config, X, Y, DROPOUT_SEED)
     keep = network.forward_pass(X, training=True, dropout_seed=DROPOUT_SEED).keep
     # A unit dropped for every example gets no gradient into the weights leaving it.
     for l, mask in enumerate(keep, start=2):
         never_kept = np.all(np.asarray(mask) == 0, axis=0)
+        assert never_kept.any() and not never_kept.all()
         assert np.all(np.asarray(grads[2 * (l - 1)])[never_kept] == 0)
+        assert np.any(np.asarray(grads[2 * (l - 1)])[~never_kept] != 0)
 
 
 def test_adamw_weight_decay_stays_out_of_the_gradient():
