@@ -91,7 +91,6 @@ class SystemResult:
 
 def bench_simplenn(config: Config, data: PreparedData) -> SystemResult:
     """simplenn's compiled training loop, as `simplenn train` runs it."""
-    tf.config.experimental.enable_op_determinism()  # as `simplenn train` does
     trainer = Trainer(config, data.train.size)
     history = fit(trainer, data.train, log=lambda line: None)
     _, accuracy = trainer.evaluate(data.test)

@@ -110,7 +110,6 @@ def resume_run(
 
 def _train(config: Config, data: PreparedData, run: RunDirectory | None, live_progress, log) -> dict:
     """Train from the run's newest checkpoint, or from the start, and write the summary."""
-    tf.config.experimental.enable_op_determinism()  # same seed, same weights
     trainer = Trainer(config, data.train.size)
     log(f"{trainer.network!r}; {config.preset} preset on {config.dataset}, "
         f"{data.train.size:,} training images, {trainer.steps_per_epoch} steps per epoch")

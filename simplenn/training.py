@@ -92,6 +92,8 @@ class Trainer(tf.Module):
 
     def __init__(self, config: Config, n_train: int):
         super().__init__(name="trainer")
+        # Deterministic kernels, for every trainer in the process: same seed, same weights.
+        tf.config.experimental.enable_op_determinism()
         self.config = config
         self.n_train = n_train
         self.batch_size = min(config.batch_size or n_train, n_train)
