@@ -91,7 +91,7 @@ class SystemResult:
 
 def bench_simplenn(config: Config, data: PreparedData) -> SystemResult:
     """simplenn's compiled training loop, as `simplenn train` runs it."""
-    trainer = Trainer(config, data.train.size)
+    trainer = Trainer(config, data.train.size, data.image_shape)
     history = fit(trainer, data.train, log=lambda line: None)
     _, accuracy = trainer.evaluate(data.test)
     return SystemResult("simplenn", [r.seconds for r in history], data.train.size, accuracy,

@@ -99,6 +99,7 @@ TRAINING_FLAGS = [
     ("--weight-decay", "weight_decay", non_negative_float, "L2 penalty (decoupled for adamw)"),
     ("--dropout", "dropout", fraction, "fraction of hidden units dropped while training"),
     ("--label-smoothing", "label_smoothing", fraction, "move this much target mass to uniform"),
+    ("--shift-pixels", "shift_pixels", non_negative_int, "move training images by up to this many pixels"),
     ("--clip-norm", "clip_norm", non_negative_float, "clip the global gradient norm; 0 = off"),
     ("--validation-split", "validation_split", fraction, "fraction of training images held out"),
     ("--patience", "patience", non_negative_int, "early stopping after this many epochs without progress"),
@@ -122,6 +123,8 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
                          help="divide pixels by 255 (the post does not)")
     scaling.add_argument("--raw-inputs", dest="scale_inputs", action="store_false",
                          help="feed raw 0-255 pixels, as the post does")
+    parser.add_argument("--flip-images", dest="flip_images", action=argparse.BooleanOptionalAction, default=None,
+                        help="mirror a random half of each training batch left to right")
     parser.add_argument("--no-xla", dest="jit_compile", action="store_false", default=None,
                         help="do not compile steps with XLA")
 
@@ -134,7 +137,7 @@ def config_from_args(args: argparse.Namespace, base: configs.Config | None = Non
         for _, field, _, _ in TRAINING_FLAGS
         if getattr(args, field) is not None
     }
-    for field in ("scale_inputs", "jit_compile"):
+    for field in ("scale_inputs", "flip_images", "jit_compile"):
         if getattr(args, field) is not None:
             changes[field] = getattr(args, field)
     if args.dataset is not None:
@@ -157,7 +160,8 @@ def _add_train_parser(commands) -> None:
 def _given_config_flags(args: argparse.Namespace) -> list[str]:
     """The flags of `_add_config_flags` and --run-dir that were given, e.g. ["--preset", "--lr"]."""
     flags = {"preset": "--preset", "dataset": "--dataset", "layers": "--layers",
-             "scale_inputs": "--scale-inputs/--raw-inputs", "jit_compile": "--no-xla", "run_dir": "--run-dir"}
+             "scale_inputs": "--scale-inputs/--raw-inputs", "flip_images": "--[no-]flip-images",
+             "jit_compile": "--no-xla", "run_dir": "--run-dir"}
     flags.update({field: flag for flag, field, _, _ in TRAINING_FLAGS})
     return [flag for field, flag in flags.items() if getattr(args, field) is not None]
 
@@ -286,6 +290,8 @@ def _add_ablate_parser(commands) -> None:
     parser.add_argument("--seed", type=non_negative_int, default=0, help="the same seed for every run")
     parser.add_argument("--out", type=output_file, default=None, help="write the bar chart here (PNG)")
     parser.add_argument("--json", type=output_file, default=None, help="also write every row, with its config, to this file")
+    parser.add_argument("--flip-images", dest="flip_images", action=argparse.BooleanOptionalAction, default=None,
+                        help="mirror a random half of each training batch left to right")
     parser.add_argument("--no-xla", dest="jit_compile", action="store_false",
                         help="do not compile steps with XLA (starts faster on tiny data such as digits)")
     parser.set_defaults(handler=_ablate)

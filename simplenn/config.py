@@ -42,6 +42,9 @@ class Config:
     # Data
     scale_inputs: bool = False  # divide pixels by 255; the post feeds raw 0-255 values
     validation_split: float = 0.0  # fraction of the training set held out for early stopping
+    # Augmentation: each training step sees moved or mirrored images; evaluation never does
+    flip_images: bool = False  # mirror a random half of each batch left to right
+    shift_pixels: int = 0  # move each training image by up to this many pixels per axis
     # Loss
     loss: str = "sigmoid"
     reduction: str = "sum"
@@ -72,6 +75,11 @@ class Config:
         if isinstance(self.layers, list):  # a notebook's [784, 100, 30, 10] means the same
             object.__setattr__(self, "layers", tuple(self.layers))
         validate(self)
+
+    @property
+    def augments(self) -> bool:
+        """Whether training steps see moved or mirrored images."""
+        return self.flip_images or self.shift_pixels > 0
 
     def replace(self, **changes: Any) -> "Config":
         """A copy with `changes` applied and validated."""
@@ -157,6 +165,10 @@ def validate(config: Config) -> None:
     _require(
         0 <= config.label_smoothing < 1,
         f"label_smoothing must be in [0, 1), got {config.label_smoothing}",
+    )
+    _require(
+        isinstance(config.shift_pixels, int) and config.shift_pixels >= 0,
+        f"shift_pixels must be a whole number >= 0, got {config.shift_pixels!r}",
     )
     _require(config.weight_decay >= 0, f"weight_decay must be >= 0, got {config.weight_decay}")
     _require(0 <= config.momentum < 1, f"momentum must be in [0, 1), got {config.momentum}")

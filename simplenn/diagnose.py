@@ -99,7 +99,7 @@ def measure(trainer: Trainer, batch: Split, sample: Split) -> StepState:
     """
     config, network = trainer.config, trainer.network
     step = trainer.global_step
-    loss, _, grads = gradient_function(config.grad)(network, config, batch.X, batch.Y, trainer.dropout_seed())
+    loss, _, grads = gradient_function(config.grad)(network, config, batch.X, batch.Y, trainer.step_seed())
     forward = network.forward_pass(sample.X)
     Z = forward.Z[-1].numpy()  # (sample, K) logits
     finite = np.isfinite(Z)
@@ -146,7 +146,7 @@ def diagnose(
     """
     data = data or prepare_data(config)
     config = fit_to_data(config, data.n_features, data.n_classes, layers_given=not adapt_layers)
-    trainer = Trainer(config, data.train.size)
+    trainer = Trainer(config, data.train.size, data.image_shape)
     batch, sample = _first_rows(data.train, trainer.batch_size), _first_rows(data.train, sample_size)
     X = data.train.X.numpy()
     states = []

@@ -33,6 +33,7 @@ class PreparedData:
     train: Split
     validation: Split | None
     test: Split
+    image_shape: tuple[int, int]  # (height, width) of the images before flattening
 
     @property
     def n_features(self) -> int:
@@ -52,7 +53,8 @@ def prepare_data(config: Config) -> PreparedData:
         train, validation = split_validation(X_train, Y_train, config.validation_split, config.seed)
     else:
         train, validation = make_split(X_train, Y_train), None
-    return PreparedData(train, validation, make_split(X_test, Y_test))
+    height, width = x_train.shape[1:]
+    return PreparedData(train, validation, make_split(X_test, Y_test), (height, width))
 
 
 def default_run_dir(config: Config) -> Path:
@@ -110,7 +112,7 @@ def resume_run(
 
 def _train(config: Config, data: PreparedData, run: RunDirectory | None, live_progress, log) -> dict:
     """Train from the run's newest checkpoint, or from the start, and write the summary."""
-    trainer = Trainer(config, data.train.size)
+    trainer = Trainer(config, data.train.size, data.image_shape)
     log(f"{trainer.network!r}; {config.preset} preset on {config.dataset}, "
         f"{data.train.size:,} training images, {trainer.steps_per_epoch} steps per epoch")
     if live_progress is None:

@@ -8,8 +8,9 @@ per batch; within it, blocks of `BLOCK_STEPS` steps on whole batches run as one 
 call each, and an epoch's smaller last batch runs on its own, without XLA.
 
 Every source of randomness is stateless and keyed by (seed, epoch) or (seed, step):
-the shuffle of epoch e and the dropout masks of step k are the same whether or not
-the run was interrupted in between, so a resumed run ends with the same weights.
+the shuffle of epoch e and the augmented images and dropout masks of step k are the
+same whether or not the run was interrupted in between, so a resumed run ends with the
+same weights.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Callable
 import numpy as np
 import tensorflow as tf
 
+from simplenn.augmentation import augment
 from simplenn.config import Config
 from simplenn.errors import SimplennError
 from simplenn.losses import data_loss, l2_penalty
@@ -83,6 +85,23 @@ def gradient_function(grad: str) -> Callable:
     return tape_gradients
 
 
+def check_augmentation(config: Config, image_shape: tuple[int, int] | None) -> None:
+    """`SimplennError` unless the config's augmentation fits images of `image_shape`."""
+    if image_shape is None:
+        raise SimplennError("--flip-images and --shift-pixels need images; this data has no image shape")
+    height, width = image_shape
+    if height * width != config.layers[0]:
+        raise SimplennError(
+            f"--flip-images and --shift-pixels need the {config.layers[0]} inputs to be an image, "
+            f"not {height}x{width} pixels"
+        )
+    if config.shift_pixels >= min(height, width):
+        raise SimplennError(
+            f"--shift-pixels {config.shift_pixels} moves every {config.dataset} image out of view "
+            f"({height}x{width} pixels); use at most {min(height, width) // 4}"
+        )
+
+
 class Trainer(tf.Module):
     """A network, its optimizer and the progress of one run, all checkpointable.
 
@@ -90,8 +109,12 @@ class Trainer(tf.Module):
     checkpoint taken mid-epoch resumes with the same epoch statistics.
     """
 
-    def __init__(self, config: Config, n_train: int):
+    def __init__(self, config: Config, n_train: int, image_shape: tuple[int, int] | None = None):
+        """image_shape: (height, width) of the flattened training images; augmentation needs it."""
         super().__init__(name="trainer")
+        if config.augments:
+            check_augmentation(config, image_shape)
+        self.image_shape = image_shape
         # Deterministic kernels, for every trainer in the process: same seed, same weights.
         tf.config.experimental.enable_op_determinism()
         self.config = config
@@ -127,17 +150,24 @@ class Trainer(tf.Module):
     def global_step(self) -> int:
         return int(self.optimizer.iterations.numpy())
 
-    def _train_step(self, X, Y, dropout_seed):
-        """One update on a batch `X (B, n0)`, `Y (B, K)`: (loss summed over the batch, correct)."""
-        loss, Z, grads = self._gradients(self.network, self.config, X, Y, dropout_seed)
+    def _train_step(self, X, Y, step_seed):
+        """One update on a batch `X (B, n0)`, `Y (B, K)`: (loss summed over the batch, correct).
+
+        `step_seed` (2,) keys the step's augmentation and dropout masks.
+        """
+        config = self.config
+        if config.augments:
+            X = augment(X, self.image_shape, config.shift_pixels, config.flip_images, step_seed)  # (B, n0)
+        loss, Z, grads = self._gradients(self.network, config, X, Y, step_seed)
         self.optimizer.apply_gradients(zip(grads, self.network.params))
         batch = tf.cast(tf.shape(X)[0], loss.dtype)
-        loss_total = loss if self.config.reduction == "sum" else loss * batch
+        loss_total = loss if config.reduction == "sum" else loss * batch
         correct = tf.reduce_sum(tf.cast(tf.argmax(Z, 1) == tf.argmax(Y, 1), tf.int64))
         return loss_total, correct
 
-    def dropout_seed(self):
-        """(seed, optimizer step) as a (2,) int64 tensor: step k draws the same masks on resume."""
+    def step_seed(self):
+        """(seed, optimizer step) as a (2,) int64 tensor: step k draws the same images and
+        dropout masks on resume."""
         step_count = tf.convert_to_tensor(self.optimizer.iterations)  # keras variable -> (), int64
         return tf.stack([tf.constant(self.config.seed, tf.int64), step_count])
 
@@ -149,7 +179,7 @@ class Trainer(tf.Module):
         loss_total, correct = tf.zeros(()), tf.zeros((), tf.int64)
         s = tf.constant(0, tf.int64)
         while s < count:  # not `for s in tf.range(count)`: XLA would compile once per count
-            step_loss, step_correct = self._train_step(Xb[s], Yb[s], self.dropout_seed())
+            step_loss, step_correct = self._train_step(Xb[s], Yb[s], self.step_seed())
             loss_total += step_loss
             correct += step_correct
             s += 1
@@ -175,7 +205,7 @@ class Trainer(tf.Module):
             self._add_to_epoch(*self._block(Xb, Yb, count))
         if stop > whole:  # the epoch's last batch, of n mod B rows
             rows = order[whole * B :]
-            self._add_to_epoch(*self._step(tf.gather(X, rows), tf.gather(Y, rows), self.dropout_seed()))
+            self._add_to_epoch(*self._step(tf.gather(X, rows), tf.gather(Y, rows), self.step_seed()))
         self.step_in_epoch.assign(stop)
 
     def _add_to_epoch(self, loss_total, correct):

@@ -29,6 +29,8 @@ ROWS = [
     (["train", "--lr", "-1"], "argument --lr: must be a positive number, got -1"),
     (["train", "--lr", "inf"], "argument --lr: must be a positive number, got inf"),
     (["train", "--dropout", "1.5"], "argument --dropout: must be in [0, 1), got 1.5"),
+    (["train", "--shift-pixels", "-1"], "argument --shift-pixels: must be 0 or more, got -1"),
+    (["train", "--shift-pixels", "30"], "--shift-pixels 30 moves every digits image out of view"),
     (["train", "--batch-size", "-3"], "argument --batch-size: must be 0 or more, got -3"),
     (["train", "--max-to-keep", "0"], "argument --max-to-keep: must be a positive whole number, got 0"),
     (["train", "--activation", "nope"], "argument --activation: invalid choice: 'nope'"),

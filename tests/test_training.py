@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from simplenn.augmentation import augment
 from simplenn.config import Config
 from simplenn.experiment import prepare_data, train_and_evaluate
 from simplenn.metrics import weights_sha256
@@ -26,7 +27,7 @@ def digits():
 
 def trained(config: Config, data, epochs: int | None = None) -> Trainer:
     config = config.replace(epochs=epochs or config.epochs)
-    trainer = Trainer(config, data.train.size)
+    trainer = Trainer(config, data.train.size, data.image_shape)
     fit(trainer, data.train, data.validation, log=lambda line: None)
     return trainer
 
@@ -49,6 +50,7 @@ def test_two_seeded_runs_end_with_the_same_weights(digits):
         # XLA draws other random numbers than eager TensorFlow for the same stateless
         # seed, so dropout masks are compared without XLA.
         {"jit_compile": False, "dropout": 0.2},
+        {"jit_compile": False, "dropout": 0.2, "flip_images": True, "shift_pixels": 1},
     ],
 )
 def test_compiled_chunks_equal_an_eager_step_by_step_loop(digits, changes):
@@ -56,7 +58,7 @@ def test_compiled_chunks_equal_an_eager_step_by_step_loop(digits, changes):
     config = SMALL.replace(epochs=1, **changes)
     compiled = trained(config, digits)
 
-    eager = Trainer(config, digits.train.size)
+    eager = Trainer(config, digits.train.size, digits.image_shape)
     n, batch = digits.train.size, eager.batch_size
     order = tf.random.experimental.stateless_shuffle(
         tf.range(n, dtype=tf.int64), seed=tf.constant([config.seed, 0], tf.int64)
@@ -65,6 +67,7 @@ def test_compiled_chunks_equal_an_eager_step_by_step_loop(digits, changes):
         rows = order[step * batch : (step + 1) * batch]
         X, Y = tf.gather(digits.train.X, rows), tf.gather(digits.train.Y, rows)
         seed = tf.constant([config.seed, step], tf.int64)
+        X = augment(X, digits.image_shape, config.shift_pixels, config.flip_images, seed)
         _, _, grads = tape_gradients(eager.network, config, X, Y, seed)
         eager.optimizer.apply_gradients(zip(grads, eager.network.params))
     for a, b in zip(compiled.network.params, eager.network.params):

@@ -1,0 +1,103 @@
+"""Augmentation: every output image is its input moved and maybe mirrored, nothing else."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from simplenn.augmentation import augment
+from simplenn.config import Config
+from simplenn.errors import SimplennError
+from simplenn.experiment import prepare_data
+from simplenn.metrics import weights_sha256
+from simplenn.training import Trainer, fit
+
+SMALL = Config(
+    dataset="digits", layers=(64, 32, 10), scale_inputs=True, loss="softmax", reduction="mean",
+    init="he", optimizer="adam", lr=3e-3, batch_size=64, epochs=2,
+)
+
+
+def moved(image: np.ndarray, dy: int, dx: int, mirrored: bool) -> np.ndarray:
+    """`image (H, W)` moved down dy and right dx pixels with zeros moved in, then maybe mirrored."""
+    H, W = image.shape
+    out = np.zeros_like(image)
+    out[max(dy, 0) : H + min(dy, 0), max(dx, 0) : W + min(dx, 0)] = image[
+        max(-dy, 0) : H + min(-dy, 0), max(-dx, 0) : W + min(-dx, 0)
+    ]
+    return out[:, ::-1] if mirrored else out
+
+
+def matching_moves(before: np.ndarray, after: np.ndarray, max_shift: int, flip: bool) -> list:
+    """Every (dy, dx, mirrored) that turns `before` into `after`."""
+    shifts = range(-max_shift, max_shift + 1)
+    return [
+        (dy, dx, m)
+        for dy in shifts for dx in shifts for m in ((False, True) if flip else (False,))
+        if np.array_equal(moved(before, dy, dx, m), after)
+    ]
+
+
+def random_images(n: int, shape) -> np.ndarray:
+    # Distinct random pixels: no two moves of an image can give the same picture.
+    return np.random.default_rng(0).uniform(0.1, 1.0, (n, shape[0] * shape[1])).astype(np.float32)
+
+
+def test_nothing_asked_returns_the_batch_untouched():
+    X = tf.constant(random_images(4, (8, 8)))
+    assert augment(X, (8, 8), 0, False, tf.constant([0, 0], tf.int64)) is X
+
+
+@pytest.mark.parametrize("shape, max_shift, flip", [((8, 8), 2, True), ((28, 28), 1, False), ((5, 7), 1, True)])
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_each_image_is_its_input_moved_and_maybe_mirrored(shape, max_shift, flip, jit_compile):
+    images = random_images(300, shape)
+    run = tf.function(augment, jit_compile=jit_compile) if jit_compile else augment
+    out = run(tf.constant(images), shape, max_shift, flip, tf.constant([3, 7], tf.int64)).numpy()
+    seen = set()
+    for before, after in zip(images, out):
+        matches = matching_moves(before.reshape(shape), after.reshape(shape), max_shift, flip)
+        assert len(matches) == 1, "each output must be exactly one move of its input"
+        seen.add(matches[0])
+    # Every move is drawn: 25 shifts x 2 mirrorings over 300 images, or 9 shifts.
+    assert len(seen) == (2 * max_shift + 1) ** 2 * (2 if flip else 1)
+
+
+def test_the_draws_are_keyed_by_seed_and_step():
+    X = tf.constant(random_images(50, (8, 8)))
+    draw = lambda seed, step: augment(X, (8, 8), 1, True, tf.constant([seed, step], tf.int64)).numpy()  # noqa: E731
+    np.testing.assert_array_equal(draw(0, 5), draw(0, 5))
+    assert not np.array_equal(draw(0, 5), draw(0, 6))
+    assert not np.array_equal(draw(0, 5), draw(1, 5))
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return prepare_data(SMALL)
+
+
+def trained(config: Config, data) -> Trainer:
+    trainer = Trainer(config, data.train.size, data.image_shape)
+    fit(trainer, data.train, log=lambda line: None)
+    return trainer
+
+
+def test_augmented_training_changes_the_weights_and_is_reproducible(digits):
+    plain = weights_sha256(trained(SMALL, digits).network.params)
+    flipped = [weights_sha256(trained(SMALL.replace(flip_images=True), digits).network.params) for _ in range(2)]
+    shifted = weights_sha256(trained(SMALL.replace(shift_pixels=1), digits).network.params)
+    assert flipped[0] == flipped[1]
+    assert len({plain, flipped[0], shifted}) == 3
+
+
+def test_evaluation_sees_the_images_unchanged(digits):
+    trainer = trained(SMALL.replace(flip_images=True, shift_pixels=2), digits)
+    _, accuracy = trainer.evaluate(digits.test)
+    predicted = trainer.network.predict(digits.test.X).numpy()
+    assert accuracy == np.mean(predicted == digits.test.labels)
+
+
+def test_augmentation_needs_the_image_shape(digits):
+    with pytest.raises(SimplennError, match="need images"):
+        Trainer(SMALL.replace(flip_images=True), digits.train.size)
+    with pytest.raises(SimplennError, match="not 7x7 pixels"):
+        Trainer(SMALL.replace(shift_pixels=1), digits.train.size, (7, 7))
