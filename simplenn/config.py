@@ -226,14 +226,16 @@ FIXED = BLOG.replace(
     stop_on_nan=True,
 )
 
-# The most accurate MLP found that this machine trains in under two minutes: wider layers, with
-# dropout so that they do not memorise the training set, and fixed's recipe otherwise.
+# The most accurate MLP found that this machine trains in under five minutes (about three
+# on a quiet machine): wider layers with GELU, dropout so that they do not memorise the
+# training set, and fixed's recipe otherwise. The README lists the variants measured.
 BEST = FIXED.replace(
     preset="best",
-    layers=(784, 512, 512, 10),  # 1024-1024 for 60 epochs scored no better in 280 s
+    layers=(784, 1024, 1024, 10),
+    activation="gelu",  # ReLU scored 0.5-1 point lower at the same widths
     dropout=0.3,
-    lr=2e-3,  # the one-cycle peak; 5e-3 is too much for layers this wide
-    epochs=50,
+    lr=1e-3,  # the one-cycle peak; 5e-3 is too much for layers this wide
+    epochs=40,
 )
 
 PRESETS: dict[str, Config] = {c.preset: c for c in (BLOG, FIXED, BEST)}
