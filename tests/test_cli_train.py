@@ -6,7 +6,7 @@ import stat
 
 import pytest
 
-from simplenn.cli import main
+from simplenn.cli import build_parser, config_from_args, main
 
 
 def run(capsys, *argv):
@@ -35,6 +35,23 @@ def test_flags_override_the_preset(tmp_path, capsys):
     config = json.loads((tmp_path / "config.json").read_text())
     assert (config["layers"], config["epochs"], config["lr"], config["scale_inputs"]) == ([64, 20, 10], 2, 0.001, True)
     assert config["loss"] == "sigmoid"  # the rest stays the post's
+
+
+@pytest.mark.parametrize(
+    "flags, flip, shift",
+    [([], False, 0), (["--flip-images", "--shift-pixels", "2"], True, 2), (["--no-flip-images"], False, 0)],
+)
+def test_augmentation_flags_set_the_config(flags, flip, shift):
+    args = build_parser().parse_args(["train", "--preset", "fixed", *flags])
+    config = config_from_args(args)
+    assert (config.flip_images, config.shift_pixels, config.augments) == (flip, shift, flip or shift > 0)
+
+
+def test_no_flip_images_turns_off_a_flipping_config():
+    flipping = config_from_args(build_parser().parse_args(["train", "--flip-images"]))
+    assert flipping.flip_images
+    args = build_parser().parse_args(["train", "--no-flip-images"])
+    assert not config_from_args(args, base=flipping).flip_images
 
 
 def test_show_writes_the_posts_figure(tmp_path, capsys):
