@@ -18,13 +18,44 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from simplenn.errors import SimplennError
+
+# Augmentation draws from (seed + STREAM * 2^32, step): a stream apart from the initial
+# weights' (seed, l), the shuffles' (seed, epoch) and dropout's (seed + l * 2^32, step).
+STREAM = 1 << 20
+
+
+def largest_shift(image_shape: tuple[int, int]) -> int:
+    """The largest move allowed: a quarter of the image's smaller side (7 pixels on 28x28)."""
+    return min(image_shape) // 4
+
+
+def check_augmentation(config, image_shape: tuple[int, int] | None) -> None:
+    """`SimplennError` unless `config`'s augmentation fits images of `image_shape` (H, W)."""
+    if image_shape is None:
+        raise SimplennError(
+            "augmentation (--flip-images, --shift-pixels) needs the images' (height, width); "
+            "pass it to Trainer as image_shape, e.g. PreparedData.image_shape"
+        )
+    height, width = image_shape
+    if height * width != config.layers[0]:
+        raise SimplennError(
+            f"image_shape {height}x{width} has {height * width} pixels but the first layer takes "
+            f"{config.layers[0]} inputs; pass the images' (height, width)"
+        )
+    if config.shift_pixels > largest_shift(image_shape):
+        raise SimplennError(
+            f"--shift-pixels {config.shift_pixels} moves {config.dataset}'s {height}x{width} images by "
+            f"more than a quarter of their size; use at most {largest_shift(image_shape)}"
+        )
+
 
 def augment(X, image_shape: tuple[int, int], max_shift: int, flip: bool, seed):
     """Moved and mirrored copies of the flattened images `X (B, H * W)`, shaped like `X`.
 
     image_shape: (H, W). max_shift: the largest move in pixels along each axis.
     flip: mirror each image left to right with probability 1/2.
-    seed: (2,) int, the step's (seed, step); dropout's streams start at (seed + 2^32, step).
+    seed: (2,) int, the step's (seed, step); the draws come from its own stream, `STREAM`.
     """
     if max_shift == 0 and not flip:
         return X
@@ -32,7 +63,8 @@ def augment(X, image_shape: tuple[int, int], max_shift: int, flip: bool, seed):
     B = tf.shape(X)[0]
     images = tf.reshape(X, [B, H, W])
     # One uniform draw per image and decision: (B, 3) in [0, 1) -> dy, dx, mirror.
-    draws = tf.random.stateless_uniform([B, 3], seed=tf.cast(seed, tf.int64), alg="philox")
+    stream_seed = tf.cast(seed, tf.int64) + tf.constant([STREAM << 32, 0], tf.int64)
+    draws = tf.random.stateless_uniform([B, 3], seed=stream_seed, alg="philox")
     moves = tf.cast(tf.floor(draws[:, :2] * (2 * max_shift + 1)), tf.int32) - max_shift  # (B, 2) in [-s, s]
     dy, dx = moves[:, 0], moves[:, 1]
     rows, columns = tf.range(H), tf.range(W)

@@ -87,7 +87,7 @@ TRAINING_FLAGS = [
     ("--epochs", "epochs", positive_int, "number of epochs"),
     ("--batch-size", "batch_size", non_negative_int, "rows per step; 0 = the whole training set (the post)"),
     ("--lr", "lr", positive_float, "learning rate (peak learning rate with a schedule)"),
-    ("--seed", "seed", non_negative_int, "seed for initial weights, shuffling and dropout"),
+    ("--seed", "seed", non_negative_int, "seed for initial weights, shuffling, augmentation and dropout"),
     ("--activation", "activation", configs.ACTIVATIONS, "hidden-layer activation"),
     ("--init", "init", configs.INITIALIZERS, "weight initialiser"),
     ("--loss", "loss", configs.LOSSES, "sigmoid: the post's ten yes/no outputs; softmax: one of ten"),
@@ -124,7 +124,7 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
     scaling.add_argument("--raw-inputs", dest="scale_inputs", action="store_false",
                          help="feed raw 0-255 pixels, as the post does")
     parser.add_argument("--flip-images", dest="flip_images", action=argparse.BooleanOptionalAction, default=None,
-                        help="mirror a random half of each training batch left to right")
+                        help="mirror each training image left to right with probability 1/2")
     parser.add_argument("--no-xla", dest="jit_compile", action="store_false", default=None,
                         help="do not compile steps with XLA")
 
@@ -290,8 +290,6 @@ def _add_ablate_parser(commands) -> None:
     parser.add_argument("--seed", type=non_negative_int, default=0, help="the same seed for every run")
     parser.add_argument("--out", type=output_file, default=None, help="write the bar chart here (PNG)")
     parser.add_argument("--json", type=output_file, default=None, help="also write every row, with its config, to this file")
-    parser.add_argument("--flip-images", dest="flip_images", action=argparse.BooleanOptionalAction, default=None,
-                        help="mirror a random half of each training batch left to right")
     parser.add_argument("--no-xla", dest="jit_compile", action="store_false",
                         help="do not compile steps with XLA (starts faster on tiny data such as digits)")
     parser.set_defaults(handler=_ablate)

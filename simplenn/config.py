@@ -43,7 +43,7 @@ class Config:
     scale_inputs: bool = False  # divide pixels by 255; the post feeds raw 0-255 values
     validation_split: float = 0.0  # fraction of the training set held out for early stopping
     # Augmentation: each training step sees moved or mirrored images; evaluation never does
-    flip_images: bool = False  # mirror a random half of each batch left to right
+    flip_images: bool = False  # mirror each training image left to right with probability 1/2
     shift_pixels: int = 0  # move each training image by up to this many pixels per axis
     # Loss
     loss: str = "sigmoid"
@@ -167,7 +167,8 @@ def validate(config: Config) -> None:
         f"label_smoothing must be in [0, 1), got {config.label_smoothing}",
     )
     _require(
-        isinstance(config.shift_pixels, int) and config.shift_pixels >= 0,
+        isinstance(config.shift_pixels, int) and not isinstance(config.shift_pixels, bool)
+        and config.shift_pixels >= 0,
         f"shift_pixels must be a whole number >= 0, got {config.shift_pixels!r}",
     )
     _require(config.weight_decay >= 0, f"weight_decay must be >= 0, got {config.weight_decay}")
@@ -234,7 +235,7 @@ BEST = FIXED.replace(
     layers=(784, 1024, 1024, 10),
     activation="gelu",  # 91.32 % on Fashion-MNIST; ReLU 90.92 % in the same time
     dropout=0.3,
-    lr=1e-3,  # the one-cycle peak; 5e-3 is too much for layers this wide
+    lr=1e-3,  # the one-cycle peak; with ReLU, 1e-3 scored 90.92 % and 2e-3 (60 epochs) 90.19 %
     epochs=40,
 )
 

@@ -94,8 +94,9 @@ def measure(trainer: Trainer, batch: Split, sample: Split) -> StepState:
     """The loss, gradients and activations of the trainer's network as it is now.
 
     The gradients are those of the config's method (`tape` or `manual`) on `batch`, with
-    the dropout masks that the next training step draws; the activations are those of
-    `sample` without dropout.
+    the dropout masks that the next training step draws, on the images as they are (a
+    config that augments would train on moved or mirrored copies); the activations are
+    those of `sample` without dropout.
     """
     config, network = trainer.config, trainer.network
     step = trainer.global_step

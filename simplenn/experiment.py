@@ -17,6 +17,7 @@ from typing import Callable
 import numpy as np
 import tensorflow as tf
 
+from simplenn.augmentation import check_augmentation
 from simplenn.checkpoints import CheckpointStore
 from simplenn.config import Config, fit_to_data
 from simplenn.datasets import load_dataset, prepare
@@ -84,6 +85,8 @@ def train_and_evaluate(
     """
     data = data or prepare_data(config)
     config = fit_to_data(config, data.n_features, data.n_classes, layers_given=not adapt_layers)
+    if config.augments:  # before the run directory is written: a mistake leaves nothing behind
+        check_augmentation(config, data.image_shape)
     if run_dir is None:
         return _train(config, data, None, live_progress, log)
     run = RunDirectory(run_dir).open() if resume else RunDirectory(run_dir).create()

@@ -23,7 +23,7 @@ from typing import Callable
 import numpy as np
 import tensorflow as tf
 
-from simplenn.augmentation import augment
+from simplenn.augmentation import augment, check_augmentation
 from simplenn.config import Config
 from simplenn.errors import SimplennError
 from simplenn.losses import data_loss, l2_penalty
@@ -83,23 +83,6 @@ def gradient_function(grad: str) -> Callable:
 
         return manual_gradients
     return tape_gradients
-
-
-def check_augmentation(config: Config, image_shape: tuple[int, int] | None) -> None:
-    """`SimplennError` unless the config's augmentation fits images of `image_shape`."""
-    if image_shape is None:
-        raise SimplennError("--flip-images and --shift-pixels need images; this data has no image shape")
-    height, width = image_shape
-    if height * width != config.layers[0]:
-        raise SimplennError(
-            f"--flip-images and --shift-pixels need the {config.layers[0]} inputs to be an image, "
-            f"not {height}x{width} pixels"
-        )
-    if config.shift_pixels >= min(height, width):
-        raise SimplennError(
-            f"--shift-pixels {config.shift_pixels} moves every {config.dataset} image out of view "
-            f"({height}x{width} pixels); use at most {min(height, width) // 4}"
-        )
 
 
 class Trainer(tf.Module):

@@ -30,7 +30,8 @@ ROWS = [
     (["train", "--lr", "inf"], "argument --lr: must be a positive number, got inf"),
     (["train", "--dropout", "1.5"], "argument --dropout: must be in [0, 1), got 1.5"),
     (["train", "--shift-pixels", "-1"], "argument --shift-pixels: must be 0 or more, got -1"),
-    (["train", "--shift-pixels", "30"], "--shift-pixels 30 moves every digits image out of view"),
+    (["train", "--shift-pixels", "3"],
+     "--shift-pixels 3 moves digits's 8x8 images by more than a quarter of their size; use at most 2"),
     (["train", "--batch-size", "-3"], "argument --batch-size: must be 0 or more, got -3"),
     (["train", "--max-to-keep", "0"], "argument --max-to-keep: must be a positive whole number, got 0"),
     (["train", "--activation", "nope"], "argument --activation: invalid choice: 'nope'"),
@@ -54,6 +55,8 @@ ROWS = [
     (["train", "--resume", "{mistyped_run}"], "config field epochs must be int, got 'five'"),
     (["train", "--resume", "{folder}", "--lr", "0.1", "--preset", "blog"],
      "--resume goes on with the config stored in {folder}/config.json; drop --preset, --lr"),
+    (["train", "--resume", "{folder}", "--no-flip-images"],
+     "--resume goes on with the config stored in {folder}/config.json; drop --[no-]flip-images"),
     # show
     (["show", "--index", "-1"], "argument --index: must be 0 or more, got -1"),
     (["show", "--index", "abc"], "argument --index: must be a whole number, got 'abc'"),

@@ -30,10 +30,12 @@ def test_train_one_epoch_on_digits_writes_its_summary(tmp_path, capsys):
 
 def test_flags_override_the_preset(tmp_path, capsys):
     code, _, err = run(capsys, "train", "--preset", "blog", "--dataset", "digits", "--layers", "64,20,10",
-                       "--epochs", "2", "--lr", "0.001", "--scale-inputs", "--run-dir", str(tmp_path), "--quiet")
+                       "--epochs", "2", "--lr", "0.001", "--scale-inputs", "--flip-images", "--shift-pixels", "1",
+                       "--run-dir", str(tmp_path), "--quiet")
     assert code == 0, err
     config = json.loads((tmp_path / "config.json").read_text())
     assert (config["layers"], config["epochs"], config["lr"], config["scale_inputs"]) == ([64, 20, 10], 2, 0.001, True)
+    assert (config["flip_images"], config["shift_pixels"]) == (True, 1)
     assert config["loss"] == "sigmoid"  # the rest stays the post's
 
 

@@ -27,9 +27,10 @@ from simplenn.run_directory import RunDirectory
 from simplenn.training import Trainer, fit
 
 ROOT = Path(__file__).resolve().parents[1]
+# Dropout and augmentation on, so that resumed runs must reproduce every random stream.
 CONFIG = preset("fixed").replace(
     dataset="digits", layers=(64, 32, 10), batch_size=64, epochs=2, checkpoint_every_steps=5,
-    jit_compile=False, seed=3,
+    jit_compile=False, seed=3, dropout=0.1, flip_images=True, shift_pixels=1,
 )
 
 
@@ -78,11 +79,11 @@ def run_cli(argv, capsys) -> tuple[int, str]:
 
 def test_checkpoint_restores_weights_optimizer_state_and_progress(tmp_path, data):
     config = CONFIG.replace(optimizer="adam")
-    trainer = Trainer(config, data.train.size)
+    trainer = Trainer(config, data.train.size, data.image_shape)
     trainer.run_steps(data.train, 7)
     store = CheckpointStore(tmp_path, trainer)
     store.save()
-    restored = Trainer(config, data.train.size)
+    restored = Trainer(config, data.train.size, data.image_shape)
     assert CheckpointStore(tmp_path, restored).restore() == store.latest
     assert restored.global_step == 7 and int(restored.step_in_epoch.numpy()) == 7
     # Adam's moments are optimizer variables too; each one must come back, not just the weights.
@@ -95,7 +96,7 @@ def test_checkpoint_restores_weights_optimizer_state_and_progress(tmp_path, data
 def test_max_to_keep_holds_across_restarts(tmp_path):
     config = CONFIG.replace(max_to_keep=2)
     for restart in range(2):
-        trainer = Trainer(config, 1347)
+        trainer = Trainer(config, 1347, (8, 8))
         store = CheckpointStore(tmp_path, trainer)
         store.restore()  # as a resumed run does; it numbers the next checkpoint on
         for _ in range(3):
@@ -177,7 +178,7 @@ def test_training_into_an_existing_run_is_refused(finished_run, capsys):
 
 
 def test_an_early_stopped_run_stays_stopped_when_resumed(data):
-    trainer = Trainer(CONFIG.replace(epochs=5, patience=2, validation_split=0.1), data.train.size)
+    trainer = Trainer(CONFIG.replace(epochs=5, patience=2, validation_split=0.1), data.train.size, data.image_shape)
     trainer.epoch.assign(3)
     trainer.best_epoch.assign(1)
     assert fit(trainer, data.train, log=lambda line: None) == []
@@ -198,7 +199,7 @@ def test_nan_stops_within_the_epoch_and_keeps_the_last_good_checkpoint(tmp_path,
                           "inputs (try --scale-inputs); a loss summed over the batch")
     assert not (tmp_path / "run" / "history.json").exists()  # it stopped inside epoch 1
     config = RunDirectory(tmp_path / "run").read_config()
-    trainer = Trainer(config, 1347)
+    trainer = Trainer(config, 1347, (8, 8))
     assert CheckpointStore(tmp_path / "run" / "checkpoints", trainer).restore() is not None
     assert trainer.weights_are_finite() and trainer.global_step >= 1
 
@@ -243,7 +244,7 @@ def test_leftovers_of_a_killed_writer_are_removed(tmp_path):
     (checkpoints / ".ckpt-8.sha256.z3.tmp").write_text("")
     (checkpoints / "ckpt-7.data-00000-of-00001").write_bytes(b"values without an index")
     with RunDirectory(tmp_path).lock():
-        CheckpointStore(checkpoints, Trainer(CONFIG, 1347))
+        CheckpointStore(checkpoints, Trainer(CONFIG, 1347, (8, 8)))
     assert sorted(p.name for p in tmp_path.rglob("*")) == [".lock", "checkpoints"]
 
 
