@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from simplenn.config import Config
 from simplenn.errors import SimplennError
 
 # Augmentation draws from (seed + STREAM * 2^32, step): a stream apart from the initial
@@ -30,7 +31,7 @@ def largest_shift(image_shape: tuple[int, int]) -> int:
     return min(image_shape) // 4
 
 
-def check_augmentation(config, image_shape: tuple[int, int] | None) -> None:
+def check_augmentation(config: Config, image_shape: tuple[int, int] | None) -> None:
     """`SimplennError` unless `config`'s augmentation fits images of `image_shape` (H, W)."""
     if image_shape is None:
         raise SimplennError(
