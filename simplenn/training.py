@@ -139,8 +139,8 @@ class Trainer(tf.Module):
         `step_seed` (2,) keys the step's augmentation and dropout masks.
         """
         config = self.config
-        if config.augments:
-            X = augment(X, self.image_shape, config.shift_pixels, config.flip_images, step_seed)  # (B, n0)
+        # (B, n0) moved or mirrored copies; the batch itself when the config does not augment
+        X = augment(X, self.image_shape, config.shift_pixels, config.flip_images, step_seed)
         loss, Z, grads = self._gradients(self.network, config, X, Y, step_seed)
         self.optimizer.apply_gradients(zip(grads, self.network.params))
         batch = tf.cast(tf.shape(X)[0], loss.dtype)
