@@ -65,7 +65,7 @@ ACTIVITIES = {
     ("checkpoints.py", "restore"): "restoring a checkpoint",
     ("training.py", "run_steps"): "running (or tracing) training steps",
     ("training.py", "__init__"): "building the trainer",
-    ("experiment.py", "prepare_data"): "loading the data",
+    ("data.py", "prepare_data"): "loading the data",
     ("training.py", "fit"): "in the training loop, between chunks of steps",
     ("training.py", "evaluate"): "scoring",
     ("training.py", "logits"): "scoring",

@@ -3,6 +3,25 @@
     from simplenn import Network, preset, train_and_evaluate
     summary = train_and_evaluate(preset("fixed").replace(dataset="digits"))
 
+Reading order, following the data's way through a run:
+
+    config.py        the one `Config`: every setting with its reason; the presets
+    datasets/        find, verify and read the files (`load_dataset`)
+    data.py          load -> check -> scale -> split: the tensors a run trains on
+    network.py       `Network`: W1..WL, b1..bL and the forward pass, Z = A @ W + b
+    losses.py        sigmoid and softmax cross-entropy, summed or averaged
+    optimizers.py    Keras optimizers and learning-rate schedules
+    training.py      `train_step` (the post's backward), `Trainer`, `fit`
+    backprop.py      the same gradients by hand, checked against the tape
+    augmentation.py  moved and mirrored training images
+    metrics.py       scores of a trained network
+    experiment.py    `train_and_evaluate`: data -> training -> scores -> run directory
+    run_directory.py, checkpoints.py, file_safety.py, interruption.py
+                     what a run writes, atomically, and how it survives kills
+    diagnose.py, ablate.py, bench.py, plots.py
+                     the glass-box tools, the benchmark and the figures
+    cli.py           the `simplenn` command: argparse over all of the above
+
 TensorFlow loads only when `Network` or `train_and_evaluate` is first used, so
 `simplenn data ...` and configuration errors answer at once.
 """

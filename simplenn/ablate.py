@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Callable
 
 from simplenn.config import Config, preset
-from simplenn.experiment import PreparedData, prepare_data, train_and_evaluate
+from simplenn.data import PreparedData, prepare_data
+from simplenn.experiment import train_and_evaluate
 from simplenn.run_directory import write_json
 
 FIXED = preset("fixed")

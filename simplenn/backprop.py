@@ -54,7 +54,7 @@ def output_delta(Y, Z, loss: str, reduction: str):
     return dZ
 
 
-def manual_gradients(network: Network, config: Config, X, Y, dropout_seed):
+def manual_gradients(network: Network, config: Config, X, Y, dropout_seed=None):
     """Loss `()`, logits `(B, K)` and d(objective)/d(params), as `tape_gradients` returns.
 
     X (B, n_0), one-hot Y (B, K). The objective is the data loss plus, when the optimizer

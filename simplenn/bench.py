@@ -30,8 +30,9 @@ import numpy as np
 import tensorflow as tf
 
 from simplenn.config import Config, fit_to_data
-from simplenn.experiment import PreparedData, prepare_data
-from simplenn.training import Trainer, fit, tape_gradients
+from simplenn.data import PreparedData, prepare_data
+from simplenn.metrics import loss_and_accuracy
+from simplenn.training import Trainer, fit, train_step
 
 # The eager loop runs at Python speed; beyond this many epochs it would dominate the bench.
 EAGER_MAX_EPOCHS = 3
@@ -93,7 +94,7 @@ def bench_simplenn(config: Config, data: PreparedData) -> SystemResult:
     """simplenn's compiled training loop, as `simplenn train` runs it."""
     trainer = Trainer(config, data.train.size, data.image_shape)
     history = fit(trainer, data.train, log=lambda line: None)
-    _, accuracy = trainer.evaluate(data.test)
+    _, accuracy = loss_and_accuracy(trainer.forward, data.test, config)
     return SystemResult("simplenn", [r.seconds for r in history], data.train.size, accuracy,
                         f"{config.init} init, compiled loop")
 
@@ -167,10 +168,9 @@ def bench_eager(config: Config, data: PreparedData) -> SystemResult:
         for first in range(0, data.train.size, config.batch_size):
             rows = order[first : first + config.batch_size]
             X, Y = tf.gather(data.train.X, rows), tf.gather(data.train.Y, rows)  # (B, n0), (B, K)
-            _, _, grads = tape_gradients(network, config, X, Y, dropout_seed=None)
-            optimizer.apply_gradients(zip(grads, network.params))
+            train_step(network, optimizer, config, X, Y, step_seed=None)
         seconds.append(time.perf_counter() - started)
-    _, accuracy = trainer.evaluate(data.test)
+    _, accuracy = loss_and_accuracy(network.forward, data.test, config)
     note = f"{config.init} init"
     if epochs < config.epochs:
         note += f"; only {epochs} epochs (Python speed), so its accuracy is not comparable"

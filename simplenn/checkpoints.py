@@ -20,7 +20,6 @@ flipped bit, a truncated copy) is skipped with a warning for the one before it.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import shutil
@@ -30,21 +29,13 @@ from typing import Callable
 import tensorflow as tf
 
 from simplenn.errors import SimplennError
-from simplenn.run_directory import remove_unfinished_writes, write_atomically
+from simplenn.file_safety import remove_unfinished_writes, sha256_of, write_atomically
 from simplenn.training import Trainer
 
 CHECKPOINT_NAME = "ckpt"
 DIGEST_SUFFIX = ".sha256"
 # What a killed save leaves behind: TensorFlow's temporary folder and files.
 UNFINISHED_WRITES = (f"{CHECKPOINT_NAME}-*_temp", "*.tempstate*", "checkpoint.tmp*")
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        while block := stream.read(2**20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def checkpoint_number(prefix: Path) -> int:

@@ -81,116 +81,120 @@ def _number(text: str, kind, description: str):
         raise argparse.ArgumentTypeError(f"must be {description}, got {text!r}") from None
 
 
-# Config fields that `train` exposes as flags: (flag, field, type, help). The defaults
-# come from the preset, so every flag defaults to None ("keep the preset's value").
-TRAINING_FLAGS = [
-    ("--epochs", "epochs", positive_int, "number of epochs"),
-    ("--batch-size", "batch_size", non_negative_int, "rows per step; 0 = the whole training set (the post)"),
-    ("--lr", "lr", positive_float, "learning rate (peak learning rate with a schedule)"),
-    ("--seed", "seed", non_negative_int, "seed for initial weights, shuffling, augmentation and dropout"),
-    ("--activation", "activation", configs.ACTIVATIONS, "hidden-layer activation"),
-    ("--init", "init", configs.INITIALIZERS, "weight initialiser"),
-    ("--loss", "loss", configs.LOSSES, "sigmoid: the post's ten yes/no outputs; softmax: one of ten"),
-    ("--reduction", "reduction", configs.REDUCTIONS, "sum the loss over the batch (the post) or average it"),
-    ("--optimizer", "optimizer", configs.OPTIMIZERS, "keras optimizer"),
-    ("--momentum", "momentum", fraction, "momentum for --optimizer momentum or nesterov"),
-    ("--schedule", "schedule", configs.SCHEDULES, "learning-rate schedule"),
-    ("--warmup-epochs", "warmup_epochs", non_negative_float, "linear warm-up"),
-    ("--weight-decay", "weight_decay", non_negative_float, "L2 penalty (decoupled for adamw)"),
-    ("--dropout", "dropout", fraction, "fraction of hidden units dropped while training"),
-    ("--label-smoothing", "label_smoothing", fraction, "move this much target mass to uniform"),
-    ("--shift-pixels", "shift_pixels", non_negative_int, "move training images by up to this many pixels"),
-    ("--clip-norm", "clip_norm", non_negative_float, "clip the global gradient norm; 0 = off"),
-    ("--validation-split", "validation_split", fraction, "fraction of training images held out"),
-    ("--patience", "patience", non_negative_int, "early stopping after this many epochs without progress"),
-    ("--grad", "grad", configs.GRADIENTS, "tape: tf.GradientTape; manual: the chain rule written out"),
-    ("--checkpoint-every-steps", "checkpoint_every_steps", non_negative_int, "also checkpoint inside epochs"),
-    ("--max-to-keep", "max_to_keep", positive_int, "how many of the newest checkpoints to keep"),
-]
+def flags_of(field) -> tuple[str, ...]:
+    """A `Config` field's flags: `--field-name`, or for a bool the pair that turns it on and off."""
+    if field.metadata["flags"]:
+        return field.metadata["flags"]
+    name = field.name.replace("_", "-")
+    return (f"--{name}", f"--no-{name}") if isinstance(field.default, bool) else (f"--{name}",)
+
+
+def _value_parser(field):
+    """The argparse `type` of a field: its text parsed, its limits left to `Config.validate`."""
+    if isinstance(field.default, tuple):
+        return configs.parse_layers
+    if isinstance(field.default, str):
+        return str
+    kind, description = (int, "a whole number") if isinstance(field.default, int) else (float, "a number")
+    return lambda text: _number(text, kind, description)
 
 
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--preset", default=None, help=f"one of {', '.join(configs.PRESETS)} (default fixed)")
-    parser.add_argument("--dataset", default=None, help="digits, mnist, fashion-mnist, kmnist, or a path")
-    parser.add_argument("--layers", default=None, help="layer sizes, input first, e.g. 784,100,30,10")
-    for flag, field, kind, help_text in TRAINING_FLAGS:
-        if isinstance(kind, tuple):
-            parser.add_argument(flag, dest=field, choices=kind, default=None, help=help_text)
+    """One flag (a pair for a bool) per `Config` field, from its metadata, in `configs.GROUPS`.
+
+    Every flag defaults to None, "keep the preset's value", so the flags a user gave can
+    be told from the rest.
+    """
+    groups = {name: parser.add_argument_group(f"{name} (each flag changes one field of the preset)")
+              for name in configs.GROUPS}
+    for field in configs.config_fields():
+        group, help_text, flags = groups[field.metadata["group"]], field.metadata["help"], flags_of(field)
+        if field.name == "preset":  # picks the config that the other flags change
+            group.add_argument("--preset", default=None, help=f"{help_text}: {', '.join(configs.PRESETS)} "
+                               "(default fixed)")
+        elif isinstance(field.default, bool):
+            on, off = flags
+            pair = group.add_mutually_exclusive_group()
+            pair.add_argument(on, dest=field.name, action="store_true", default=None, help=help_text)
+            pair.add_argument(off, dest=field.name, action="store_false", default=None, help=argparse.SUPPRESS)
+        elif field.metadata["choices"]:
+            group.add_argument(*flags, dest=field.name, choices=field.metadata["choices"], default=None,
+                               help=help_text)
         else:
-            parser.add_argument(flag, dest=field, type=kind, default=None, help=help_text)
-    scaling = parser.add_mutually_exclusive_group()
-    scaling.add_argument("--scale-inputs", dest="scale_inputs", action="store_true", default=None,
-                         help="divide pixels by 255 (the post does not)")
-    scaling.add_argument("--raw-inputs", dest="scale_inputs", action="store_false",
-                         help="feed raw 0-255 pixels, as the post does")
-    parser.add_argument("--flip-images", dest="flip_images", action=argparse.BooleanOptionalAction, default=None,
-                        help="mirror each training image left to right with probability 1/2")
-    parser.add_argument("--no-xla", dest="jit_compile", action="store_false", default=None,
-                        help="do not compile steps with XLA")
+            group.add_argument(*flags, dest=field.name, type=_value_parser(field), default=None,
+                               metavar=field.name.upper(), help=help_text)
 
 
 def config_from_args(args: argparse.Namespace, base: configs.Config | None = None) -> configs.Config:
-    """The preset named by `--preset` (or `base`), with every flag the user gave applied."""
+    """The preset named by `--preset` (or `base`), with every flag the user gave applied.
+
+    A value out of its field's limits is reported under the flag that gave it.
+    """
     config = base if base is not None else configs.preset(args.preset or "fixed")
-    changes = {
-        field: getattr(args, field)
-        for _, field, _, _ in TRAINING_FLAGS
-        if getattr(args, field) is not None
-    }
-    for field in ("scale_inputs", "flip_images", "jit_compile"):
-        if getattr(args, field) is not None:
-            changes[field] = getattr(args, field)
-    if args.dataset is not None:
-        changes["dataset"] = args.dataset
-    if args.layers is not None:
-        changes["layers"] = configs.parse_layers(args.layers)
-    return config.replace(**changes)
+    changes = {field.name: getattr(args, field.name) for field in configs.config_fields()
+               if field.name != "preset" and getattr(args, field.name) is not None}
+    try:
+        return config.replace(**changes)
+    except configs.ConfigError as error:
+        [field] = [f for f in configs.config_fields() if f.name == error.field]
+        raise SimplennError(f"argument {'/'.join(flags_of(field))}: {error.problem}") from None
+
+
+def given_config_flags(args: argparse.Namespace) -> list[str]:
+    """The config flags that were given, e.g. ["--preset", "--lr"]."""
+    return ["/".join(flags_of(field)) for field in configs.config_fields() if getattr(args, field.name) is not None]
 
 
 def _add_train_parser(commands) -> None:
-    parser = commands.add_parser("train", help="train a preset on a dataset and report its scores")
+    parser = commands.add_parser(
+        "train", help="train a preset on a dataset and report its scores",
+        epilog="examples:\n  simplenn train --preset fixed --dataset digits\n"
+               "  simplenn train --preset blog --dataset fashion-mnist --epochs 30\n"
+               "  simplenn train --resume runs/fixed-digits-20261127-201500",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     _add_config_flags(parser)
-    parser.add_argument("--run-dir", default=None, help="where to write the run (default runs/PRESET-DATASET-TIME)")
-    parser.add_argument("--resume", metavar="RUN_DIR", default=None,
-                        help="go on with a stopped run from its config.json and newest checkpoint")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    run = parser.add_argument_group("where the run goes")
+    run.add_argument("--run-dir", default=None, help="where to write the run (default runs/PRESET-DATASET-TIME)")
+    run.add_argument("--resume", metavar="RUN_DIR", default=None,
+                     help="go on with a stopped run from its config.json and newest checkpoint")
+    run.add_argument("--target-accuracy", type=fraction, default=None, metavar="FRACTION",
+                     help="exit with status 1 when the test accuracy ends below this, e.g. 0.95")
+    run.add_argument("--quiet", action="store_true", help="print only the result")
     parser.set_defaults(handler=_train)
 
 
-def _given_config_flags(args: argparse.Namespace) -> list[str]:
-    """The flags of `_add_config_flags` and --run-dir that were given, e.g. ["--preset", "--lr"]."""
-    flags = {"preset": "--preset", "dataset": "--dataset", "layers": "--layers",
-             "scale_inputs": "--scale-inputs/--raw-inputs", "flip_images": "--[no-]flip-images",
-             "jit_compile": "--no-xla", "run_dir": "--run-dir"}
-    flags.update({field: flag for flag, field, _, _ in TRAINING_FLAGS})
-    return [flag for field, flag in flags.items() if getattr(args, field) is not None]
+def print_warnings_only(line: str) -> None:
+    """`--quiet`'s log: epoch lines and progress go unsaid; a warning still reaches stderr."""
+    if line.startswith("warning"):
+        print(line, file=sys.stderr)
 
 
 def _train(args: argparse.Namespace) -> int:
-    from simplenn.experiment import default_run_dir, resume_run, train_and_evaluate
-
-    live_progress = False if args.quiet else None
     if args.resume is not None:
-        given = _given_config_flags(args)
+        given = given_config_flags(args) + (["--run-dir"] if args.run_dir else [])
         if given:
             raise SimplennError(
                 f"--resume goes on with the config stored in {args.resume}/config.json; drop {', '.join(given)}"
             )
-        run_dir = args.resume
-        summary = resume_run(run_dir, live_progress=live_progress)
     else:
-        config = config_from_args(args)
+        config = config_from_args(args)  # a mistake is reported before TensorFlow loads
+    import_tensorflow_quietly()
+    from simplenn.experiment import check_target_accuracy, default_run_dir, format_result, resume_run, train_and_evaluate
+
+    log = print_warnings_only if args.quiet else print
+    live_progress = False if args.quiet else None
+    if args.resume is not None:
+        run_dir = args.resume
+        summary = resume_run(run_dir, live_progress=live_progress, log=log)
+    else:
         run_dir = args.run_dir or default_run_dir(config)
         summary = train_and_evaluate(
-            config, run_dir=run_dir, adapt_layers=args.layers is None, live_progress=live_progress
+            config, run_dir=run_dir, adapt_layers=args.layers is None, live_progress=live_progress, log=log
         )
-    scores = summary["test_scores"]
-    print(f"test accuracy {100 * scores['accuracy']:.2f} %  (train {100 * summary['train_accuracy']:.2f} %, "
-          f"{summary['train_seconds']:.1f} s of training)")
-    for average in ("micro", "macro"):
-        print(f"  {average:5}  precision {scores[f'precision_{average}']:.4f}  "
-              f"recall {scores[f'recall_{average}']:.4f}  f1 {scores[f'f1_{average}']:.4f}")
-    print(f"run written to {run_dir}")
+    print(format_result(summary, run_dir))
+    if args.target_accuracy is not None:
+        check_target_accuracy(summary, args.target_accuracy)
     return 0
 
 
@@ -203,6 +207,7 @@ def _add_show_parser(commands) -> None:
 
 
 def _show(args: argparse.Namespace) -> int:
+    import_tensorflow_quietly()
     from simplenn.plots import show_sample
 
     written = show_sample(args.dataset, args.index, args.out)
@@ -233,33 +238,18 @@ def _data(args: argparse.Namespace) -> int:
     from simplenn import datasets
 
     if args.action == "list":
-        for state in datasets.list_datasets():
-            print(f"{state.spec.name:<14} {'ready' if state.ready else 'missing':<8} {state.spec.title}")
-            for file in state.files:
-                print(f"    {file.data_file.name:<28} {file.path or 'missing'}")
-        print(f"cache: {datasets.cache_root()} (set SIMPLENN_DATA or KERAS_HOME to move it)")
+        print(datasets.format_dataset_list(datasets.list_datasets()))
     elif args.action == "fetch":
         options = datasets.DownloadOptions(timeout_s=args.timeout, ca_bundle=args.ca_bundle)
         paths = datasets.fetch(args.name, options=options, progress=datasets.show_progress)
-        for path in paths:
-            print(f"verified {path}")
-        if not paths:
-            print(f"{args.name} comes with scikit-learn; there is nothing to fetch")
+        print("\n".join(f"verified {path}" for path in paths)
+              or f"{args.name} comes with scikit-learn; there is nothing to fetch")
     elif args.action == "verify":
         checks = datasets.verify(args.name)
-        for check in checks:
-            verdict = "missing" if check.path is None else "BAD" if check.problem else "ok"
-            detail = f": {check.problem}" if check.problem else ""
-            print(f"{verdict:<8} {check.dataset:<14} {check.path or check.data_file.name}{detail}")
-        bad = [check for check in checks if check.problem]
-        if bad:
-            raise SimplennError(
-                f"{len(bad)} file(s) failed verification ({', '.join(str(check.path) for check in bad)}); "
-                f"run `simplenn data fetch {bad[0].dataset}` to replace them"
-            )
+        print(datasets.format_checks(checks))
+        datasets.require_verified(checks)
     else:
-        for path in datasets.import_files(args.name, args.path):
-            print(f"imported {path}")
+        print("\n".join(f"imported {path}" for path in datasets.import_files(args.name, args.path)))
     return 0
 
 
@@ -273,11 +263,13 @@ def _add_diagnose_parser(commands) -> None:
 
 
 def _diagnose(args: argparse.Namespace) -> int:
-    from simplenn.diagnose import diagnose, format_diagnosis
     from simplenn.run_directory import RunDirectory
 
     base = RunDirectory(args.run_dir).read_config() if args.run_dir else None
     config = config_from_args(args, base)
+    import_tensorflow_quietly()
+    from simplenn.diagnose import diagnose, format_diagnosis
+
     print(format_diagnosis(diagnose(config, args.steps, adapt_layers=args.layers is None)))
     return 0
 
@@ -296,6 +288,7 @@ def _add_ablate_parser(commands) -> None:
 
 
 def _ablate(args: argparse.Namespace) -> int:
+    import_tensorflow_quietly()
     from simplenn.ablate import ablate, format_table, save_rows
     from simplenn.plots import ablation_chart
 
@@ -324,6 +317,7 @@ def _add_bench_parser(commands) -> None:
 
 
 def _bench(args: argparse.Namespace) -> int:
+    import_tensorflow_quietly()
     from simplenn.bench import format_table, run_bench
     from simplenn.run_directory import write_json
 
@@ -371,8 +365,6 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
-        if args.command != "data":
-            import_tensorflow_quietly()
         return args.handler(args)
     except SimplennError as error:
         print(f"simplenn: error: {error}", file=sys.stderr)

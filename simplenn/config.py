@@ -1,14 +1,17 @@
 """One frozen config for a training run, and the named presets.
 
-The CLI flags, the presets, the checkpoint metadata and every report are built from
-`Config`: a preset is a named `Config`, never a separate code path. A run directory
-stores `config.json`, and `--resume` rebuilds the run from it.
+`Config` is the single source of every training setting: each field carries its help
+text, its limits and its flag in its metadata, and the CLI's flags, the presets, the
+checkpoint metadata and every report are built from it. A preset is a named `Config`,
+never a separate code path. A run directory stores `config.json`, and `--resume`
+rebuilds the run from it. Adding a knob means adding one field here and using it.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +25,40 @@ OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw")
 SCHEDULES = ("constant", "step", "cosine", "onecycle")
 GRADIENTS = ("tape", "manual")
 
+# The groups `simplenn train --help` shows the flags in, in this order.
+GROUPS = ("data", "network", "optimisation", "regularisation", "run")
+
+# A field's limits: (test, what the value must be). Floats must also be finite.
+LIMITS = {
+    "positive": (lambda v: v > 0, "must be a positive {kind}"),
+    "non_negative": (lambda v: v >= 0, "must be 0 or more"),
+    "fraction": (lambda v: 0 <= v < 1, "must be in [0, 1)"),
+    "gamma": (lambda v: 0 < v <= 1, "must be in (0, 1]"),
+}
+MAX_SEED = 2**63 - 1  # TensorFlow's stateless seeds are int64
+MAX_EPOCHS = 100_000  # a typo guard: a million epochs of anything is not a plan
+
+
+class ConfigError(SimplennError):
+    """A field of a `Config` that makes no sense: `field`, and what is wrong with it."""
+
+    def __init__(self, field: str, problem: str):
+        super().__init__(f"{field} {problem}")
+        self.field = field
+        self.problem = problem
+
+
+def knob(default: Any, help: str, group: str, *, limit: str | None = None, choices: tuple[str, ...] = (),
+         maximum: float | None = None, flags: tuple[str, ...] = ()) -> Any:
+    """A `Config` field with what the CLI and `validate` need to know about it.
+
+    flags: the flag names, `--field-name` by default; a bool field gets a pair that
+    turns it on and off, `(--name, --no-name)` by default.
+    """
+    metadata = {"help": help, "group": group, "limit": limit, "choices": choices,
+                "maximum": maximum, "flags": flags}
+    return dataclasses.field(default=default, metadata=metadata)
+
 
 @dataclass(frozen=True)
 class Config:
@@ -31,50 +68,71 @@ class Config:
     post's network, with weight matrices `W1 (784, 100)`, `W2 (100, 30)`, `W3 (30, 10)`.
     """
 
-    preset: str = "custom"
-    dataset: str = "digits"
+    preset: str = knob("custom", "the named config to start from; the other flags change it", "run")
+    dataset: str = knob("digits", "digits, mnist, fashion-mnist, kmnist, or a path to IDX files or a .npz", "data")
     # Network
-    layers: tuple[int, ...] = (784, 100, 30, 10)
-    activation: str = "relu"
-    init: str = "normal"
-    init_stddev: float = 0.1  # only for init="normal"; the post's value
-    dropout: float = 0.0  # fraction of hidden units dropped while training
+    layers: tuple[int, ...] = knob((784, 100, 30, 10), "layer sizes, input first, e.g. 784,100,30,10", "network")
+    activation: str = knob("relu", "hidden-layer activation", "network", choices=ACTIVATIONS)
+    init: str = knob("normal", "weight initialiser", "network", choices=INITIALIZERS)
+    init_stddev: float = knob(0.1, "standard deviation for --init normal (the post's 0.1)", "network",
+                              limit="positive")
+    dropout: float = knob(0.0, "fraction of hidden units dropped while training", "regularisation",
+                          limit="fraction")
     # Data
-    scale_inputs: bool = False  # divide pixels by 255; the post feeds raw 0-255 values
-    validation_split: float = 0.0  # fraction of the training set held out for early stopping
+    scale_inputs: bool = knob(False, "divide pixels by 255 (--scale-inputs), or feed raw 0-255 pixels as the "
+                              "post does (--raw-inputs)", "data", flags=("--scale-inputs", "--raw-inputs"))
+    validation_split: float = knob(0.0, "fraction of the training images held out for early stopping", "data",
+                                   limit="fraction")
     # Augmentation: each training step sees moved or mirrored images; evaluation never does
-    flip_images: bool = False  # mirror each training image left to right with probability 1/2
-    shift_pixels: int = 0  # move each training image by up to this many pixels per axis
+    flip_images: bool = knob(False, "mirror each training image left to right with probability 1/2",
+                             "regularisation")
+    shift_pixels: int = knob(0, "move each training image by up to this many pixels per axis", "regularisation",
+                             limit="non_negative")
     # Loss
-    loss: str = "sigmoid"
-    reduction: str = "sum"
-    label_smoothing: float = 0.0
-    weight_decay: float = 0.0  # L2 penalty for sgd/momentum/adam, decoupled decay for adamw
+    loss: str = knob("sigmoid", "sigmoid: the post's ten yes/no outputs; softmax: one class of ten",
+                     "optimisation", choices=LOSSES)
+    reduction: str = knob("sum", "sum the loss over the batch (the post) or average it", "optimisation",
+                          choices=REDUCTIONS)
+    label_smoothing: float = knob(0.0, "move this much of each target's mass to uniform", "regularisation",
+                                  limit="fraction")
+    weight_decay: float = knob(0.0, "L2 penalty for sgd/momentum/adam, decoupled decay for adamw",
+                               "regularisation", limit="non_negative")
     # Optimisation
-    optimizer: str = "sgd"
-    lr: float = 0.01
-    momentum: float = 0.9  # for momentum and nesterov
-    schedule: str = "constant"
-    warmup_epochs: float = 0.0  # linear warm-up, for cosine and onecycle
-    step_every_epochs: int = 10  # for schedule="step": lr *= step_gamma every this many epochs
-    step_gamma: float = 0.1
-    clip_norm: float = 0.0  # clip the global gradient norm to this; 0 turns clipping off
-    batch_size: int = 0  # 0 means the whole training set in one step, as in the post
-    epochs: int = 5
-    patience: int = 0  # early stopping on validation accuracy; 0 turns it off
-    grad: str = "tape"  # how gradients are computed: GradientTape or the chain rule by hand
-    jit_compile: bool = True  # compile each epoch with XLA
-    seed: int = 0
+    optimizer: str = knob("sgd", "Keras optimizer", "optimisation", choices=OPTIMIZERS)
+    lr: float = knob(0.01, "learning rate (the peak learning rate with a schedule)", "optimisation",
+                     limit="positive")
+    momentum: float = knob(0.9, "momentum for --optimizer momentum or nesterov", "optimisation", limit="fraction")
+    schedule: str = knob("constant", "learning-rate schedule", "optimisation", choices=SCHEDULES)
+    warmup_epochs: float = knob(0.0, "linear warm-up, for cosine and onecycle", "optimisation",
+                                limit="non_negative", maximum=MAX_EPOCHS)
+    step_every_epochs: int = knob(10, "for --schedule step: lr *= step-gamma every this many epochs",
+                                  "optimisation", limit="positive", maximum=MAX_EPOCHS)
+    step_gamma: float = knob(0.1, "for --schedule step: the factor", "optimisation", limit="gamma")
+    clip_norm: float = knob(0.0, "clip the global gradient norm to this; 0 turns clipping off", "optimisation",
+                            limit="non_negative")
+    batch_size: int = knob(0, "rows per step; 0 = the whole training set in one step, as in the post",
+                           "optimisation", limit="non_negative")
+    epochs: int = knob(5, "number of epochs", "optimisation", limit="positive", maximum=MAX_EPOCHS)
+    patience: int = knob(0, "early stopping after this many epochs without a better validation accuracy; "
+                         "0 turns it off", "regularisation", limit="non_negative")
+    grad: str = knob("tape", "tape: tf.GradientTape; manual: the chain rule written out", "optimisation",
+                     choices=GRADIENTS)
+    jit_compile: bool = knob(True, "compile steps with XLA (--xla) or not (--no-xla)", "run",
+                             flags=("--xla", "--no-xla"))
+    seed: int = knob(0, "seed for initial weights, shuffling, augmentation and dropout", "run",
+                     limit="non_negative", maximum=MAX_SEED)
     # Durability
-    checkpoint_every_steps: int = 0  # also checkpoint inside an epoch; 0 = once per epoch
-    max_to_keep: int = 3
+    checkpoint_every_steps: int = knob(0, "also checkpoint inside epochs, every this many steps; 0 = once per "
+                                       "epoch", "run", limit="non_negative")
+    max_to_keep: int = knob(3, "how many of the newest checkpoints to keep", "run", limit="positive")
     # Presets that exist to show a failure do not stop on NaN; they warn and carry on.
-    stop_on_nan: bool = True
+    stop_on_nan: bool = knob(True, "stop when the loss becomes NaN or infinite (--no-stop-on-nan warns and "
+                             "carries on, as the blog preset does)", "run")
 
     def __post_init__(self) -> None:
         if isinstance(self.layers, list):  # a notebook's [784, 100, 30, 10] means the same
             object.__setattr__(self, "layers", tuple(self.layers))
-        validate(self)
+        self.validate()
 
     @property
     def augments(self) -> bool:
@@ -98,95 +156,66 @@ class Config:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "Config":
+        """The config a run's config.json holds; fields it lacks take their defaults."""
         if not isinstance(values, dict):
             raise SimplennError(f"a config must be a JSON object of fields, got {type(values).__name__}")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
+        unknown = sorted(set(values) - {f.name for f in dataclasses.fields(cls)})
         if unknown:
             raise SimplennError(f"config has unknown field(s) {', '.join(unknown)}")
-        for field in dataclasses.fields(cls):
-            if field.name in values and not _same_kind(values[field.name], field.default):
-                raise SimplennError(
-                    f"config field {field.name} must be {type(field.default).__name__}, "
-                    f"got {values[field.name]!r}"
-                )
-        values = dict(values)
-        if "layers" in values:
-            values["layers"] = tuple(values["layers"])
         return cls(**values)
 
+    def validate(self) -> None:
+        """Raise `ConfigError` naming the first field that makes no sense.
 
-def _same_kind(value: Any, default: Any) -> bool:
-    """Whether a value read from JSON fits a field whose default is `default`."""
+        Each field is checked against its type and the limits in its metadata; then the
+        rules that tie fields together.
+        """
+        for field in dataclasses.fields(self):
+            _check_field(field, getattr(self, field.name))
+        for size in self.layers:
+            _require(
+                isinstance(size, int) and not isinstance(size, bool) and size > 0, "layers",
+                f"must be positive integers, got {size!r} in {','.join(map(str, self.layers))}",
+            )
+        _require(len(self.layers) >= 2, "layers",
+                 "needs at least an input and an output size, e.g. 784,100,30,10")
+        _require(self.patience == 0 or self.validation_split > 0, "patience",
+                 "needs a validation split for early stopping, e.g. --validation-split 0.1")
+
+
+def _check_field(field: dataclasses.Field, value: Any) -> None:
+    """Raise `ConfigError` unless `value` has the field's type and lies within its limits."""
+    meta, name, default = field.metadata, field.name, field.default
+    shown = f"{value:g}" if isinstance(value, float) else repr(value)  # 1e-05, inf; 'five'; 3
+    kinds = {bool: "true or false", int: "a whole number", float: "a number", str: "a string",
+             tuple: "a list of layer sizes"}
     if isinstance(default, bool) or isinstance(value, bool):
-        return isinstance(value, bool) and isinstance(default, bool)
-    if isinstance(default, float):
-        return isinstance(value, (int, float))
-    if isinstance(default, tuple):
-        return isinstance(value, (list, tuple))
-    return isinstance(value, type(default))
+        fits = isinstance(value, bool) and isinstance(default, bool)
+    elif isinstance(default, float):
+        fits = isinstance(value, (int, float))
+    else:
+        fits = isinstance(value, type(default))
+    _require(fits, name, f"must be {kinds[type(default)]}, got {value!r}")
+    if meta["choices"]:
+        _require(value in meta["choices"], name, f"is {value!r}; choose one of {', '.join(meta['choices'])}")
+    finite = not isinstance(default, float) or math.isfinite(value)
+    if meta["limit"]:
+        test, must = LIMITS[meta["limit"]]
+        kind = "whole number" if isinstance(default, int) else "number"
+        _require(test(value) and finite, name, f"{must.format(kind=kind)}, got {shown}")
+    _require(finite, name, f"must be a finite number, got {shown}")
+    if meta["maximum"] is not None:
+        _require(value <= meta["maximum"], name, f"must be at most {meta['maximum']:,}, got {shown}")
 
 
-def _require(condition: bool, message: str) -> None:
+def _require(condition: bool, field: str, problem: str) -> None:
     if not condition:
-        raise SimplennError(message)
+        raise ConfigError(field, problem)
 
 
-def _require_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
-    _require(value in choices, f"unknown {name} {value!r}; choose one of {', '.join(choices)}")
-
-
-def validate(config: Config) -> None:
-    """Raise `SimplennError` naming the first field that makes no sense."""
-    layers = config.layers
-    _require(
-        isinstance(layers, tuple) and len(layers) >= 2,
-        "layers needs at least an input and an output size, e.g. 784,100,30,10",
-    )
-    for size in layers:
-        _require(
-            isinstance(size, int) and not isinstance(size, bool) and size > 0,
-            f"layer sizes must be positive integers, got {size!r} in {','.join(map(str, layers))}",
-        )
-    _require_choice("activation", config.activation, ACTIVATIONS)
-    _require_choice("init", config.init, INITIALIZERS)
-    _require_choice("loss", config.loss, LOSSES)
-    _require_choice("reduction", config.reduction, REDUCTIONS)
-    _require_choice("optimizer", config.optimizer, OPTIMIZERS)
-    _require_choice("schedule", config.schedule, SCHEDULES)
-    _require_choice("grad", config.grad, GRADIENTS)
-    _require(config.lr > 0, f"lr must be positive, got {config.lr}")
-    _require(config.init_stddev > 0, f"init_stddev must be positive, got {config.init_stddev}")
-    _require(0 <= config.dropout < 1, f"dropout must be in [0, 1), got {config.dropout}")
-    _require(
-        0 <= config.validation_split < 1,
-        f"validation_split must be in [0, 1), got {config.validation_split}",
-    )
-    _require(
-        0 <= config.label_smoothing < 1,
-        f"label_smoothing must be in [0, 1), got {config.label_smoothing}",
-    )
-    _require(
-        isinstance(config.shift_pixels, int) and not isinstance(config.shift_pixels, bool)
-        and config.shift_pixels >= 0,
-        f"shift_pixels must be a whole number >= 0, got {config.shift_pixels!r}",
-    )
-    _require(config.weight_decay >= 0, f"weight_decay must be >= 0, got {config.weight_decay}")
-    _require(0 <= config.momentum < 1, f"momentum must be in [0, 1), got {config.momentum}")
-    _require(config.warmup_epochs >= 0, f"warmup_epochs must be >= 0, got {config.warmup_epochs}")
-    _require(config.step_every_epochs > 0, "step_every_epochs must be positive")
-    _require(0 < config.step_gamma <= 1, f"step_gamma must be in (0, 1], got {config.step_gamma}")
-    _require(config.clip_norm >= 0, f"clip_norm must be >= 0, got {config.clip_norm}")
-    _require(config.batch_size >= 0, f"batch_size must be >= 0 (0 = the whole training set), got {config.batch_size}")
-    _require(config.epochs > 0, f"epochs must be positive, got {config.epochs}")
-    _require(config.patience >= 0, f"patience must be >= 0, got {config.patience}")
-    _require(
-        config.patience == 0 or config.validation_split > 0,
-        "early stopping (patience > 0) needs a validation split, e.g. --validation-split 0.1",
-    )
-    _require(config.seed >= 0, f"seed must be >= 0, got {config.seed}")
-    _require(config.checkpoint_every_steps >= 0, "checkpoint_every_steps must be >= 0")
-    _require(config.max_to_keep > 0, f"max_to_keep must be positive, got {config.max_to_keep}")
+def config_fields() -> tuple[dataclasses.Field, ...]:
+    """The fields of `Config`, each with its metadata: what the CLI builds its flags from."""
+    return dataclasses.fields(Config)
 
 
 # The post, step for step: raw pixels, the ten-sigmoid loss summed over every element,
@@ -256,19 +285,24 @@ def fit_to_data(config: Config, n_features: int, n_classes: int, layers_given: b
     Layers the user typed are checked instead of changed, so a mistake is reported.
     """
     if layers_given:
-        _require(
+        _check(
             config.layers[0] == n_features,
             f"--layers starts with {config.layers[0]} inputs but {config.dataset} has "
             f"{n_features} features per image; use --layers {n_features},"
             f"{','.join(map(str, config.layers[1:]))}",
         )
-        _require(
+        _check(
             config.layers[-1] == n_classes,
             f"--layers ends with {config.layers[-1]} outputs but {config.dataset} has "
             f"{n_classes} classes; make the last size {n_classes}",
         )
         return config
     return config.replace(layers=(n_features, *config.layers[1:-1], n_classes))
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise SimplennError(message)
 
 
 def parse_layers(text: str) -> tuple[int, ...]:
@@ -284,8 +318,10 @@ def parse_layers(text: str) -> tuple[int, ...]:
 
 __all__ = [
     "Config",
+    "ConfigError",
     "PRESETS",
     "preset",
+    "config_fields",
     "fit_to_data",
     "parse_layers",
     "ACTIVATIONS",

@@ -20,8 +20,8 @@ import numpy as np
 import tensorflow as tf
 
 from simplenn.config import Config, fit_to_data
-from simplenn.experiment import PreparedData, prepare_data
-from simplenn.training import Split, Trainer, gradient_function, overflow_causes
+from simplenn.data import PreparedData, Split, prepare_data
+from simplenn.training import Trainer, gradient_function, overflow_causes, use_deterministic_kernels
 
 SAMPLE_SIZE = 1000  # training images whose activations are inspected
 LOGIT_OVERFLOW = 88.0  # exp(z) overflows float32 beyond z = 88.7: softmax and sigmoid break down
@@ -86,10 +86,6 @@ def _norm(tensor) -> float:
     return float(tf.norm(tf.cast(tensor, tf.float64)))
 
 
-def _first_rows(split: Split, n: int) -> Split:
-    return Split(split.X[:n], split.Y[:n], split.labels[:n])
-
-
 def measure(trainer: Trainer, batch: Split, sample: Split) -> StepState:
     """The loss, gradients and activations of the trainer's network as it is now.
 
@@ -148,7 +144,8 @@ def diagnose(
     data = data or prepare_data(config)
     config = fit_to_data(config, data.n_features, data.n_classes, layers_given=not adapt_layers)
     trainer = Trainer(config, data.train.size, data.image_shape)
-    batch, sample = _first_rows(data.train, trainer.batch_size), _first_rows(data.train, sample_size)
+    use_deterministic_kernels()
+    batch, sample = data.train.first(trainer.batch_size), data.train.first(sample_size)
     X = data.train.X.numpy()
     states = []
     for step in range(steps + 1):

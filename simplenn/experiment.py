@@ -10,7 +10,6 @@ import shlex
 import signal
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -20,42 +19,12 @@ import tensorflow as tf
 from simplenn.augmentation import check_augmentation
 from simplenn.checkpoints import CheckpointStore
 from simplenn.config import Config, fit_to_data
-from simplenn.datasets import load_dataset, prepare
+from simplenn.data import PreparedData, prepare_data
+from simplenn.errors import SimplennError
 from simplenn.interruption import StopRequests, TrainingInterrupted
-from simplenn.metrics import classification_scores, weights_sha256
-from simplenn.run_directory import RunDirectory
-from simplenn.training import EpochRecord, Split, Trainer, fit, make_split, split_validation
-
-
-@dataclass
-class PreparedData:
-    """A dataset prepared as the config asks: flattened, maybe scaled, one-hot."""
-
-    train: Split
-    validation: Split | None
-    test: Split
-    image_shape: tuple[int, int]  # (height, width) of the images before flattening
-
-    @property
-    def n_features(self) -> int:
-        return int(self.train.X.shape[1])
-
-    @property
-    def n_classes(self) -> int:
-        return int(self.train.Y.shape[1])
-
-
-def prepare_data(config: Config) -> PreparedData:
-    """Load `config.dataset` and prepare it as the post does (scaling if configured)."""
-    (x_train, y_train), (x_test, y_test) = load_dataset(config.dataset)
-    X_train, Y_train = prepare(x_train, y_train, scale=config.scale_inputs)  # (n, 784), (n, 10)
-    X_test, Y_test = prepare(x_test, y_test, scale=config.scale_inputs)
-    if config.validation_split:
-        train, validation = split_validation(X_train, Y_train, config.validation_split, config.seed)
-    else:
-        train, validation = make_split(X_train, Y_train), None
-    height, width = x_train.shape[1:]
-    return PreparedData(train, validation, make_split(X_test, Y_test), (height, width))
+from simplenn.metrics import classification_scores, logits_in_blocks, loss_and_accuracy, weights_sha256
+from simplenn.run_directory import EpochRecord, RunDirectory
+from simplenn.training import Trainer, fit
 
 
 def default_run_dir(config: Config) -> Path:
@@ -198,8 +167,8 @@ class RunRecorder:
 
 def summarize(config: Config, trainer: Trainer, data: PreparedData, history, train_seconds: float) -> dict:
     """Scores of the trained network on the training and test sets, and the run's facts."""
-    _, train_accuracy = trainer.evaluate(data.train)
-    test_logits = trainer.logits(data.test.X)
+    _, train_accuracy = loss_and_accuracy(trainer.forward, data.train, config)
+    test_logits = logits_in_blocks(trainer.forward, data.test.X)
     test_scores = classification_scores(data.test.labels, np.argmax(test_logits, axis=1))
     return {
         "preset": config.preset,
@@ -214,3 +183,31 @@ def summarize(config: Config, trainer: Trainer, data: PreparedData, history, tra
         "weights_sha256": weights_sha256(trainer.network.params),
         "tensorflow": tf.__version__,
     }
+
+
+def format_result(summary: dict, run_dir: str | Path | None = None) -> str:
+    """What `simplenn train` prints at the end: the test scores as the post reports them."""
+    scores = summary["test_scores"]
+    lines = [f"test accuracy {100 * scores['accuracy']:.2f} %  (train {100 * summary['train_accuracy']:.2f} %, "
+             f"{summary['train_seconds']:.1f} s of training)"]
+    for average in ("micro", "macro"):
+        lines.append(f"  {average:5}  precision {scores[f'precision_{average}']:.4f}  "
+                     f"recall {scores[f'recall_{average}']:.4f}  f1 {scores[f'f1_{average}']:.4f}")
+    if run_dir is not None:
+        lines.append(f"run written to {run_dir}")
+    return "\n".join(lines)
+
+
+class TargetMissed(SimplennError):
+    """A run finished below the accuracy it was asked to reach."""
+
+    exit_status = 1  # not a mistake in the input: the run worked and fell short, as a failed test does
+
+
+def check_target_accuracy(summary: dict, target: float) -> None:
+    """`TargetMissed` when the run's test accuracy is below `target` (a fraction)."""
+    accuracy = summary["test_accuracy"]
+    if accuracy < target:
+        raise TargetMissed(
+            f"test accuracy {100 * accuracy:.2f} % is below the target {100 * target:.2f} %"
+        )

@@ -1,4 +1,8 @@
-"""Scores of a trained network, from scikit-learn as in the post, and a weights digest."""
+"""Scores of a trained network, from scikit-learn as in the post, and a weights digest.
+
+`forward` below is any function from inputs `X (n, n0)` to logits `Z (n, K)`: a
+`Network.forward`, or the compiled one a `Trainer` keeps.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,27 @@ import hashlib
 
 import numpy as np
 from sklearn.metrics import accuracy_score, precision_recall_fscore_support
+
+from simplenn.losses import data_loss
+
+EVALUATION_BATCH = 10_000  # rows per forward pass when scoring, to bound memory
+
+
+def logits_in_blocks(forward, X) -> np.ndarray:
+    """Logits `(n, K)` of `X (n, n0)`, computed `EVALUATION_BATCH` rows at a time."""
+    blocks = [forward(X[i : i + EVALUATION_BATCH]).numpy() for i in range(0, int(X.shape[0]), EVALUATION_BATCH)]
+    return np.concatenate(blocks)
+
+
+def loss_and_accuracy(forward, split, config) -> tuple[float, float]:
+    """(mean loss per example, accuracy) of `forward` on a `data.Split`.
+
+    The loss uses the training targets (label smoothing included), so that it compares
+    with the epoch's training loss.
+    """
+    Z = logits_in_blocks(forward, split.X)
+    per_example = data_loss(split.Y, Z, config.loss, "sum", config.label_smoothing) / split.size
+    return float(per_example), float(np.mean(np.argmax(Z, 1) == split.labels))
 
 
 def classification_scores(y_true, y_pred) -> dict[str, float]:

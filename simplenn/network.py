@@ -57,15 +57,30 @@ class ForwardPass(NamedTuple):
     keep: list
 
 
+def drop_units(A, rate: float, seed, layer: int):
+    """Inverted dropout of hidden layer `layer`: (A with units zeroed and scaled, keep mask).
+
+    Each unit of `A (B, n)` is kept with probability 1 - rate and scaled by 1 / (1 - rate),
+    so nothing needs rescaling at test time. The mask comes from a stateless generator
+    keyed by `seed` (2,) = (seed, step), moved to a stream of its own for each layer.
+    """
+    layer_seed = tf.cast(seed, tf.int64) + tf.constant([layer << 32, 0], tf.int64)  # (seed + l * 2^32, step)
+    # Philox named explicitly: under XLA the default algorithm ran ~30x slower here.
+    uniform = tf.random.stateless_uniform(tf.shape(A), seed=layer_seed, alg="philox")
+    keep = tf.cast(uniform >= rate, A.dtype)  # (B, n) of 0/1
+    return A * keep / (1.0 - rate), keep
+
+
 class Network(tf.Module):
     """A fully connected network with weights `W1..WL` and biases `b1..bL`.
 
-    n_layers: sizes of every layer, input first, e.g. `[784, 100, 30, 10]`.
+    layer_sizes: sizes of every layer, input first, e.g. `[784, 100, 30, 10]` (the
+    post calls this list `n_layers`).
     """
 
     def __init__(
         self,
-        n_layers,
+        layer_sizes,
         activation: str = "relu",
         init: str = "normal",
         init_stddev: float = 0.1,
@@ -73,14 +88,14 @@ class Network(tf.Module):
         seed: int = 0,
     ):
         super().__init__(name="network")
-        self.n_layers = tuple(int(n) for n in n_layers)
-        if len(self.n_layers) < 2 or min(self.n_layers) < 1:
-            raise ValueError(f"n_layers needs >= 2 positive sizes, got {list(n_layers)}")
+        self.layer_sizes = tuple(int(n) for n in layer_sizes)
+        if len(self.layer_sizes) < 2 or min(self.layer_sizes) < 1:
+            raise ValueError(f"layer_sizes needs >= 2 positive sizes, got {list(layer_sizes)}")
         self.activation = activation
         self.activation_function = ACTIVATION_FUNCTIONS[activation]
         self.dropout = dropout
         self.params = []  # the post's order: W1, b1, W2, b2, ...
-        for l, (n_in, n_out) in enumerate(zip(self.n_layers[:-1], self.n_layers[1:]), start=1):
+        for l, (n_in, n_out) in enumerate(zip(self.layer_sizes[:-1], self.layer_sizes[1:]), start=1):
             W = tf.Variable(initial_weights(init, n_in, n_out, init_stddev, (seed, l)), name=f"W{l}")
             b = tf.Variable(tf.zeros([1, n_out]), name=f"b{l}")  # (1, n_out), as in the post
             setattr(self, f"W{l}", W)
@@ -100,7 +115,7 @@ class Network(tf.Module):
         return int(sum(np.prod(p.shape) for p in self.params))
 
     def __repr__(self) -> str:
-        sizes = " → ".join(str(n) for n in self.n_layers)
+        sizes = " → ".join(str(n) for n in self.layer_sizes)
         return f"Network({sizes} ({self.n_params:,} parameters), {self.activation})"
 
     def forward_pass(self, x, training: bool = False, dropout_seed=None) -> ForwardPass:
@@ -114,19 +129,14 @@ class Network(tf.Module):
         forward = ForwardPass(Z=[], A=[A], keep=[])
         L = len(self.weights)
         for l, (W, b) in enumerate(zip(self.weights, self.biases), start=1):
-            Z = tf.matmul(A, W) + b  # (B, n_{l-1}) @ (n_{l-1}, n_l) + (1, n_l) -> (B, n_l)
+            Z = A @ W + b  # (B, n_{l-1}) @ (n_{l-1}, n_l) + (1, n_l) -> (B, n_l)
             forward.Z.append(Z)
             if l == L:
-                break
-            A = self.activation_function(Z)
+                break  # the last layer's Z are the logits; the loss applies sigmoid or softmax
+            A = self.activation_function(Z)  # (B, n_l)
             keep = None
             if training and self.dropout > 0:
-                # (seed, step) -> (seed + l * 2^32, step): a stream of its own for each layer
-                layer_seed = tf.cast(dropout_seed, tf.int64) + tf.constant([l << 32, 0], tf.int64)
-                # Philox named explicitly: under XLA the default algorithm ran ~30x slower here.
-                uniform = tf.random.stateless_uniform(tf.shape(A), seed=layer_seed, alg="philox")
-                keep = tf.cast(uniform >= self.dropout, A.dtype)  # (B, n_l) of 0/1
-                A = A * keep / (1.0 - self.dropout)  # inverted dropout: no rescaling at test
+                A, keep = drop_units(A, self.dropout, dropout_seed, layer=l)
             forward.keep.append(keep)
             forward.A.append(A)
         return forward

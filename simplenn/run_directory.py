@@ -1,4 +1,4 @@
-"""A run's folder: its config, history, summary and TensorBoard scalars.
+"""A run's folder and its records: config, history (one `EpochRecord` per epoch), summary, TensorBoard scalars.
 
     RUN_DIR/config.json      the `Config` the run was started with
     RUN_DIR/history.json     one record per finished epoch (also history.csv)
@@ -7,9 +7,8 @@
     RUN_DIR/checkpoints/     the latest checkpoints (see `checkpoints.py`)
     RUN_DIR/.lock            held by the one process writing the run
 
-Every file is written atomically (a temporary file in the same folder, flushed, then
-renamed over the old one), so a killed process leaves the old file or the new one,
-never half of one.
+Every file is written atomically (`file_safety.write_atomically`), so a killed process
+leaves the old file or the new one, never half of one.
 """
 
 from __future__ import annotations
@@ -21,38 +20,35 @@ import fcntl
 import io
 import json
 import os
-import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-import tensorflow as tf
-
-from simplenn.config import Config
+from simplenn.config import Config, ConfigError
 from simplenn.errors import SimplennError
-from simplenn.training import EpochRecord
+from simplenn.file_safety import remove_unfinished_writes, write_atomically
 
 
-TEMPORARY_SUFFIX = ".tmp"
+@dataclass
+class EpochRecord:
+    """One line of a run's history; accuracies are fractions in 0-1."""
+
+    epoch: int
+    loss: float
+    accuracy: float
+    val_loss: float | None
+    val_accuracy: float | None
+    lr: float
+    seconds: float
+    samples_per_s: float
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Replace `path` with `text` so that readers see the old or the new file, whole."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMPORARY_SUFFIX)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def remove_unfinished_writes(folder: Path) -> None:
-    """Delete the temporary files that a process killed inside `write_atomically` left in `folder`."""
-    for temporary in folder.glob(f".*{TEMPORARY_SUFFIX}"):
-        temporary.unlink(missing_ok=True)
+def epoch_line(record: EpochRecord, epochs: int) -> str:
+    """The post's report, one line per epoch: `epoch 3/5  loss …  accuracy score : 87.12`."""
+    line = f"epoch {record.epoch}/{epochs}  loss {record.loss:.4f}  accuracy score : {100 * record.accuracy:.2f}"
+    if record.val_accuracy is not None:
+        line += f"  val_loss {record.val_loss:.4f}  val_accuracy {100 * record.val_accuracy:.2f}"
+    return line + f"  lr {record.lr:.2g}  {record.samples_per_s:,.0f} samples/s  {record.seconds:.2f}s"
 
 
 def write_text(path: str | Path, text: str) -> Path:
@@ -158,7 +154,11 @@ class RunDirectory:
         write_text(self.path / "config.json", config.to_json() + "\n")
 
     def read_config(self) -> Config:
-        return Config.from_dict(read_json(self.path / "config.json"))
+        path = self.path / "config.json"
+        try:
+            return Config.from_dict(read_json(path))
+        except ConfigError as error:
+            raise SimplennError(f"{path}: config field {error}") from None
 
     def read_history(self) -> list[EpochRecord]:
         path = self.path / "history.json"
@@ -180,6 +180,8 @@ class RunDirectory:
 
     def write_scalars(self, record: EpochRecord) -> None:
         """Add one epoch to the TensorBoard log."""
+        import tensorflow as tf  # only here: reading a run needs no TensorFlow
+
         if self._summary_writer is None:
             self._summary_writer = tf.summary.create_file_writer(str(self.path / "tensorboard"))
         with self._summary_writer.as_default(step=record.epoch):

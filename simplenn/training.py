@@ -1,11 +1,15 @@
-"""Training: the post's GradientTape step, compiled and run over mini-batches.
+"""Training: the post's step, compiled and run over mini-batches.
+
+    train_step(network, optimizer, config, X, Y, step_seed)   the post's `backward`, one update
+    Trainer(config, n_train, image_shape)                     one run's state, steps run compiled
+    fit(trainer, train, validation)                           epochs, history, early stopping
 
 The step is the post's `backward`: forward pass and loss inside `tf.GradientTape`,
 `tape.gradient`, then `optimizer.apply_gradients`, with one optimizer for the whole run
-instead of a new one per call. A whole range of steps runs inside one `tf.function`
-with the data resident as tensors, so Python runs once per chunk of an epoch, not once
-per batch; within it, blocks of `BLOCK_STEPS` steps on whole batches run as one XLA
-call each, and an epoch's smaller last batch runs on its own, without XLA.
+instead of a new one per call. `Trainer` runs a whole range of steps inside one
+`tf.function` with the data resident as tensors, so Python runs once per chunk of an
+epoch, not once per batch; within it, blocks of `BLOCK_STEPS` steps on whole batches run
+as one XLA call each, and an epoch's smaller last batch runs on its own, without XLA.
 
 Every source of randomness is stateless and keyed by (seed, epoch) or (seed, step):
 the shuffle of epoch e and the augmented images and dropout masks of step k are the
@@ -17,7 +21,6 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -25,12 +28,14 @@ import tensorflow as tf
 
 from simplenn.augmentation import augment, check_augmentation
 from simplenn.config import Config
+from simplenn.data import Split
 from simplenn.errors import SimplennError
 from simplenn.losses import data_loss, l2_penalty
+from simplenn.metrics import loss_and_accuracy
 from simplenn.network import Network
 from simplenn.optimizers import make_optimizer, uses_l2_penalty
+from simplenn.run_directory import EpochRecord, epoch_line
 
-EVALUATION_BATCH = 10_000  # rows per forward pass when scoring, to bound memory
 # Whole batches per compiled call: a call from the graph costs a fraction of a step's
 # arithmetic on a batch of a few hundred rows, paid once per block instead of once per step.
 BLOCK_STEPS = 32
@@ -40,35 +45,13 @@ class TrainingDiverged(SimplennError):
     """The loss became NaN or infinite."""
 
 
-@dataclass
-class Split:
-    """One part of a prepared dataset: `X (n, features)` float32, one-hot `Y (n, K)`."""
+def tape_gradients(network: Network, config: Config, X, Y, step_seed=None):
+    """The post's backward pass: loss `()`, logits `(B, K)` and d(objective)/d(params).
 
-    X: tf.Tensor
-    Y: tf.Tensor
-    labels: np.ndarray  # (n,) integer classes, for scikit-learn's metrics
-
-    @property
-    def size(self) -> int:
-        return int(self.labels.shape[0])
-
-
-def make_split(X: np.ndarray, Y: np.ndarray) -> Split:
-    return Split(tf.constant(X), tf.constant(Y), np.argmax(Y, axis=1))
-
-
-def split_validation(X: np.ndarray, Y: np.ndarray, fraction: float, seed: int):
-    """Hold out `fraction` of the rows, chosen by a seeded permutation: (train, validation)."""
-    order = np.random.default_rng(seed).permutation(len(X))
-    n_validation = int(round(fraction * len(X)))
-    held, kept = np.sort(order[:n_validation]), np.sort(order[n_validation:])
-    return make_split(X[kept], Y[kept]), make_split(X[held], Y[held])
-
-
-def tape_gradients(network: Network, config: Config, X, Y, dropout_seed):
-    """The post's backward pass: loss `()`, logits `(B, K)` and d(objective)/d(params)."""
+    step_seed (2,) keys the dropout masks; a config without dropout needs none.
+    """
     with tf.GradientTape() as tape:
-        Z = network.forward(X, training=True, dropout_seed=dropout_seed)  # (B, K)
+        Z = network.forward(X, training=True, dropout_seed=step_seed)  # (B, K)
         loss = data_loss(Y, Z, config.loss, config.reduction, config.label_smoothing)
         objective = loss
         if uses_l2_penalty(config):
@@ -85,11 +68,31 @@ def gradient_function(grad: str) -> Callable:
     return tape_gradients
 
 
+def train_step(network: Network, optimizer, config: Config, X, Y, step_seed, image_shape=None):
+    """One update on a batch `X (B, n0)`, `Y (B, K)`: the post's `backward(x, y)`.
+
+    step_seed (2,) keys the step's augmentation and dropout masks; image_shape (H, W)
+    lets augmentation see the flattened rows as images. Returns the loss `()` and the
+    logits `(B, K)`, both from before the update.
+    """
+    # (B, n0) moved or mirrored copies; the batch itself when the config does not augment
+    X = augment(X, image_shape, config.shift_pixels, config.flip_images, step_seed)
+    loss, Z, grads = gradient_function(config.grad)(network, config, X, Y, step_seed)
+    optimizer.apply_gradients(zip(grads, network.params))  # W -= lr * dW, or Adam's rule
+    return loss, Z
+
+
+def use_deterministic_kernels() -> None:
+    """Same seed, same weights: TensorFlow picks kernels that add in a fixed order (process-wide)."""
+    tf.config.experimental.enable_op_determinism()
+
+
 class Trainer(tf.Module):
     """A network, its optimizer and the progress of one run, all checkpointable.
 
     The progress counters and the running sums of the current epoch are variables, so a
-    checkpoint taken mid-epoch resumes with the same epoch statistics.
+    checkpoint taken mid-epoch resumes with the same epoch statistics; so are the best
+    validation accuracy and its weights, for early stopping.
     """
 
     def __init__(self, config: Config, n_train: int, image_shape: tuple[int, int] | None = None):
@@ -98,8 +101,6 @@ class Trainer(tf.Module):
         if config.augments:
             check_augmentation(config, image_shape)
         self.image_shape = image_shape
-        # Deterministic kernels, for every trainer in the process: same seed, same weights.
-        tf.config.experimental.enable_op_determinism()
         self.config = config
         self.n_train = n_train
         self.batch_size = min(config.batch_size or n_train, n_train)
@@ -120,39 +121,31 @@ class Trainer(tf.Module):
         self.best_accuracy = tf.Variable(-1.0, dtype=tf.float64, trainable=False)
         self.best_epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
         self.best_params = [tf.Variable(p, trainable=False) for p in self.network.params]
-        self._gradients = gradient_function(config.grad)
         # Steps on whole batches run BLOCK_STEPS to a compiled call. An epoch's smaller last
         # batch runs without XLA: compiling its shape too would cost more than it saves.
         self.block_steps = min(BLOCK_STEPS, n_train // self.batch_size)
         self._block = tf.function(self._train_block, jit_compile=config.jit_compile)
         self._step = tf.function(self._train_step)
         self._steps = tf.function(self._train_steps)
-        self._logits = tf.function(self.network.forward, jit_compile=config.jit_compile)
+        self.forward = tf.function(self.network.forward, jit_compile=config.jit_compile)  # X (n, n0) -> Z (n, K)
 
     @property
     def global_step(self) -> int:
         return int(self.optimizer.iterations.numpy())
-
-    def _train_step(self, X, Y, step_seed):
-        """One update on a batch `X (B, n0)`, `Y (B, K)`: (loss summed over the batch, correct).
-
-        `step_seed` (2,) keys the step's augmentation and dropout masks.
-        """
-        config = self.config
-        # (B, n0) moved or mirrored copies; the batch itself when the config does not augment
-        X = augment(X, self.image_shape, config.shift_pixels, config.flip_images, step_seed)
-        loss, Z, grads = self._gradients(self.network, config, X, Y, step_seed)
-        self.optimizer.apply_gradients(zip(grads, self.network.params))
-        batch = tf.cast(tf.shape(X)[0], loss.dtype)
-        loss_total = loss if config.reduction == "sum" else loss * batch
-        correct = tf.reduce_sum(tf.cast(tf.argmax(Z, 1) == tf.argmax(Y, 1), tf.int64))
-        return loss_total, correct
 
     def step_seed(self):
         """(seed, optimizer step) as a (2,) int64 tensor: step k draws the same images and
         dropout masks on resume."""
         step_count = tf.convert_to_tensor(self.optimizer.iterations)  # keras variable -> (), int64
         return tf.stack([tf.constant(self.config.seed, tf.int64), step_count])
+
+    def _train_step(self, X, Y, step_seed):
+        """`train_step` on `X (B, n0)`, `Y (B, K)`: (loss summed over the batch, correct answers)."""
+        loss, Z = train_step(self.network, self.optimizer, self.config, X, Y, step_seed, self.image_shape)
+        batch = tf.cast(tf.shape(X)[0], loss.dtype)
+        loss_total = loss if self.config.reduction == "sum" else loss * batch
+        correct = tf.reduce_sum(tf.cast(tf.argmax(Z, 1) == tf.argmax(Y, 1), tf.int64))
+        return loss_total, correct
 
     def _train_block(self, Xb, Yb, count):
         """Steps on the first `count` batches of a block `Xb (S, B, n0)`, `Yb (S, B, K)`.
@@ -215,49 +208,35 @@ class Trainer(tf.Module):
     def learning_rate(self) -> float:
         return float(np.asarray(self.optimizer.learning_rate))
 
-    def logits(self, X) -> np.ndarray:
-        """Logits `(n, K)` of the current weights, computed in blocks of rows."""
-        blocks = [
-            self._logits(X[i : i + EVALUATION_BATCH]).numpy()
-            for i in range(0, int(X.shape[0]), EVALUATION_BATCH)
-        ]
-        return np.concatenate(blocks)
-
-    def evaluate(self, split: Split) -> tuple[float, float]:
-        """(mean loss per example, accuracy) of the current weights on `split`.
-
-        The loss uses the training targets (label smoothing included), so that it compares
-        with the epoch's training loss.
-        """
-        Z = self.logits(split.X)
-        per_example = data_loss(split.Y, Z, self.config.loss, "sum", self.config.label_smoothing) / split.size
-        accuracy = float(np.mean(np.argmax(Z, 1) == split.labels))
-        return float(per_example), accuracy
-
-    def remember_if_best(self, accuracy: float) -> bool:
-        """Keep the weights when `accuracy` beats the best so far; True if it did."""
-        if accuracy <= float(self.best_accuracy.numpy()):
-            return False
-        self.best_accuracy.assign(accuracy)
-        self.best_epoch.assign(self.epoch + 1)
-        for best, p in zip(self.best_params, self.network.params):
-            best.assign(p)
-        return True
-
-    def restore_best(self) -> None:
-        for best, p in zip(self.best_params, self.network.params):
-            p.assign(best)
-
-    def stopped_early(self) -> bool:
-        """True once `patience` epochs have passed without a better validation accuracy.
-
-        Read from the checkpointed counters, so a run resumed after it stopped stays stopped.
-        """
-        patience = self.config.patience
-        return bool(patience) and int(self.epoch.numpy()) - int(self.best_epoch.numpy()) >= patience
-
     def weights_are_finite(self) -> bool:
         return all(bool(tf.reduce_all(tf.math.is_finite(p))) for p in self.network.params)
+
+
+# Early stopping, on the trainer's checkpointed best accuracy, epoch and weights.
+
+def remember_if_best(trainer: Trainer, accuracy: float) -> bool:
+    """Keep the weights when `accuracy` beats the best so far; True if it did."""
+    if accuracy <= float(trainer.best_accuracy.numpy()):
+        return False
+    trainer.best_accuracy.assign(accuracy)
+    trainer.best_epoch.assign(trainer.epoch + 1)
+    for best, p in zip(trainer.best_params, trainer.network.params):
+        best.assign(p)
+    return True
+
+
+def restore_best(trainer: Trainer) -> None:
+    for best, p in zip(trainer.best_params, trainer.network.params):
+        p.assign(best)
+
+
+def stopped_early(trainer: Trainer) -> bool:
+    """True once `patience` epochs have passed without a better validation accuracy.
+
+    Read from the checkpointed counters, so a run resumed after it stopped stays stopped.
+    """
+    patience = trainer.config.patience
+    return bool(patience) and int(trainer.epoch.numpy()) - int(trainer.best_epoch.numpy()) >= patience
 
 
 def overflow_causes(config: Config) -> list[tuple[str, str]]:
@@ -275,28 +254,6 @@ def divergence_message(config: Config, epoch: int) -> str:
     """Why a loss goes to NaN or infinity, in the terms of this config."""
     causes = [f"{cause} (try {fix})" for cause, fix in overflow_causes(config)]
     return f"loss became NaN or infinite in epoch {epoch}; likely causes: " + "; ".join(causes)
-
-
-@dataclass
-class EpochRecord:
-    """One line of a run's history; accuracies are fractions in 0-1."""
-
-    epoch: int
-    loss: float
-    accuracy: float
-    val_loss: float | None
-    val_accuracy: float | None
-    lr: float
-    seconds: float
-    samples_per_s: float
-
-
-def epoch_line(record: EpochRecord, epochs: int) -> str:
-    """The post's report, one line per epoch: `epoch 3/5  loss …  accuracy score : 87.12`."""
-    line = f"epoch {record.epoch}/{epochs}  loss {record.loss:.4f}  accuracy score : {100 * record.accuracy:.2f}"
-    if record.val_accuracy is not None:
-        line += f"  val_loss {record.val_loss:.4f}  val_accuracy {100 * record.val_accuracy:.2f}"
-    return line + f"  lr {record.lr:.2g}  {record.samples_per_s:,.0f} samples/s  {record.seconds:.2f}s"
 
 
 def chunk_steps(config: Config, steps_per_epoch: int, live_progress: bool) -> int:
@@ -331,11 +288,12 @@ def fit(
     """
     import keras  # imported here: only the progress bar needs it
 
+    use_deterministic_kernels()
     config = trainer.config
     chunk = chunk_steps(config, trainer.steps_per_epoch, live_progress)
     history: list[EpochRecord] = []
     warned_overflow = False
-    while int(trainer.epoch.numpy()) < config.epochs and not trainer.stopped_early():
+    while int(trainer.epoch.numpy()) < config.epochs and not stopped_early(trainer):
         epoch = int(trainer.epoch.numpy()) + 1
         started, first_step = time.perf_counter(), int(trainer.step_in_epoch.numpy())
         bar = keras.utils.Progbar(trainer.steps_per_epoch, stateful_metrics=["loss", "accuracy"]) if live_progress else None
@@ -362,20 +320,20 @@ def fit(
         loss, accuracy = trainer.epoch_statistics()
         val_loss = val_accuracy = None
         if validation is not None:
-            val_loss, val_accuracy = trainer.evaluate(validation)
-            trainer.remember_if_best(val_accuracy)
+            val_loss, val_accuracy = loss_and_accuracy(trainer.forward, validation, config)
+            remember_if_best(trainer, val_accuracy)
         record = EpochRecord(
             epoch, loss, accuracy, val_loss, val_accuracy, trainer.learning_rate(), seconds, trained / seconds
         )
         history.append(record)
         trainer.start_next_epoch()
         log(epoch_line(record, config.epochs))
-        if trainer.stopped_early():
+        if stopped_early(trainer):
             log(f"early stopping: no better validation accuracy for {config.patience} epochs")
         if on_epoch is not None:
             on_epoch(trainer, record)
     if config.patience and validation is not None:
-        trainer.restore_best()
+        restore_best(trainer)
         log(f"restored the weights of epoch {int(trainer.best_epoch.numpy())} "
             f"(val_accuracy {100 * float(trainer.best_accuracy.numpy()):.2f})")
     return history

@@ -7,8 +7,9 @@ import tensorflow as tf
 from simplenn.augmentation import STREAM, augment
 from simplenn.config import Config
 from simplenn.errors import SimplennError
-from simplenn.experiment import prepare_data, train_and_evaluate
-from simplenn.metrics import weights_sha256
+from simplenn.data import prepare_data
+from simplenn.experiment import train_and_evaluate
+from simplenn.metrics import logits_in_blocks, loss_and_accuracy, weights_sha256
 from simplenn.training import Trainer, fit
 
 SMALL = Config(
@@ -94,8 +95,8 @@ def test_evaluation_sees_the_images_unchanged(digits):
     W1, b1, W2, b2 = (p.numpy() for p in trainer.network.params)
     X = digits.test.X.numpy()
     by_hand = np.maximum(X @ W1 + b1, 0) @ W2 + b2  # (n, 64) -> (n, 32) -> (n, 10) logits
-    np.testing.assert_allclose(trainer.logits(digits.test.X), by_hand, rtol=1e-4, atol=1e-4)
-    _, accuracy = trainer.evaluate(digits.test)
+    np.testing.assert_allclose(logits_in_blocks(trainer.forward, digits.test.X), by_hand, rtol=1e-4, atol=1e-4)
+    _, accuracy = loss_and_accuracy(trainer.forward, digits.test, trainer.config)
     assert accuracy == np.mean(np.argmax(by_hand, 1) == digits.test.labels)
 
 

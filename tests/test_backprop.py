@@ -9,7 +9,7 @@ import tensorflow as tf
 from simplenn.backprop import manual_gradients
 from simplenn.cli import main
 from simplenn.config import ACTIVATIONS, LOSSES, REDUCTIONS, Config, preset
-from simplenn.experiment import prepare_data
+from simplenn.data import prepare_data
 from simplenn.losses import data_loss, l2_penalty
 from simplenn.network import Network
 from simplenn.optimizers import uses_l2_penalty

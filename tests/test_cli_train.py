@@ -17,7 +17,7 @@ def run(capsys, *argv):
 
 def test_train_one_epoch_on_digits_writes_its_summary(tmp_path, capsys):
     code, out, err = run(capsys, "train", "--preset", "fixed", "--dataset", "digits", "--epochs", "1",
-                         "--run-dir", str(tmp_path), "--quiet")
+                         "--run-dir", str(tmp_path))
     assert code == 0, err
     assert "epoch 1/1  loss " in out and "accuracy score : " in out
     assert "precision" in out and "recall" in out and "f1" in out
@@ -102,3 +102,14 @@ def test_run_dir_that_is_a_file_is_refused(tmp_path, capsys):
     assert code == 2 and "is a file" in err
     assert target.read_text() == "keep me"
     assert not stat.S_ISDIR(target.stat().st_mode)
+
+
+def test_quiet_prints_only_the_result_and_target_accuracy_checks_it(tmp_path, capsys):
+    argv = ["train", "--preset", "fixed", "--dataset", "digits", "--epochs", "2", "--quiet"]
+    code, out, err = run(capsys, *argv, "--run-dir", str(tmp_path / "a"), "--target-accuracy", "0.5")
+    assert code == 0, err
+    assert out.startswith("test accuracy ") and "epoch" not in out and err == ""
+    accuracy = json.loads((tmp_path / "a" / "summary.json").read_text())["test_accuracy"]
+    code, out, err = run(capsys, *argv, "--run-dir", str(tmp_path / "b"), "--target-accuracy", "0.999")
+    assert code == 1  # the run worked and fell short, as a failed test does: not a usage error
+    assert err == f"simplenn: error: test accuracy {100 * accuracy:.2f} % is below the target 99.90 %\n"

@@ -22,7 +22,8 @@ from simplenn.checkpoints import CheckpointStore
 from simplenn.cli import main
 from simplenn.config import preset
 from simplenn.errors import SimplennError
-from simplenn.experiment import prepare_data, train_and_evaluate
+from simplenn.data import prepare_data
+from simplenn.experiment import train_and_evaluate
 from simplenn.run_directory import RunDirectory
 from simplenn.training import Trainer, fit
 
@@ -113,7 +114,7 @@ def test_flipped_byte_falls_back_to_the_previous_checkpoint(stopped_run, finishe
     damaged = newest_data_file(stopped_run)
     flip_a_byte(damaged)
     status = main(["train", "--resume", str(stopped_run), "--quiet"])
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err  # --quiet keeps warnings, on stderr
     assert status == 0
     assert f"warning: checkpoint {damaged.parent / damaged.name.split('.')[0]} is damaged " \
            f"({damaged.name} does not match its sha256" in out
@@ -160,7 +161,7 @@ def test_resuming_a_finished_run_trains_nothing(finished_run, capsys):
 
 
 def test_resume_after_the_last_checkpoint_keeps_its_history(stopped_run, finished_run, capsys):
-    assert main(["train", "--resume", str(stopped_run), "--quiet"]) == 0
+    assert main(["train", "--resume", str(stopped_run)]) == 0
     assert "at the end of epoch 2/2" in capsys.readouterr().out
     for name in ("history.json", "summary.json"):
         resumed, original = (json.loads((run / name).read_text()) for run in (stopped_run, finished_run))

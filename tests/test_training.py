@@ -8,10 +8,12 @@ import tensorflow as tf
 
 from simplenn.augmentation import augment
 from simplenn.config import Config
-from simplenn.experiment import prepare_data, train_and_evaluate
-from simplenn.metrics import weights_sha256
+from simplenn.data import prepare_data
+from simplenn.experiment import train_and_evaluate
+from simplenn.metrics import loss_and_accuracy, weights_sha256
 from simplenn.optimizers import OneCycle, learning_rate
-from simplenn.training import Trainer, fit, make_split, tape_gradients
+from simplenn.data import make_split
+from simplenn.training import Trainer, fit, tape_gradients
 
 # A small working network on 8x8 digits, spelled out so that retuning a preset leaves it be.
 SMALL = Config(
@@ -108,7 +110,7 @@ def test_gradient_clipping_bounds_the_update(digits):
 def test_label_smoothing_softens_the_targets(digits):
     sharp = trained(SMALL.replace(epochs=10, lr=1e-2, label_smoothing=0.0), digits)
     smooth = trained(SMALL.replace(epochs=10, lr=1e-2, label_smoothing=0.3), digits)
-    top = lambda t: np.mean(np.max(tf.nn.softmax(t.logits(digits.test.X)).numpy(), axis=1))  # noqa: E731
+    top = lambda t: np.mean(np.max(tf.nn.softmax(t.forward(digits.test.X)).numpy(), axis=1))  # noqa: E731
     assert top(smooth) < 0.8 < top(sharp)  # smoothing's optimum is 1 - 0.3 + 0.03 = 0.73
 
 
@@ -149,7 +151,7 @@ def test_trainer_follows_the_schedule(digits):
 @pytest.mark.parametrize("activation", ["relu", "leaky_relu", "gelu", "tanh", "sigmoid"])
 def test_every_activation_trains(digits, activation):
     trainer = trained(SMALL.replace(activation=activation, lr=3e-3, epochs=3), digits)
-    assert trainer.evaluate(digits.test)[1] > 0.5
+    assert loss_and_accuracy(trainer.forward, digits.test, trainer.config)[1] > 0.5
 
 
 def test_early_stopping_restores_the_best_epoch():
@@ -158,7 +160,7 @@ def test_early_stopping_restores_the_best_epoch():
     trainer = Trainer(config, data.train.size)
     history = fit(trainer, data.train, data.validation, log=lambda line: None)
     best = max(record.val_accuracy for record in history)
-    assert trainer.evaluate(data.validation)[1] == pytest.approx(best)
+    assert loss_and_accuracy(trainer.forward, data.validation, config)[1] == pytest.approx(best)
     assert history[int(trainer.best_epoch.numpy()) - 1].val_accuracy == pytest.approx(best)
 
 

@@ -9,13 +9,13 @@ another folder instead. Read-only system copies, such as those Debian's
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
 from simplenn.datasets.catalogue import DataFile, DatasetSpec
 from simplenn.datasets.validation import DatasetError
+from simplenn.file_safety import write_atomically
 
 SYSTEM_DATA_DIR = Path("/usr/share/datasets")
 
@@ -47,35 +47,20 @@ def locate(spec: DatasetSpec, data_file: DataFile) -> Path | None:
 def install_file(dest: Path, write: Callable[[BinaryIO], None], check: Callable[[Path], None]) -> Path:
     """Create `dest` so that it is never seen half-written or unchecked, and return it.
 
-    `write` fills a temporary `<dest>.<random>.part` file next to `dest`; `check` gets its
-    path and raises if the content is wrong; only then is it renamed to `dest`, atomically.
-    On any failure, including a kill, `dest` is untouched; the `.part` file is removed
-    unless the process was killed outright.
+    `write` fills a temporary file next to `dest`; `check` gets its path and raises if
+    the content is wrong; only then does it take the name `dest` (`write_atomically`).
     """
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, part_name = tempfile.mkstemp(dir=dest.parent, prefix=dest.name + ".", suffix=".part")
     except OSError as error:
         raise DatasetError(
             f"{dest.parent}: cannot write there ({error.strerror or error}); "
             "set SIMPLENN_DATA to a folder you can write to"
         ) from None
-    part = Path(part_name)
     try:
-        with os.fdopen(fd, "wb") as stream:
-            write(stream)
-            stream.flush()
-            os.fsync(stream.fileno())  # on disk before the rename can make it visible
-        check(part)
-        os.chmod(part, 0o644)  # mkstemp's 0600 would hide a shared cache from other users
-        os.replace(part, dest)
+        return write_atomically(dest, write, check)
     except OSError as error:
-        part.unlink(missing_ok=True)
         raise DatasetError(
             f"{dest}: cannot write the file ({error.strerror or error}); free some space "
             "or set SIMPLENN_DATA to a folder you can write to"
         ) from None
-    except BaseException:
-        part.unlink(missing_ok=True)
-        raise
-    return dest

@@ -1,6 +1,6 @@
 """Download one catalogue file: streamed, time-limited, retried across mirrors, verified.
 
-The body goes to a `.part` file, is checked against the pinned hashes, and only then
+The body goes to a temporary file (`file_safety.write_atomically`), is checked against the pinned hashes, and only then
 renamed to its final name (see `cache.install_file`). Proxies come from the usual
 `http_proxy`/`https_proxy`/`no_proxy` variables, as urllib reads them. TLS certificates
 are always checked; a proxy that re-signs traffic needs its CA bundle named, never the

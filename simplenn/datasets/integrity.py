@@ -13,8 +13,8 @@ from pathlib import Path
 
 from simplenn.datasets.catalogue import DataFile
 from simplenn.datasets.validation import DatasetError
+from simplenn.file_safety import CHUNK_BYTES, file_digests
 
-CHUNK_BYTES = 2**20
 # (size, modification time) of each file verified in this process, so it is hashed once.
 _verified: dict[Path, tuple[int, int]] = {}
 
@@ -23,17 +23,13 @@ def mismatch(path: Path, data_file: DataFile) -> str | None:
     """None when `path` matches a hash pinned by `data_file`, else what was found, e.g.
     "sha256 is 5e88..., expected 731c...".
     """
-    md5, sha256 = hashlib.md5(), hashlib.sha256()
     try:
-        with open(path, "rb") as stream:
-            while chunk := stream.read(CHUNK_BYTES):
-                md5.update(chunk)
-                sha256.update(chunk)
+        digests = file_digests(path, "md5", "sha256")
     except OSError as error:
         raise DatasetError(f"{path}: cannot read the file ({error.strerror or error})") from None
-    if md5.hexdigest() == data_file.md5 or sha256.hexdigest() == data_file.sha256:
+    if digests["md5"] == data_file.md5 or digests["sha256"] == data_file.sha256:
         return None
-    found = [f"md5 is {md5.hexdigest()}" if data_file.md5 else f"sha256 is {sha256.hexdigest()}"]
+    found = [f"md5 is {digests['md5']}" if data_file.md5 else f"sha256 is {digests['sha256']}"]
     if data_file.content_sha256:
         content = _content_sha256(path)
         if content == data_file.content_sha256:

@@ -1,8 +1,8 @@
-"""Load a dataset as Keras's `load_data()` returns it, and prepare it as the post does.
+"""Load a dataset as Keras's `load_data()` returns it.
 
 `load_dataset` gives `((x_train, y_train), (x_test, y_test))`: uint8 images
 `(n, height, width)` with pixels 0-255 and uint8 labels `(n,)` with values 0-9.
-`prepare` turns one split into the post's `X (n, 784)` and one-hot `Y (n, 10)`.
+`simplenn.data` turns them into the post's `X (n, 784)` and one-hot `Y (n, 10)`.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from simplenn.datasets.download import DownloadOptions, Progress, show_progress
 from simplenn.datasets.idx import read_idx
 from simplenn.datasets.manage import dataset_files
 from simplenn.datasets.npz import read_npz
-from simplenn.datasets.validation import N_CLASSES, DatasetError, check_examples
+from simplenn.datasets.validation import DatasetError, check_examples
 
-Split = tuple[np.ndarray, np.ndarray]
+ImagesAndLabels = tuple[np.ndarray, np.ndarray]  # uint8 (n, height, width), (n,)
 
 
 def load_dataset(
@@ -26,7 +26,7 @@ def load_dataset(
     *,
     options: DownloadOptions = DownloadOptions(),
     progress: Progress | None = show_progress,
-) -> tuple[Split, Split]:
+) -> tuple[ImagesAndLabels, ImagesAndLabels]:
     """`((x_train, y_train), (x_test, y_test))` for a catalogue name or a path.
 
     Names: "digits" (scikit-learn's 8x8 digits, `(1347, 8, 8)` / `(450, 8, 8)`), "mnist",
@@ -57,19 +57,6 @@ def class_names(name_or_path: str) -> list[str]:
     return list(spec.class_names if spec else DIGIT_NAMES)
 
 
-def prepare(images: np.ndarray, labels: np.ndarray, *, scale: bool) -> tuple[np.ndarray, np.ndarray]:
-    """The post's inputs and targets for one split.
-
-    images uint8 (n, height, width), labels (n,) with values 0-9
-    -> X float32 (n, height * width), Y float32 one-hot (n, 10).
-    """
-    X = images.reshape(len(images), -1).astype(np.float32)  # (n, 28, 28) -> (n, 784)
-    if scale:
-        X /= 255.0  # the post feeds raw 0-255 pixels; scaling to 0-1 is simplenn's option
-    Y = np.eye(N_CLASSES, dtype=np.float32)[labels]  # (n,) -> (n, 10)
-    return X, Y
-
-
 def _find_idx_file(folder: Path, stem: str) -> Path:
     """`folder/stem.gz` or `folder/stem`, whichever exists."""
     for candidate in (folder / f"{stem}.gz", folder / stem):
@@ -82,7 +69,7 @@ def _find_idx_file(folder: Path, stem: str) -> Path:
     )
 
 
-def _read_idx_files(paths: list[Path]) -> tuple[Split, Split]:
+def _read_idx_files(paths: list[Path]) -> tuple[ImagesAndLabels, ImagesAndLabels]:
     """Both splits from four IDX files in `IDX_FILE_NAMES` order."""
     train_images, train_labels, test_images, test_labels = paths
     splits = []
@@ -93,7 +80,7 @@ def _read_idx_files(paths: list[Path]) -> tuple[Split, Split]:
     return splits[0], splits[1]
 
 
-def _load_digits() -> tuple[Split, Split]:
+def _load_digits() -> tuple[ImagesAndLabels, ImagesAndLabels]:
     """scikit-learn's 1797 8x8 digits, split 75/25, stratified, always the same way."""
     # scikit-learn is slow to import and only this dataset needs it.
     from sklearn.datasets import load_digits

@@ -11,7 +11,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from simplenn.datasets.cache import cached_path, install_file, locate
+from simplenn.datasets.cache import cache_root, cached_path, install_file, locate
 from simplenn.datasets.catalogue import CATALOGUE, DataFile, DatasetSpec, Source, dataset_spec
 from simplenn.datasets.download import DownloadError, DownloadOptions, Progress, download_file
 from simplenn.datasets.integrity import mismatch, verify_cached
@@ -179,3 +179,33 @@ def _copy_into_cache(source_path: Path, data_file: DataFile) -> Path:
             raise DatasetError(f"{part}: {problem}; the copy differs from {source_path}, check the disk")
 
     return install_file(cached_path(data_file), write, check)
+
+
+def format_dataset_list(states: list[DatasetState]) -> str:
+    """`simplenn data list`: each dataset, whether it is ready, and where its files are."""
+    lines = []
+    for state in states:
+        lines.append(f"{state.spec.name:<14} {'ready' if state.ready else 'missing':<8} {state.spec.title}")
+        lines += [f"    {file.data_file.name:<28} {file.path or 'missing'}" for file in state.files]
+    lines.append(f"cache: {cache_root()} (set SIMPLENN_DATA or KERAS_HOME to move it)")
+    return "\n".join(lines)
+
+
+def format_checks(checks: list[FileCheck]) -> str:
+    """`simplenn data verify`: one line per file, ok, BAD (with what was found) or missing."""
+    lines = []
+    for check in checks:
+        verdict = "missing" if check.path is None else "BAD" if check.problem else "ok"
+        detail = f": {check.problem}" if check.problem else ""
+        lines.append(f"{verdict:<8} {check.dataset:<14} {check.path or check.data_file.name}{detail}")
+    return "\n".join(lines)
+
+
+def require_verified(checks: list[FileCheck]) -> None:
+    """`DatasetError` naming the files that failed verification, and how to replace them."""
+    bad = [check for check in checks if check.problem]
+    if bad:
+        raise DatasetError(
+            f"{len(bad)} file(s) failed verification ({', '.join(str(check.path) for check in bad)}); "
+            f"run `simplenn data fetch {bad[0].dataset}` to replace them"
+        )

@@ -1,0 +1,94 @@
+"""The data a run trains on: load, check, scale, split.
+
+    data = prepare_data(config)          # load -> check -> scale -> split
+    data.train.X  (n, 784) float32       # the post's X, flattened; /255 with scale_inputs
+    data.train.Y  (n, 10)  float32       # one-hot, the post's y_one_hot
+    data.train.labels (n,) integers      # for scikit-learn's metrics
+
+`simplenn.datasets` finds, verifies and reads the files (`load_dataset`); this module
+turns what it returns into the tensors training, diagnosis and benchmarks use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import tensorflow as tf
+
+from simplenn.config import Config
+from simplenn.datasets import load_dataset
+from simplenn.datasets.validation import N_CLASSES
+
+
+@dataclass
+class Split:
+    """One part of a prepared dataset: `X (n, features)` float32, one-hot `Y (n, K)`."""
+
+    X: tf.Tensor
+    Y: tf.Tensor
+    labels: np.ndarray  # (n,) integer classes, for scikit-learn's metrics
+
+    @property
+    def size(self) -> int:
+        return int(self.labels.shape[0])
+
+    def first(self, n: int) -> "Split":
+        """The first `n` rows."""
+        return Split(self.X[:n], self.Y[:n], self.labels[:n])
+
+
+@dataclass
+class PreparedData:
+    """A dataset prepared as the config asks: flattened, maybe scaled, one-hot."""
+
+    train: Split
+    validation: Split | None
+    test: Split
+    image_shape: tuple[int, int]  # (height, width) of the images before flattening
+
+    @property
+    def n_features(self) -> int:
+        return int(self.train.X.shape[1])
+
+    @property
+    def n_classes(self) -> int:
+        return int(self.train.Y.shape[1])
+
+
+def prepare(images: np.ndarray, labels: np.ndarray, *, scale: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The post's inputs and targets for one split.
+
+    images uint8 (n, height, width), labels (n,) with values 0-9
+    -> X float32 (n, height * width), Y float32 one-hot (n, 10).
+    """
+    X = images.reshape(len(images), -1).astype(np.float32)  # (n, 28, 28) -> (n, 784)
+    if scale:
+        X /= 255.0  # the post feeds raw 0-255 pixels; scaling to 0-1 is simplenn's option
+    Y = np.eye(N_CLASSES, dtype=np.float32)[labels]  # (n,) -> (n, 10)
+    return X, Y
+
+
+def make_split(X: np.ndarray, Y: np.ndarray) -> Split:
+    return Split(tf.constant(X), tf.constant(Y), np.argmax(Y, axis=1))
+
+
+def split_validation(X: np.ndarray, Y: np.ndarray, fraction: float, seed: int) -> tuple[Split, Split]:
+    """Hold out `fraction` of the rows, chosen by a seeded permutation: (train, validation)."""
+    order = np.random.default_rng(seed).permutation(len(X))
+    n_validation = int(round(fraction * len(X)))
+    held, kept = np.sort(order[:n_validation]), np.sort(order[n_validation:])
+    return make_split(X[kept], Y[kept]), make_split(X[held], Y[held])
+
+
+def prepare_data(config: Config) -> PreparedData:
+    """Load `config.dataset` and prepare it as the post does (scaling if configured)."""
+    (x_train, y_train), (x_test, y_test) = load_dataset(config.dataset)
+    X_train, Y_train = prepare(x_train, y_train, scale=config.scale_inputs)  # (n, 784), (n, 10)
+    X_test, Y_test = prepare(x_test, y_test, scale=config.scale_inputs)
+    if config.validation_split:
+        train, validation = split_validation(X_train, Y_train, config.validation_split, config.seed)
+    else:
+        train, validation = make_split(X_train, Y_train), None
+    height, width = x_train.shape[1:]
+    return PreparedData(train, validation, make_split(X_test, Y_test), (height, width))
