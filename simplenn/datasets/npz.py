@@ -7,6 +7,7 @@ holds Python objects is refused, so no pickle in the file can run.
 
 from __future__ import annotations
 
+import tokenize
 import zipfile
 import zlib
 from pathlib import Path
@@ -65,7 +66,8 @@ def _read_member(archive: zipfile.ZipFile, member: str, path: Path) -> np.ndarra
                 shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(stream)
             else:
                 raise ValueError(f"unsupported .npy version {version}")
-        except (ValueError, SyntaxError, TypeError, RecursionError) as error:
+        # NumPy tokenizes version 1 and 2 headers first: unbalanced brackets raise TokenError.
+        except (ValueError, SyntaxError, TypeError, RecursionError, tokenize.TokenError) as error:
             raise DatasetError(f"{where}: expected a .npy array header, found a damaged one ({error})") from None
         if dtype.hasobject:
             raise DatasetError(
