@@ -1,8 +1,9 @@
 """Read a Keras-style `.npz` (`x_train, y_train, x_test, y_test`) without ever unpickling.
 
-An `.npz` is a zip of `.npy` members. Each member's header is read and checked (dtype,
-shape, size against the member's length) before any array is allocated, and a dtype that
-holds Python objects is refused, so no pickle in the file can run.
+An `.npz` is a zip of `.npy` members. Each member's header is read with NumPy's own
+`np.lib.format` readers and checked (dtype, shape, size against the member's length)
+before any array is allocated, and a dtype that holds Python objects is refused, so no
+pickle in the file can run.
 """
 
 from __future__ import annotations
