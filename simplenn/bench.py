@@ -245,6 +245,13 @@ def run_bench(dataset: str = "fashion-mnist", epochs: int = 5, seed: int = 0, th
             results.append(bench(config, data))
     log("measuring matmul speed ...")
     gflops = matmul_gflops(config.layers, config.batch_size)
+    machine = {"cpus": os.cpu_count(), "threads": threads, "load_average_before": load_before,
+               "load_average_after": os.getloadavg()[0], "tensorflow": tf.__version__}
+    return bench_report(config, data.train.size, results, gflops, machine)
+
+
+def bench_report(config: Config, n_train: int, results: list[SystemResult], gflops: float, machine: dict) -> dict:
+    """The report of `results` (simplenn's first), measured at `gflops` GFLOP/s of matmuls."""
     flops = training_flops(config.layers)
     simplenn = results[0].samples_per_s
     systems = {}
@@ -260,20 +267,19 @@ def run_bench(dataset: str = "fashion-mnist", epochs: int = 5, seed: int = 0, th
             "note": result.note,
         }
     return {
-        "dataset": dataset,
-        "n_train": data.train.size,
+        "dataset": config.dataset,
+        "n_train": n_train,
         "layers": list(config.layers),
         "batch_size": config.batch_size,
         "optimizer": f"{config.optimizer} lr {config.lr:g}",
-        "epochs": epochs,
+        "epochs": config.epochs,
         "timing": "samples_per_s leaves out epoch 1 (compilation, warm-up) when there are more",
         "flops_per_sample": {"forward": forward_flops(config.layers),
                              "backward": backward_flops(config.layers), "training": flops},
         "matmul_gflops": gflops,
         "flop_bound_samples_per_s": gflops * 1e9 / flops,
         "systems": systems,
-        "machine": {"cpus": os.cpu_count(), "threads": threads, "load_average_before": load_before,
-                    "load_average_after": os.getloadavg()[0], "tensorflow": tf.__version__},
+        "machine": machine,
     }
 
 

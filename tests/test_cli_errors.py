@@ -33,8 +33,10 @@ ROWS = [
     (["train", "--shift-pixels", "3"],
      "--shift-pixels 3 moves digits's 8x8 images by more than a quarter of their size; use at most 2"),
     (["train", "--batch-size", "-3"], "argument --batch-size: must be 0 or more, got -3"),
+    (["train", "--batch-size", "ten"], "argument --batch-size: must be a whole number, got 'ten'"),
     (["train", "--max-to-keep", "0"], "argument --max-to-keep: must be a positive whole number, got 0"),
     (["train", "--activation", "nope"], "argument --activation: invalid choice: 'nope'"),
+    (["train", "--optimizer", "rmsprop"], "argument --optimizer: invalid choice: 'rmsprop'"),
     (["train", "--preset", "nope"], "unknown preset 'nope'; choose one of blog, fixed, best"),
     (["train", "--layers", "1,x"], "--layers '1,x' is not a comma-separated list of integers"),
     (["train", "--layers", "64,0,10"], "argument --layers: must be positive integers, got 0 in 64,0,10"),
@@ -42,12 +44,15 @@ ROWS = [
     (["train", "--epochs", "10000000"], "argument --epochs: must be at most 100,000, got 10000000"),
     (["train", "--lr", "nan"], "argument --lr: must be a positive number, got nan"),
     (["train", "--layers", "10,10"], "--layers starts with 10 inputs but digits has 64 features per image"),
+    (["train", "--layers", "64,30,5"], "--layers ends with 5 outputs but digits has 10 classes; make the last size 10"),
     (["train", "--patience", "3"], "argument --patience: needs a validation split for early stopping"),
     (["train", "--bogus"], "unrecognized arguments: --bogus"),
     # train: paths
+    (["train", "--dataset", "nope"], "'nope': expected a dataset name (mnist, fashion-mnist, kmnist, digits)"),
     (["train", "--dataset", "{missing}"], "expected a dataset name"),
     (["train", "--dataset", "{folder}"], "expected the four MNIST-format files"),
     (["train", "--dataset", "{file}"], "expected a .npz (zip) archive, found a damaged or different file"),
+    (["train", "--dataset", "{unreadable}"], "{unreadable}: cannot read the file (Permission denied)"),
     (["train", "--run-dir", "{file}"], "run directory {file} is a file; choose another --run-dir"),
     (["train", "--run-dir", "{file}/run"], "cannot create run directory {file}/run: Not a directory"),
     (["train", "--run-dir", "{read_only}/run"], "cannot create run directory {read_only}/run: "),
@@ -105,18 +110,25 @@ def paths(tmp_path) -> dict[str, str]:
     if os.geteuid() != 0:
         read_only = tmp_path / "read-only"
         read_only.mkdir(mode=0o500)
+    unreadable = tmp_path / "unreadable.npz"
+    unreadable.write_bytes(b"PK")
+    unreadable.chmod(0)
     return {"file": str(file), "folder": str(folder), "missing": str(tmp_path / "missing"),
-            "garbled_run": str(garbled_run), "mistyped_run": str(mistyped_run), "read_only": str(read_only)}
+            "garbled_run": str(garbled_run), "mistyped_run": str(mistyped_run), "read_only": str(read_only),
+            "unreadable": str(unreadable)}
 
 
 @pytest.mark.parametrize("argv, message", ROWS, ids=[" ".join(argv) or "(none)" for argv, _ in ROWS])
 def test_bad_input_exits_2_with_one_line(argv, message, paths, capsys, monkeypatch, tmp_path):
+    if "{unreadable}" in argv and os.geteuid() == 0:
+        pytest.skip("root reads every file")
     monkeypatch.chdir(tmp_path)  # where a run or a figure would go by default
     status = main([arg.format(**paths) for arg in argv])
     err = capsys.readouterr().err
     assert status == 2
     assert err.startswith("simplenn: error: ") and err.count("\n") == 1, err
     assert message.format(**paths) in err
+    assert Path(paths["file"]).read_text() == "not a dataset\n"  # a refused command writes nothing over it
 
 
 def test_every_command_has_rows():

@@ -1,8 +1,6 @@
-"""The real `simplenn train` and `show` entry points, and their answers to bad input."""
+"""The real `simplenn train` and `show` entry points (bad input: tests/test_cli_errors.py)."""
 
 import json
-import os
-import stat
 
 import pytest
 
@@ -61,47 +59,6 @@ def test_show_writes_the_posts_figure(tmp_path, capsys):
     code, out, _ = run(capsys, "show", "--dataset", "digits", "--index", "0", "--out", str(out_file))
     assert code == 0 and out_file.stat().st_size > 1000
     assert str(out_file) in out
-
-
-@pytest.mark.parametrize(
-    "argv, message",
-    [
-        (["train", "--dataset", "digits", "--layers", "784,100,30,10"], "--layers starts with 784 inputs but digits has 64"),
-        (["train", "--dataset", "digits", "--layers", "64,30,5"], "ends with 5 outputs but digits has 10 classes"),
-        # (tests/test_cli_errors.py holds the table for every command; these are train's own)
-        (["train", "--dataset", "nope"], "'nope': expected a dataset name (mnist, fashion-mnist, kmnist, digits)"),
-        (["train", "--dataset", "digits", "--layers", "64,x,10"], "is not a comma-separated list of integers"),
-        (["train", "--batch-size", "ten"], "argument --batch-size: must be a whole number, got 'ten'"),
-        (["train", "--optimizer", "rmsprop"], "argument --optimizer: invalid choice"),
-        (["train", "--dataset", "/no/such/folder"], "'/no/such/folder': expected a dataset name"),
-        (["show", "--dataset", "digits", "--index", "100000"], "--index 100000 is out of range; digits has 1347"),
-        (["frobnicate"], "invalid choice: 'frobnicate'"),
-    ],
-)
-def test_bad_input_gets_one_line_and_exit_2(capsys, argv, message):
-    code, _, err = run(capsys, *argv)
-    assert code == 2
-    assert message in err
-    assert err.count("\n") == 1 and err.startswith("simplenn: error: ")
-    assert "Traceback" not in err
-
-
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every file")
-def test_unreadable_dataset_file_is_reported(tmp_path, capsys):
-    archive = tmp_path / "data.npz"
-    archive.write_bytes(b"PK")
-    archive.chmod(0)
-    code, _, err = run(capsys, "train", "--dataset", str(archive))
-    assert code == 2 and str(archive) in err
-
-
-def test_run_dir_that_is_a_file_is_refused(tmp_path, capsys):
-    target = tmp_path / "taken"
-    target.write_text("keep me")
-    code, _, err = run(capsys, "train", "--dataset", "digits", "--epochs", "1", "--run-dir", str(target))
-    assert code == 2 and "is a file" in err
-    assert target.read_text() == "keep me"
-    assert not stat.S_ISDIR(target.stat().st_mode)
 
 
 def test_quiet_prints_only_the_result_and_target_accuracy_checks_it(tmp_path, capsys):

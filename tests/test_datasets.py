@@ -186,6 +186,49 @@ def test_npz_refuses_a_header_that_disagrees_with_the_stored_size(tmp_path):
         read_npz(path)
 
 
+def npy_bytes(array: np.ndarray, version=None) -> bytes:
+    stream = io.BytesIO()
+    np.lib.format.write_array(stream, array, version=version)
+    return stream.getvalue()
+
+
+def npz_of(tmp_path, x_train: bytes) -> Path:
+    """An archive of valid arrays whose `x_train.npy` member holds `x_train`."""
+    (_, y_train), (x_test, y_test) = tiny_splits()
+    members = dict(x_train=x_train, y_train=npy_bytes(y_train), x_test=npy_bytes(x_test), y_test=npy_bytes(y_test))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for key, content in members.items():
+            archive.writestr(key + ".npy", content)
+    return write(tmp_path / "d.npz", buffer.getvalue())
+
+
+@pytest.mark.parametrize("version", [(1, 0), (2, 0)])
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_npz_reads_both_header_versions_and_both_orders(tmp_path, version, order):
+    (x_train, _), _ = tiny_splits()
+    stored = np.asarray(x_train, order=order)
+    (images, _), _ = read_npz(npz_of(tmp_path, npy_bytes(stored, version)))
+    np.testing.assert_array_equal(images, x_train)
+
+
+@pytest.mark.parametrize(
+    "damage, found",
+    [
+        (lambda npy: npy[:6] + bytes([3, 0]) + npy[8:], r"unsupported .npy version \(3, 0\)"),
+        (lambda npy: npy.replace(b"'descr'", b"'dtype'"), r"Header does not contain the correct keys"),
+        (lambda npy: npy.replace(b"'shape': (", b"'shape': [("), r"EOF in multi-line statement"),
+        (lambda npy: b"\x93NUMPX" + npy[6:], r"the magic string is not correct"),
+    ],
+    ids=["version 3.0", "wrong keys", "unbalanced brackets", "wrong magic"],
+)
+def test_npz_refuses_a_damaged_array_header(tmp_path, damage, found):
+    (x_train, _), _ = tiny_splits()
+    path = npz_of(tmp_path, damage(npy_bytes(x_train, (1, 0))))
+    with pytest.raises(DatasetError, match=r"\[x_train.npy\]: expected a .npy array header, found a damaged one \(.*" + found):
+        read_npz(path)
+
+
 def test_npz_refuses_a_file_that_is_not_an_archive(tmp_path):
     with pytest.raises(DatasetError, match=r"expected a .npz \(zip\) archive, found a damaged or different file"):
         read_npz(write(tmp_path / "d.npz", VALID_IMAGES))

@@ -1,4 +1,7 @@
-"""The post's Network: names, shapes, any depth, and a forward pass checked against NumPy."""
+"""The post's Network: names, shapes, any depth, and its forward pass (with and without
+dropout) checked against a float64 NumPy computation."""
+
+import math
 
 import numpy as np
 import pytest
@@ -33,27 +36,45 @@ def test_any_depth_builds_and_runs(n_layers):
 NUMPY_ACTIVATIONS = {
     "relu": lambda z: np.maximum(z, 0),
     "leaky_relu": lambda z: np.where(z > 0, z, 0.01 * z),
-    "gelu": lambda z: 0.5 * z * (1 + np.vectorize(__import__("math").erf)(z / np.sqrt(2))),
+    "gelu": lambda z: 0.5 * z * (1 + np.vectorize(math.erf)(z / np.sqrt(2))),
     "tanh": np.tanh,
     "sigmoid": lambda z: 1 / (1 + np.exp(-z)),
 }
 
 
+def numpy_forward(network, x, activation, dropped=None, rate=0.0):
+    """Logits and hidden outputs of `network` on `x`, in float64 NumPy from the variables'
+    values; `dropped[l]` (B, n_l) of bools zeroes hidden layer l+1's units, the rest scaled
+    by 1 / (1 - rate)."""
+    A = np.asarray(x, np.float64)
+    hidden = []
+    weights = [np.asarray(p, np.float64) for p in network.params]
+    L = len(weights) // 2
+    for l in range(L):
+        Z = A @ weights[2 * l] + weights[2 * l + 1]  # (B, n_l) @ (n_l, n_{l+1}) + (1, n_{l+1})
+        if l == L - 1:
+            return Z, hidden
+        A = NUMPY_ACTIVATIONS[activation](Z)
+        if dropped is not None:
+            A = np.where(dropped[l], 0.0, A / (1 - rate))
+        hidden.append(A)
+
+
+def with_random_biases(network):
+    for b in network.biases:  # non-zero biases, so that adding them is checked too
+        b.assign(tf.random.normal(b.shape, seed=1))
+    return network
+
+
 @pytest.mark.parametrize("activation", sorted(ACTIVATION_FUNCTIONS))
 def test_forward_equals_numpy(activation):
-    net = Network([20, 16, 8, 5], activation=activation, init="glorot", seed=3)
-    for b in net.biases:  # non-zero biases, so that adding them is checked too
-        b.assign(tf.random.normal(b.shape, seed=1))
+    net = with_random_biases(Network([20, 16, 8, 5], activation=activation, init="glorot", seed=3))
     x = np.random.default_rng(0).normal(size=(7, 20)).astype(np.float32)
-    a = x.astype(np.float64)
-    weights = [np.asarray(p, np.float64) for p in net.params]
-    for l in range(3):
-        z = a @ weights[2 * l] + weights[2 * l + 1]
-        a = NUMPY_ACTIVATIONS[activation](z) if l < 2 else z
-    np.testing.assert_allclose(net.forward(x).numpy(), a, rtol=1e-5, atol=1e-5)
-    probabilities = np.exp(a) / np.exp(a).sum(axis=1, keepdims=True)
+    logits, _ = numpy_forward(net, x, activation)
+    np.testing.assert_allclose(net.forward(x).numpy(), logits, rtol=1e-5, atol=1e-5)
+    probabilities = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
     np.testing.assert_allclose(net.predict_proba(x).numpy(), probabilities, rtol=1e-5, atol=1e-6)
-    np.testing.assert_array_equal(net.predict(x).numpy(), a.argmax(axis=1))
+    np.testing.assert_array_equal(net.predict(x).numpy(), logits.argmax(axis=1))
 
 
 def test_initialisers_have_their_documented_scale():
@@ -74,17 +95,38 @@ def test_same_seed_same_weights_other_seed_other_weights():
     assert not np.array_equal(a.W1.numpy(), c.W1.numpy())
 
 
-def test_dropout_only_while_training():
-    net = Network([30, 200, 10], dropout=0.5)
+SEED = tf.constant([0, 7], tf.int64)
+
+
+@pytest.mark.parametrize("rate", [0.2, 0.5])
+def test_dropout_zeroes_a_fraction_rate_and_scales_the_rest_by_1_over_1_minus_rate(rate):
+    # Sigmoid outputs are never 0, so a 0 in a hidden layer's output is a dropped unit.
+    net = with_random_biases(Network([30, 200, 100, 10], activation="sigmoid", dropout=rate))
+    x = np.random.default_rng(1).uniform(size=(64, 30)).astype(np.float32)
+    passed = net.forward_pass(x, training=True, dropout_seed=SEED)
+    dropped = [A.numpy() == 0 for A in passed.A[1:]]
+    for layer in dropped:  # 12,800 and 6,400 units: the fraction is within 0.02 of the rate
+        assert layer.mean() == pytest.approx(rate, abs=0.02)
+    logits, hidden = numpy_forward(net, x, "sigmoid", dropped, rate)
+    for A, expected in zip(passed.A[1:], hidden):
+        np.testing.assert_allclose(A.numpy(), expected, rtol=1e-5)
+    np.testing.assert_allclose(passed.Z[-1].numpy(), logits, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(net.forward(x, training=True, dropout_seed=SEED).numpy(), logits, rtol=1e-4, atol=1e-5)
+
+
+def test_no_dropout_outside_training():
+    net = with_random_biases(Network([30, 200, 10], dropout=0.5))
+    x = np.random.default_rng(2).uniform(size=(16, 30)).astype(np.float32)
+    logits, _ = numpy_forward(net, x, "relu")
+    np.testing.assert_allclose(net.forward(x).numpy(), logits, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(net.forward(x, dropout_seed=SEED).numpy(), logits, rtol=1e-5, atol=1e-5)
+
+
+def test_dropout_masks_follow_the_seed():
+    """Stateless masks: a resumed run, given the same step seed, drops the same units."""
+    net = Network([30, 200, 10], activation="sigmoid", dropout=0.5)
     x = np.ones((4, 30), np.float32)
-    np.testing.assert_array_equal(net.forward(x).numpy(), net.forward(x).numpy())
-    without = Network([30, 200, 10], dropout=0.0).forward(x).numpy()
-    np.testing.assert_allclose(net.forward(x).numpy(), without, rtol=1e-6)  # same seed, no dropout at test time
-    seed = tf.constant([0, 7], tf.int64)
-    passed = net.forward_pass(x, training=True, dropout_seed=seed)
-    kept = passed.keep[0].numpy()
-    assert 0.4 < kept.mean() < 0.6
-    hidden = tf.nn.relu(x @ net.W1 + net.b1).numpy()
-    np.testing.assert_allclose(passed.A[1].numpy(), hidden * kept / 0.5, rtol=1e-6)
-    again = net.forward_pass(x, training=True, dropout_seed=seed).keep[0].numpy()
-    np.testing.assert_array_equal(kept, again)  # stateless: same seed, same mask
+    first, again, other = (net.forward_pass(x, training=True, dropout_seed=seed).A[1].numpy() == 0
+                           for seed in (SEED, SEED, tf.constant([0, 8], tf.int64)))
+    np.testing.assert_array_equal(first, again)
+    assert not np.array_equal(first, other)

@@ -7,6 +7,14 @@ are always checked; a proxy that re-signs traffic needs its CA bundle named, nev
 check turned off.
 """
 
+# Why not pooch (1.9), the field's fetcher? It shares streaming in chunks, a time-out per
+# read, a temporary file renamed only once its hash matches, any cache layout (so Keras's)
+# and verified TLS, but it takes one URL per file (no mirrors tried in turn) and one hash
+# (ours accept md5 or sha256, or the sha256 of a recompressed .gz's content, which pooch
+# would let us check only after the rename); it renames without fsync, retries 4xx answers
+# and hash mismatches on the same URL, and trusts certifi's CAs, not the system's. It could
+# replace only `_download_from`.
+
 from __future__ import annotations
 
 import http.client

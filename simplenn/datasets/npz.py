@@ -1,12 +1,14 @@
 """Read a Keras-style `.npz` (`x_train, y_train, x_test, y_test`) without ever unpickling.
 
-An `.npz` is a zip of `.npy` members. Each member's header is read and checked (dtype,
-shape, size against the member's length) before any array is allocated, and a dtype that
-holds Python objects is refused, so no pickle in the file can run.
+An `.npz` is a zip of `.npy` members. Each member's header is read with NumPy's own
+`np.lib.format` readers and checked (dtype, shape, size against the member's length)
+before any array is allocated, and a dtype that holds Python objects is refused, so no
+pickle in the file can run.
 """
 
 from __future__ import annotations
 
+import tokenize
 import zipfile
 import zlib
 from pathlib import Path
@@ -65,7 +67,8 @@ def _read_member(archive: zipfile.ZipFile, member: str, path: Path) -> np.ndarra
                 shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(stream)
             else:
                 raise ValueError(f"unsupported .npy version {version}")
-        except (ValueError, SyntaxError, TypeError, RecursionError) as error:
+        # NumPy tokenizes version 1 and 2 headers first: unbalanced brackets raise TokenError.
+        except (ValueError, SyntaxError, TypeError, RecursionError, tokenize.TokenError) as error:
             raise DatasetError(f"{where}: expected a .npy array header, found a damaged one ({error})") from None
         if dtype.hasobject:
             raise DatasetError(
