@@ -50,8 +50,8 @@ EPOCHS = 12
 # A small network on scikit-learn's 8x8 digits, checkpointed every 4 of its 43 steps per epoch.
 RUN_FLAGS = [
     "--dataset", "digits", "--layers", "64,256,256,10", "--batch-size", "32", "--epochs", str(EPOCHS),
-    "--checkpoint-every-steps", "4", "--seed", "7", "--no-xla", "--quiet",
-]
+    "--checkpoint-every-steps", "4", "--seed", "7", "--no-xla",
+]  # not --quiet: the "resumed from" lines say where each resume began
 WAIT_S = 120  # for any one process to make progress or finish
 RESUMED = re.compile(r"resumed from (\S+) at (.+)")
 STOPPED = re.compile(r"stopped by (SIG\w+) at (.+) with checkpoint (\S+); resume with: simplenn train --resume (\S+)")
@@ -67,8 +67,7 @@ ACTIVITIES = {
     ("training.py", "__init__"): "building the trainer",
     ("data.py", "prepare_data"): "loading the data",
     ("training.py", "fit"): "in the training loop, between chunks of steps",
-    ("training.py", "evaluate"): "scoring",
-    ("training.py", "logits"): "scoring",
+    ("metrics.py", "logits_in_blocks"): "scoring",
 }
 FRAME = re.compile(r'File "(?P<path>[^"]+)", line \d+ in (?P<function>\w+)')
 

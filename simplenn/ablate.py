@@ -15,7 +15,7 @@ from typing import Callable
 from simplenn.config import Config, preset
 from simplenn.data import PreparedData, prepare_data
 from simplenn.experiment import train_and_evaluate
-from simplenn.run_directory import write_json
+from simplenn.file_safety import write_json
 
 FIXED = preset("fixed")
 

@@ -24,13 +24,15 @@ import json
 import re
 import shutil
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import tensorflow as tf
 
 from simplenn.errors import SimplennError
 from simplenn.file_safety import remove_unfinished_writes, sha256_of, write_atomically
-from simplenn.training import Trainer
+
+if TYPE_CHECKING:  # a checkpoint stores any trainer it is given; the type is for readers
+    from simplenn.training import Trainer
 
 CHECKPOINT_NAME = "ckpt"
 DIGEST_SUFFIX = ".sha256"

@@ -99,30 +99,49 @@ def _value_parser(field):
     return lambda text: _number(text, kind, description)
 
 
+class SwitchAction(argparse.Action):
+    """A bool field's pair of flags as one argument: the first sets it True, the second False."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, option_string == self.option_strings[0])
+
+
+METAVARS = {bool: None, int: "N", float: "X", str: "NAME", tuple: "N,N,..."}
+
+
+def _preset_values(field) -> str:
+    """How the presets set a field, for its help: "(blog 0.01, fixed 0.005, best 0.001)"."""
+    values = {name: getattr(config, field.name) for name, config in configs.PRESETS.items()}
+    shown = {name: ",".join(map(str, v)) if isinstance(v, tuple) else str(v) for name, v in values.items()}
+    if len(set(shown.values())) == 1:
+        return f"(every preset: {next(iter(shown.values()))})"
+    return "(" + ", ".join(f"{name} {value}" for name, value in shown.items()) + ")"
+
+
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
     """One flag (a pair for a bool) per `Config` field, from its metadata, in `configs.GROUPS`.
 
     Every flag defaults to None, "keep the preset's value", so the flags a user gave can
     be told from the rest.
     """
-    groups = {name: parser.add_argument_group(f"{name} (each flag changes one field of the preset)")
-              for name in configs.GROUPS}
+    groups = {name: parser.add_argument_group(name) for name in configs.GROUPS}
     for field in configs.config_fields():
-        group, help_text, flags = groups[field.metadata["group"]], field.metadata["help"], flags_of(field)
+        group, flags = groups[field.metadata["group"]], flags_of(field)
+        help_text = f"{field.metadata['help']} {_preset_values(field)}"
         if field.name == "preset":  # picks the config that the other flags change
-            group.add_argument("--preset", default=None, help=f"{help_text}: {', '.join(configs.PRESETS)} "
-                               "(default fixed)")
+            group.add_argument("--preset", default=None, metavar="NAME",
+                               help=f"{field.metadata['help']}: {', '.join(configs.PRESETS)} (default fixed)")
         elif isinstance(field.default, bool):
-            on, off = flags
-            pair = group.add_mutually_exclusive_group()
-            pair.add_argument(on, dest=field.name, action="store_true", default=None, help=help_text)
-            pair.add_argument(off, dest=field.name, action="store_false", default=None, help=argparse.SUPPRESS)
+            group.add_argument(*flags, dest=field.name, action=SwitchAction, default=None, help=help_text)
         elif field.metadata["choices"]:
             group.add_argument(*flags, dest=field.name, choices=field.metadata["choices"], default=None,
                                help=help_text)
         else:
             group.add_argument(*flags, dest=field.name, type=_value_parser(field), default=None,
-                               metavar=field.name.upper(), help=help_text)
+                               metavar=METAVARS[type(field.default)], help=help_text)
 
 
 def config_from_args(args: argparse.Namespace, base: configs.Config | None = None) -> configs.Config:
@@ -148,6 +167,8 @@ def given_config_flags(args: argparse.Namespace) -> list[str]:
 def _add_train_parser(commands) -> None:
     parser = commands.add_parser(
         "train", help="train a preset on a dataset and report its scores",
+        description="Train a preset's Config on a dataset. Each flag in the first five groups changes one "
+                    "field of the preset; the presets' own values are shown in brackets.",
         epilog="examples:\n  simplenn train --preset fixed --dataset digits\n"
                "  simplenn train --preset blog --dataset fashion-mnist --epochs 30\n"
                "  simplenn train --resume runs/fixed-digits-20261127-201500",
@@ -319,7 +340,7 @@ def _add_bench_parser(commands) -> None:
 def _bench(args: argparse.Namespace) -> int:
     import_tensorflow_quietly()
     from simplenn.bench import format_table, run_bench
-    from simplenn.run_directory import write_json
+    from simplenn.file_safety import write_json
 
     report = run_bench(args.dataset, args.epochs, args.seed, args.threads)
     print(format_table(report))

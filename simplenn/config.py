@@ -69,7 +69,8 @@ class Config:
     """
 
     preset: str = knob("custom", "the named config to start from; the other flags change it", "run")
-    dataset: str = knob("digits", "digits, mnist, fashion-mnist, kmnist, or a path to IDX files or a .npz", "data")
+    dataset: str = knob("digits", "digits, mnist, fashion-mnist, kmnist, or a folder of IDX files or a .npz",
+                        "data")
     # Network
     layers: tuple[int, ...] = knob((784, 100, 30, 10), "layer sizes, input first, e.g. 784,100,30,10", "network")
     activation: str = knob("relu", "hidden-layer activation", "network", choices=ACTIVATIONS)
@@ -79,8 +80,8 @@ class Config:
     dropout: float = knob(0.0, "fraction of hidden units dropped while training", "regularisation",
                           limit="fraction")
     # Data
-    scale_inputs: bool = knob(False, "divide pixels by 255 (--scale-inputs), or feed raw 0-255 pixels as the "
-                              "post does (--raw-inputs)", "data", flags=("--scale-inputs", "--raw-inputs"))
+    scale_inputs: bool = knob(False, "divide pixels by 255, or feed raw 0-255 pixels as the post does",
+                              "data", flags=("--scale-inputs", "--raw-inputs"))
     validation_split: float = knob(0.0, "fraction of the training images held out for early stopping", "data",
                                    limit="fraction")
     # Augmentation: each training step sees moved or mirrored images; evaluation never does
@@ -117,7 +118,7 @@ class Config:
                          "0 turns it off", "regularisation", limit="non_negative")
     grad: str = knob("tape", "tape: tf.GradientTape; manual: the chain rule written out", "optimisation",
                      choices=GRADIENTS)
-    jit_compile: bool = knob(True, "compile steps with XLA (--xla) or not (--no-xla)", "run",
+    jit_compile: bool = knob(True, "compile steps with XLA, or run them as plain graphs", "run",
                              flags=("--xla", "--no-xla"))
     seed: int = knob(0, "seed for initial weights, shuffling, augmentation and dropout", "run",
                      limit="non_negative", maximum=MAX_SEED)
@@ -126,8 +127,8 @@ class Config:
                                        "epoch", "run", limit="non_negative")
     max_to_keep: int = knob(3, "how many of the newest checkpoints to keep", "run", limit="positive")
     # Presets that exist to show a failure do not stop on NaN; they warn and carry on.
-    stop_on_nan: bool = knob(True, "stop when the loss becomes NaN or infinite (--no-stop-on-nan warns and "
-                             "carries on, as the blog preset does)", "run")
+    stop_on_nan: bool = knob(True, "stop when the loss becomes NaN or infinite, or warn and carry on as the "
+                             "blog preset does", "run")
 
     def __post_init__(self) -> None:
         if isinstance(self.layers, list):  # a notebook's [784, 100, 30, 10] means the same

@@ -11,10 +11,13 @@ clears away.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import tempfile
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import Any, BinaryIO, Callable
+
+from simplenn.errors import SimplennError
 
 TEMPORARY_SUFFIX = ".tmp"
 CHUNK_BYTES = 2**20  # hashing reads files a mebibyte at a time: memory stays flat
@@ -48,6 +51,32 @@ def write_atomically(
         Path(temporary).unlink(missing_ok=True)
         raise
     return path
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    """Write `text` atomically, creating the folder; the path written, or `SimplennError`."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(path, text)
+    except OSError as error:
+        raise SimplennError(f"cannot write {path}: {error.strerror or error}") from None
+    return path
+
+
+def write_json(path: str | Path, value: Any) -> Path:
+    """Write `value` as JSON, atomically, creating the folder; the path written."""
+    return write_text(path, json.dumps(value, indent=2, sort_keys=True) + "\n")
+
+
+def read_json(path: Path) -> Any:
+    """The JSON value in `path`, or `SimplennError` saying why it cannot be read."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SimplennError(f"{path} does not exist") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise SimplennError(f"cannot read {path}: {error}") from None
 
 
 def remove_unfinished_writes(folder: Path) -> None:

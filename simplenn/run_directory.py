@@ -18,15 +18,14 @@ import csv
 import dataclasses
 import fcntl
 import io
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 from simplenn.config import Config, ConfigError
 from simplenn.errors import SimplennError
-from simplenn.file_safety import remove_unfinished_writes, write_atomically
+from simplenn.file_safety import read_json, remove_unfinished_writes, write_json, write_text
 
 
 @dataclass
@@ -49,31 +48,6 @@ def epoch_line(record: EpochRecord, epochs: int) -> str:
     if record.val_accuracy is not None:
         line += f"  val_loss {record.val_loss:.4f}  val_accuracy {100 * record.val_accuracy:.2f}"
     return line + f"  lr {record.lr:.2g}  {record.samples_per_s:,.0f} samples/s  {record.seconds:.2f}s"
-
-
-def write_text(path: str | Path, text: str) -> Path:
-    """Write `text` atomically, creating the folder; the path written, or `SimplennError`."""
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomically(path, text)
-    except OSError as error:
-        raise SimplennError(f"cannot write {path}: {error.strerror or error}") from None
-    return path
-
-
-def write_json(path: str | Path, value: Any) -> Path:
-    """Write `value` as JSON, atomically, creating the folder; the path written."""
-    return write_text(path, json.dumps(value, indent=2, sort_keys=True) + "\n")
-
-
-def read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SimplennError(f"{path} does not exist") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise SimplennError(f"cannot read {path}: {error}") from None
 
 
 class RunDirectory:
