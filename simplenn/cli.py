@@ -109,6 +109,7 @@ class SwitchAction(argparse.Action):
         setattr(namespace, self.dest, option_string == self.option_strings[0])
 
 
+DATASET_HELP = configs.Config.__dataclass_fields__["dataset"].metadata["help"]
 METAVARS = {bool: None, int: "N", float: "X", str: "NAME", tuple: "N,N,..."}
 
 
@@ -221,7 +222,7 @@ def _train(args: argparse.Namespace) -> int:
 
 def _add_show_parser(commands) -> None:
     parser = commands.add_parser("show", help="the post's figure of one training image")
-    parser.add_argument("--dataset", default="digits", help="digits, mnist, fashion-mnist, kmnist, or a path")
+    parser.add_argument("--dataset", default="digits", metavar="NAME", help=f"{DATASET_HELP} (default digits)")
     parser.add_argument("--index", type=non_negative_int, default=0, help="which training image (default 0)")
     parser.add_argument("--out", type=output_file, default=None, help="write a PNG here instead of opening a window")
     parser.set_defaults(handler=_show)
@@ -295,14 +296,19 @@ def _diagnose(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_comparison_flags(parser, each: str, *, dataset: str, epochs: int, json_help: str) -> None:
+    """The flags of commands that train several runs (or systems) alike: data, epochs, seed, JSON."""
+    parser.add_argument("--dataset", default=dataset, metavar="NAME", help=f"{DATASET_HELP} (default {dataset})")
+    parser.add_argument("--epochs", type=positive_int, default=epochs, help=f"epochs for every {each} (default {epochs})")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help=f"the same seed for every {each}")
+    parser.add_argument("--json", type=output_file, default=None, help=json_help)
+
+
 def _add_ablate_parser(commands) -> None:
     parser = commands.add_parser("ablate", help="from the blog preset to fixed, one change at a time")
-    parser.add_argument("--dataset", default="digits", help="digits, mnist, fashion-mnist, kmnist, or a path")
-    parser.add_argument("--epochs", type=positive_int, default=configs.preset("fixed").epochs,
-                        help="epochs for every run (default: the fixed preset's)")
-    parser.add_argument("--seed", type=non_negative_int, default=0, help="the same seed for every run")
+    _add_comparison_flags(parser, "run", dataset="digits", epochs=configs.preset("fixed").epochs,
+                          json_help="also write every row, with its config, to this file")
     parser.add_argument("--out", type=output_file, default=None, help="write the bar chart here (PNG)")
-    parser.add_argument("--json", type=output_file, default=None, help="also write every row, with its config, to this file")
     parser.add_argument("--no-xla", dest="jit_compile", action="store_false",
                         help="do not compile steps with XLA (starts faster on tiny data such as digits)")
     parser.set_defaults(handler=_ablate)
@@ -328,12 +334,10 @@ def _add_bench_parser(commands) -> None:
     parser = commands.add_parser(
         "bench", help="simplenn's training speed next to Keras, scikit-learn and the post's eager loop"
     )
-    parser.add_argument("--dataset", default="fashion-mnist", help="digits, mnist, fashion-mnist, kmnist, or a path")
-    parser.add_argument("--epochs", type=positive_int, default=5, help="epochs for every system (default 5)")
-    parser.add_argument("--seed", type=non_negative_int, default=0, help="the same seed for every system")
+    _add_comparison_flags(parser, "system", dataset="fashion-mnist", epochs=5,
+                          json_help="also write the report to this file")
     parser.add_argument("--threads", type=positive_int, default=None,
                         help="threads for every system's arithmetic (default: each library's own)")
-    parser.add_argument("--json", type=output_file, default=None, help="also write the report to this file")
     parser.set_defaults(handler=_bench)
 
 
