@@ -334,6 +334,25 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_evaluate_parser(commands) -> None:
+    parser = commands.add_parser("evaluate", help="score a trained run again, class by class")
+    parser.add_argument("run_dir", metavar="RUN", help="the --run-dir of a `simplenn train`")
+    parser.add_argument("--dataset", default=None, help="score on this dataset's test split (default: the run's)")
+    parser.add_argument("--json", type=output_file, default=None, help="write the scores here (default RUN/evaluation.json)")
+    parser.set_defaults(handler=_evaluate)
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from simplenn.evaluation import format_evaluation, write_evaluation
+    from simplenn.loaded_run import load_run
+
+    run = load_run(args.run_dir)
+    evaluation = run.evaluate(args.dataset)
+    print(format_evaluation(evaluation))
+    print(f"scores written to {write_evaluation(evaluation, args.json or run.run_dir / 'evaluation.json', run)}")
+    return 0
+
+
 def import_tensorflow_quietly() -> None:
     """Import TensorFlow with stderr muted.
 
@@ -365,6 +384,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_diagnose_parser(commands)
     _add_ablate_parser(commands)
     _add_bench_parser(commands)
+    _add_evaluate_parser(commands)
     return parser
 
 
