@@ -353,6 +353,22 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_plot_parser(commands) -> None:
+    parser = commands.add_parser("plot", help="a trained run's figures as PNG files")
+    parser.add_argument("run_dir", metavar="RUN", help="the --run-dir of a `simplenn train`")
+    parser.add_argument("--out", default=None, help="folder for the figures (default RUN/figures)")
+    parser.set_defaults(handler=_plot)
+
+
+def _plot(args: argparse.Namespace) -> int:
+    from simplenn.figures import plot_run
+    from simplenn.loaded_run import load_run
+
+    for path in plot_run(load_run(args.run_dir), out_dir=args.out).values():
+        print(f"figure written to {path}")
+    return 0
+
+
 def import_tensorflow_quietly() -> None:
     """Import TensorFlow with stderr muted.
 
@@ -385,6 +401,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_ablate_parser(commands)
     _add_bench_parser(commands)
     _add_evaluate_parser(commands)
+    _add_plot_parser(commands)
     return parser
 
 
