@@ -13,7 +13,7 @@ is loaded is exactly what was scored. Loading reads the run directory and writes
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +23,7 @@ from simplenn.datasets import class_names, prepare_images
 from simplenn.errors import SimplennError
 from simplenn.network import Network
 from simplenn.run_directory import RunDirectory
-from simplenn.training import EpochRecord
+from simplenn.training import EpochRecord, Trainer
 
 PREDICTION_BATCH = 10_000  # rows per forward pass, to bound memory
 
@@ -40,6 +40,7 @@ class LoadedRun:
     class_names: list[str]  # e.g. "T-shirt/top" for Fashion-MNIST, "0".."9" for digits
     image_shape: tuple[int, int]  # (height, width) of the images the network reads
     checkpoint: Path  # the checkpoint the weights were read from
+    trainer: Trainer = field(repr=False, default=None)  # the restored trainer, for `diagnose`'s measurements
 
     def __repr__(self) -> str:
         accuracy = f", test accuracy {100 * self.summary['test_accuracy']:.2f} %" if self.summary else ""
@@ -100,7 +101,6 @@ def load_run(run_dir: str | Path) -> LoadedRun:
     """The run in `run_dir` with its trained weights, or `SimplennError` naming what is wrong."""
     from simplenn.checkpoints import CheckpointStore
     from simplenn.metrics import weights_sha256
-    from simplenn.training import Trainer
 
     run = RunDirectory(run_dir)
     path = run.path
@@ -145,6 +145,7 @@ def load_run(run_dir: str | Path) -> LoadedRun:
         class_names=class_names(config.dataset),
         image_shape=image_shape,
         checkpoint=checkpoint,
+        trainer=trainer,
     )
 
 
