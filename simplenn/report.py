@@ -77,8 +77,8 @@ header p { margin: 0; color: var(--muted); overflow-wrap: anywhere; }
 h2 { font-size: 1.3rem; margin: 40px 0 12px; padding-bottom: 6px; border-bottom: 2px solid var(--line); }
 h3 { font-size: 1.05rem; margin: 24px 0 8px; color: var(--muted); }
 .cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(112px, 1fr)); gap: 10px; margin-top: 20px; }
-.card { background: var(--soft); border-radius: 10px; padding: 12px 14px; }
-.card .number { font-size: 1.45rem; font-weight: 650; font-variant-numeric: tabular-nums; }
+.card { background: var(--soft); border-radius: 10px; padding: 10px 12px; }
+.card .number { font-size: 1.3rem; font-weight: 650; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .card .label { color: var(--muted); font-size: 0.85rem; }
 .card.main { background: var(--accent); color: #fff; }
 .card.main .label { color: #dfe7fb; }
@@ -229,7 +229,7 @@ def build_report(run, evaluation=None, lang: str = "en") -> str:
         preset_value = getattr(base, name) if base is not None else None
         if name == "layers":
             preset_value = list(preset_value) if preset_value is not None else None
-        changed = base is not None and name not in ("preset",) and value != preset_value
+        changed = base is not None and name not in ("preset", "dataset") and value != preset_value
         config_rows.append([name, value, preset_value if changed else ""])
         config_classes.append("changed" if changed else "")
 
