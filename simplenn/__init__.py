@@ -1,7 +1,9 @@
 """simplenn: the blog post's MNIST network built from TensorFlow's low-level pieces.
 
-    from simplenn import Network, preset, train_and_evaluate
-    summary = train_and_evaluate(preset("fixed").replace(dataset="digits"))
+    from simplenn import load_run, preset, train_and_evaluate
+    summary = train_and_evaluate(preset("fixed").replace(dataset="digits"), run_dir="runs/digits")
+    run = load_run("runs/digits")          # the trained network, back from its checkpoint
+    run.predict(images), run.evaluate()
 
 Reading order, following the data's way through a run:
 
@@ -15,6 +17,9 @@ Reading order, following the data's way through a run:
     backprop.py      the same gradients by hand, checked against the tape
     augmentation.py  moved and mirrored training images
     metrics.py       scores of a trained network
+    loaded_run.py    `load_run`: a finished run back from its checkpoint, to predict and evaluate
+    evaluation.py, figures.py, run_checks.py, report.py, compare.py
+                     look inside a run: scores, figures, a diagnosis, one HTML page, runs side by side
     experiment.py    `train_and_evaluate`: data -> training -> scores -> run directory
     run_directory.py, checkpoints.py, file_safety.py, interruption.py
                      what a run writes, atomically, and how it survives kills
@@ -22,13 +27,13 @@ Reading order, following the data's way through a run:
                      the glass-box tools, the benchmark and the figures
     cli.py           the `simplenn` command: argparse over all of the above
 
-TensorFlow loads only when `Network` or `train_and_evaluate` is first used, so
+TensorFlow loads only when `Network`, `train_and_evaluate` or `load_run` is first used, so
 `simplenn data ...` and configuration errors answer at once.
 """
 
 from simplenn.config import PRESETS, Config, preset
 
-__all__ = ["Config", "Network", "PRESETS", "preset", "train_and_evaluate"]
+__all__ = ["Config", "Network", "PRESETS", "load_run", "preset", "train_and_evaluate"]
 
 
 def __getattr__(name):
@@ -40,4 +45,8 @@ def __getattr__(name):
         from simplenn.experiment import train_and_evaluate
 
         return train_and_evaluate
+    if name == "load_run":
+        from simplenn.loaded_run import load_run
+
+        return load_run
     raise AttributeError(f"module 'simplenn' has no attribute {name!r}")

@@ -353,6 +353,75 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_evaluate_parser(commands) -> None:
+    parser = commands.add_parser("evaluate", help="score a trained run again, class by class")
+    parser.add_argument("run_dir", metavar="RUN", help="the --run-dir of a `simplenn train`")
+    parser.add_argument("--dataset", default=None, help="score on this dataset's test split (default: the run's)")
+    parser.add_argument("--json", type=output_file, default=None, help="write the scores here (default RUN/evaluation.json)")
+    parser.set_defaults(handler=_evaluate)
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from simplenn.evaluation import format_evaluation, write_evaluation
+    from simplenn.loaded_run import load_run
+
+    run = load_run(args.run_dir)
+    evaluation = run.evaluate(args.dataset)
+    print(format_evaluation(evaluation))
+    print(f"scores written to {write_evaluation(evaluation, args.json or run.run_dir / 'evaluation.json', run)}")
+    return 0
+
+
+def _add_plot_parser(commands) -> None:
+    parser = commands.add_parser("plot", help="a trained run's figures as PNG files")
+    parser.add_argument("run_dir", metavar="RUN", help="the --run-dir of a `simplenn train`")
+    parser.add_argument("--out", default=None, help="folder for the figures (default RUN/figures)")
+    parser.set_defaults(handler=_plot)
+
+
+def _plot(args: argparse.Namespace) -> int:
+    from simplenn.figures import plot_run
+    from simplenn.loaded_run import load_run
+
+    for path in plot_run(load_run(args.run_dir), out_dir=args.out).values():
+        print(f"figure written to {path}")
+    return 0
+
+
+def _add_report_parser(commands) -> None:
+    parser = commands.add_parser("report", help="a trained run on one self-contained HTML page")
+    parser.add_argument("run_dir", metavar="RUN", help="the --run-dir of a `simplenn train`")
+    parser.add_argument("--out", type=output_file, default=None, help="the HTML file (default RUN/report.html)")
+    parser.add_argument("--lang", choices=("en", "ko"), default="en", help="language of the headings (ko: Korean)")
+    parser.set_defaults(handler=_report)
+
+
+def _report(args: argparse.Namespace) -> int:
+    from simplenn.loaded_run import load_run
+    from simplenn.report import write_report
+
+    print(f"report written to {write_report(load_run(args.run_dir), args.out, args.lang)}")
+    return 0
+
+
+def _add_compare_parser(commands) -> None:
+    parser = commands.add_parser("compare", help="runs side by side: the settings that differ, scores, curves")
+    parser.add_argument("run_dirs", metavar="RUN", nargs="+", help="two or more --run-dir folders")
+    parser.add_argument("--out", type=output_file, default=None,
+                        help="the overlaid learning curves (default: figures/compare.png in the first RUN)")
+    parser.set_defaults(handler=_compare)
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from simplenn.compare import compare_runs, format_comparison, plot_comparison
+
+    comparison = compare_runs(args.run_dirs)
+    print(format_comparison(comparison))
+    out = args.out or Path(args.run_dirs[0]) / "figures" / "compare.png"
+    print(f"learning curves written to {plot_comparison(comparison, out)}")
+    return 0
+
+
 def import_tensorflow_quietly() -> None:
     """Import TensorFlow with stderr muted.
 
@@ -384,6 +453,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_diagnose_parser(commands)
     _add_ablate_parser(commands)
     _add_bench_parser(commands)
+    _add_evaluate_parser(commands)
+    _add_plot_parser(commands)
+    _add_report_parser(commands)
+    _add_compare_parser(commands)
     return parser
 
 

@@ -93,6 +93,17 @@ ROWS = [
     (["bench", "--epochs", "0"], "argument --epochs: must be a positive whole number, got 0"),
     (["bench", "--seed", "-1"], "argument --seed: must be 0 or more, got -1"),
     (["bench", "--dataset", "{missing}"], "expected a dataset name"),
+    # evaluate, plot, report, compare (tests/test_load_run.py damages real runs)
+    (["evaluate"], "the following arguments are required: RUN"),
+    (["evaluate", "{missing}"], "cannot load run {missing}: it does not exist"),
+    (["evaluate", "{folder}"], "cannot load run {folder}: it holds no config.json"),
+    (["evaluate", "{garbled_run}"], "cannot load run {garbled_run}: cannot read {garbled_run}/config.json: Expecting value"),
+    (["evaluate", "{folder}", "--json", "{folder}"], "cannot write {folder}: it is a folder"),
+    (["plot", "{file}"], "cannot load run {file}: it is not a folder"),
+    (["report", "{folder}", "--lang", "fr"], "argument --lang: invalid choice: 'fr'"),
+    (["report", "{mistyped_run}"], "cannot load run {mistyped_run}: {mistyped_run}/config.json: config field epochs must be a whole number, got 'five'"),
+    (["compare", "{folder}"], "compare needs at least two run folders"),
+    (["compare", "{folder}", "{missing}"], "cannot compare {folder}: it holds no config.json"),
 ]
 
 

@@ -24,13 +24,13 @@ def test_post_network_has_the_posts_names_and_shapes():
     assert "784 → 100 → 30 → 10 (81,840 parameters)" in repr(net)
 
 
-@pytest.mark.parametrize("n_layers", [[64, 10], [64, 32, 10], [64, 50, 40, 30, 20, 10]])
-def test_any_depth_builds_and_runs(n_layers):
-    net = Network(n_layers)
-    assert len(net.params) == 2 * (len(n_layers) - 1)
-    logits = net.forward(np.ones((3, n_layers[0]), np.float32))
-    assert logits.shape == (3, n_layers[-1])
-    assert net.predict(np.ones((3, n_layers[0]), np.float32)).shape == (3,)
+@pytest.mark.parametrize("layer_sizes", [[64, 10], [64, 32, 10], [64, 50, 40, 30, 20, 10]])
+def test_any_depth_builds_and_runs(layer_sizes):
+    net = Network(layer_sizes)
+    assert len(net.params) == 2 * (len(layer_sizes) - 1)
+    logits = net.forward(np.ones((3, layer_sizes[0]), np.float32))
+    assert logits.shape == (3, layer_sizes[-1])
+    assert net.predict(np.ones((3, layer_sizes[0]), np.float32)).shape == (3,)
 
 
 NUMPY_ACTIVATIONS = {

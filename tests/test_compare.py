@@ -1,0 +1,38 @@
+"""`simplenn compare`: two runs that differ in one flag show exactly that flag."""
+
+import matplotlib.image
+import pytest
+
+from simplenn.cli import main
+
+
+@pytest.fixture(scope="module")
+def two_runs(digits_run, tmp_path_factory):
+    other = tmp_path_factory.mktemp("compare") / "lr-0.01"
+    code = main(["train", "--preset", "fixed", "--dataset", "digits", "--epochs", "3", "--lr", "0.01",
+                 "--run-dir", str(other), "--quiet"])
+    assert code == 0
+    return digits_run, other
+
+
+def test_compare_shows_exactly_the_flag_that_differs(two_runs, tmp_path, capsys):
+    first, second = two_runs
+    capsys.readouterr()
+    out_file = tmp_path / "curves.png"
+    assert main(["compare", str(first), str(second), "--out", str(out_file)]) == 0
+    out = capsys.readouterr().out
+    table = out.split("-----")[0].splitlines()
+    assert table[0].split() == [first.name, second.name]
+    assert [line.split() for line in table[1:]] == [["lr", "0.005", "0.01"]]
+    assert "test accuracy" in out and "training time" in out and "3/3" in out
+    pixels = matplotlib.image.imread(out_file)
+    assert pixels.shape[1] > 500 and pixels[..., :3].std() > 0.05
+
+
+def test_compare_needs_real_run_folders(digits_run, tmp_path, capsys):
+    assert main(["compare", str(digits_run), str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot compare {tmp_path}: it holds no config.json" in err and err.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []
+    assert main(["compare", str(digits_run)]) == 2
+    assert "at least two run folders" in capsys.readouterr().err

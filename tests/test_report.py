@@ -1,0 +1,43 @@
+"""The report's parts that need no browser: the reproducing command and the findings."""
+
+import pytest
+
+import simplenn
+from simplenn.cli import build_parser, config_from_args
+from simplenn.config import fit_to_data, preset
+from simplenn.report import reproducing_command
+from simplenn.run_checks import check_run
+
+
+@pytest.mark.parametrize("config", [
+    preset("fixed").replace(dataset="digits", layers=(64, 100, 30, 10), epochs=3),
+    preset("blog").replace(dataset="digits", layers=(64, 20, 10), scale_inputs=True, lr=0.001, flip_images=True,
+                           shift_pixels=1, batch_size=32, validation_split=0.1, patience=2),
+    preset("best").replace(dataset="fashion-mnist", dropout=0.1, jit_compile=False, label_smoothing=0.0),
+])
+def test_the_reproducing_command_gives_back_the_same_config(config):
+    command, without_flag = reproducing_command(config)
+    assert without_flag == []
+    argv = command.split()[1:]  # drop "simplenn"
+    args = build_parser().parse_args(argv)
+    rebuilt = config_from_args(args)
+    n_features, n_classes = config.layers[0], config.layers[-1]
+    assert fit_to_data(rebuilt, n_features, n_classes, layers_given=args.layers is not None) == config
+
+
+def test_fields_without_a_flag_are_named():
+    _, without_flag = reproducing_command(preset("fixed").replace(init_stddev=0.2))
+    assert without_flag == ["init_stddev=0.2"]
+    _, without_flag = reproducing_command(preset("blog").replace(jit_compile=True))  # only --no-xla exists
+    assert without_flag == ["jit_compile=True"]
+
+
+def test_the_posts_run_is_diagnosed_with_diagnoses_checks(tmp_path):
+    from simplenn.cli import main
+
+    assert main(["train", "--preset", "blog", "--dataset", "digits", "--epochs", "2", "--run-dir", str(tmp_path),
+                 "--quiet"]) == 0
+    run = simplenn.load_run(tmp_path)
+    problems = "\n".join(f.problem for f in check_run(run, run.evaluate()))
+    for words in ("inputs are not scaled", "ReLUs die", "the network is at chance"):
+        assert words in problems
