@@ -81,14 +81,6 @@ def _number(text: str, kind, description: str):
         raise argparse.ArgumentTypeError(f"must be {description}, got {text!r}") from None
 
 
-def flags_of(field) -> tuple[str, ...]:
-    """A `Config` field's flags: `--field-name`, or for a bool the pair that turns it on and off."""
-    if field.metadata["flags"]:
-        return field.metadata["flags"]
-    name = field.name.replace("_", "-")
-    return (f"--{name}", f"--no-{name}") if isinstance(field.default, bool) else (f"--{name}",)
-
-
 def _value_parser(field):
     """The argparse `type` of a field: its text parsed, its limits left to `Config.validate`."""
     if isinstance(field.default, tuple):
@@ -130,7 +122,7 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
     """
     groups = {name: parser.add_argument_group(name) for name in configs.GROUPS}
     for field in configs.config_fields():
-        group, flags = groups[field.metadata["group"]], flags_of(field)
+        group, flags = groups[field.metadata["group"]], configs.flags_of(field)
         help_text = f"{field.metadata['help']} {_preset_values(field)}"
         if field.name == "preset":  # picks the config that the other flags change
             group.add_argument("--preset", default=None, metavar="NAME",
@@ -157,12 +149,12 @@ def config_from_args(args: argparse.Namespace, base: configs.Config | None = Non
         return config.replace(**changes)
     except configs.ConfigError as error:
         [field] = [f for f in configs.config_fields() if f.name == error.field]
-        raise SimplennError(f"argument {'/'.join(flags_of(field))}: {error.problem}") from None
+        raise SimplennError(f"argument {'/'.join(configs.flags_of(field))}: {error.problem}") from None
 
 
 def given_config_flags(args: argparse.Namespace) -> list[str]:
     """The config flags that were given, e.g. ["--preset", "--lr"]."""
-    return ["/".join(flags_of(field)) for field in configs.config_fields() if getattr(args, field.name) is not None]
+    return ["/".join(configs.flags_of(field)) for field in configs.config_fields() if getattr(args, field.name) is not None]
 
 
 def _add_train_parser(commands) -> None:

@@ -219,6 +219,29 @@ def config_fields() -> tuple[dataclasses.Field, ...]:
     return dataclasses.fields(Config)
 
 
+def flags_of(field: dataclasses.Field) -> tuple[str, ...]:
+    """A field's flags: `--field-name`, or for a bool the pair that turns it on and off."""
+    if field.metadata["flags"]:
+        return field.metadata["flags"]
+    name = field.name.replace("_", "-")
+    return (f"--{name}", f"--no-{name}") if isinstance(field.default, bool) else (f"--{name}",)
+
+
+def flags_for(config: Config, base: Config) -> list[str]:
+    """The `simplenn train` flags that turn `base` into `config`, e.g. `["--lr", "0.001", "--no-xla"]`."""
+    words = []
+    for field in config_fields():
+        value = getattr(config, field.name)
+        if field.name == "preset" or value == getattr(base, field.name):
+            continue
+        flags = flags_of(field)
+        if isinstance(value, bool):
+            words.append(flags[0] if value else flags[1])
+        else:
+            words += [flags[0], ",".join(map(str, value)) if isinstance(value, tuple) else str(value)]
+    return words
+
+
 # The post, step for step: raw pixels, the ten-sigmoid loss summed over every element,
 # one full-batch SGD step per epoch. It ends at chance; `simplenn diagnose` shows why.
 BLOG = Config(
@@ -323,6 +346,8 @@ __all__ = [
     "PRESETS",
     "preset",
     "config_fields",
+    "flags_for",
+    "flags_of",
     "fit_to_data",
     "parse_layers",
     "ACTIVATIONS",

@@ -14,7 +14,6 @@ post's readers; findings and figures stay in English.
 from __future__ import annotations
 
 import base64
-import dataclasses
 import datetime
 import html
 import io
@@ -22,7 +21,7 @@ import platform
 import shlex
 from pathlib import Path
 
-from simplenn.config import PRESETS, Config
+from simplenn.config import PRESETS, Config, flags_for
 
 LABELS = {
     "en": {
@@ -118,38 +117,21 @@ def figure_data_uri(figure) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def reproducing_command(config: Config, run_dir: str | Path | None = None) -> tuple[str, list[str]]:
-    """The `simplenn train` command that trains `config` again, and the fields no flag can set.
+def reproducing_command(config: Config, run_dir: str | Path | None = None) -> str:
+    """The `simplenn train` command that trains `config` again.
 
-    Flags are the config's field names (`batch_size` -> `--batch-size`), given only where
-    the value differs from the preset's. The input and output sizes are left to the data,
-    as `train` fits them, unless the hidden layers differ.
+    Flags are given only where the value differs from the preset's (`config.flags_for`).
+    The input and output sizes are left to the data, as `train` fits them, unless the
+    hidden layers differ.
     """
-    base = PRESETS.get(config.preset)
-    if base is None:
-        base = PRESETS["fixed"]
-    words = ["simplenn", "train", "--preset", base.preset, "--dataset", config.dataset]
-    without_flag = []
-    for f in dataclasses.fields(config):
-        name, value, default = f.name, getattr(config, f.name), getattr(base, f.name)
-        if name in ("preset", "dataset") or value == default:
-            continue
-        if name == "layers":
-            if value[1:-1] != default[1:-1]:
-                words += ["--layers", ",".join(map(str, value))]
-        elif name == "scale_inputs":
-            words.append("--scale-inputs" if value else "--raw-inputs")
-        elif name == "flip_images":
-            words.append("--flip-images" if value else "--no-flip-images")
-        elif name == "jit_compile" and not value:
-            words.append("--no-xla")
-        elif name in ("init_stddev", "step_every_epochs", "step_gamma", "stop_on_nan", "jit_compile"):
-            without_flag.append(f"{name}={value!r}")
-        else:
-            words += [f"--{name.replace('_', '-')}", str(value)]
+    base = PRESETS.get(config.preset, PRESETS["fixed"])
+    if config.layers[1:-1] == base.layers[1:-1]:  # only the sizes the data decide differ
+        base = base.replace(layers=config.layers)
+    words = ["simplenn", "train", "--preset", base.preset, "--dataset", config.dataset,
+             *flags_for(config.replace(preset=base.preset, dataset=base.dataset), base)]
     if run_dir is not None:
         words += ["--run-dir", str(run_dir)]
-    return " ".join(shlex.quote(w) for w in words if w), without_flag
+    return " ".join(shlex.quote(w) for w in words)
 
 
 def machine_facts(run) -> list[tuple[str, str]]:
@@ -206,7 +188,7 @@ def build_report(run, evaluation=None, lang: str = "en") -> str:
     config, summary, history = run.config, run.summary, run.history
     images = {stem: figure_data_uri(figure) for stem, figure in figures.run_figures(run, evaluation).items()}
     findings = check_run(run, evaluation)
-    command, without_flag = reproducing_command(config)
+    command = reproducing_command(config)
     base = PRESETS.get(config.preset)
 
     cards = [
@@ -256,8 +238,6 @@ def build_report(run, evaluation=None, lang: str = "en") -> str:
         f"config = Config.from_dict(json.load(open({str(run.run_dir / 'config.json')!r})))\n"
         "train_and_evaluate(config, run_dir=\"runs/again\")"
     )
-    no_flag_note = (f'<p class="note">No flag sets {_e(", ".join(without_flag))}; the Python lines do.</p>'
-                    if without_flag else "")
     sizes = " → ".join(map(str, config.layers))
     right, wrong = evaluation.mean_confidence_right, evaluation.mean_confidence_wrong
     h, w = run.image_shape
@@ -316,7 +296,6 @@ top-2 {_percent(evaluation.top_k_accuracy.get(2))}; {_e(t["confidence"])}: {_per
 
 <h2 id="reproduce">{_e(t["reproduce"])}</h2>
 <pre>{_e(command)}</pre>
-{no_flag_note}
 <p>{_e(t["python"])}</p>
 <pre>{_e(python_lines)}</pre>
 

@@ -73,7 +73,7 @@ def test_report_opens_offline_with_every_image_and_the_runs_numbers(report, brow
     assert all(f"{record.loss:.4f}" in history for record in run.history)
     config = page.inner_text("#config")
     assert ", ".join(map(str, run.config.layers)) in config and run.config.optimizer in config
-    assert reproducing_command(run.config)[0] in page.inner_text("#reproduce + pre")
+    assert reproducing_command(run.config) in page.inner_text("#reproduce + pre")
     for pair in evaluation.most_confused:
         assert f"{pair['true']}\t{pair['predicted']}\t{pair['count']}" in page.inner_text("#most-confused")
     # nothing wider than the screen except inside the scrolling table wrappers
