@@ -354,6 +354,7 @@ def _add_evaluate_parser(commands) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    import_tensorflow_quietly()
     from simplenn.evaluation import format_evaluation, write_evaluation
     from simplenn.loaded_run import load_run
 
@@ -372,6 +373,7 @@ def _add_plot_parser(commands) -> None:
 
 
 def _plot(args: argparse.Namespace) -> int:
+    import_tensorflow_quietly()
     from simplenn.figures import plot_run
     from simplenn.loaded_run import load_run
 
@@ -389,6 +391,7 @@ def _add_report_parser(commands) -> None:
 
 
 def _report(args: argparse.Namespace) -> int:
+    import_tensorflow_quietly()
     from simplenn.loaded_run import load_run
     from simplenn.report import write_report
 
@@ -405,6 +408,7 @@ def _add_compare_parser(commands) -> None:
 
 
 def _compare(args: argparse.Namespace) -> int:
+    import_tensorflow_quietly()
     from simplenn.compare import compare_runs, format_comparison, plot_comparison
 
     comparison = compare_runs(args.run_dirs)
