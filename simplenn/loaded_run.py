@@ -23,11 +23,9 @@ from simplenn.data import prepare_images
 from simplenn.datasets import class_names
 from simplenn.errors import SimplennError
 from simplenn.network import Network
-from simplenn.run_directory import RunDirectory
-from simplenn.run_directory import EpochRecord
+from simplenn.metrics import logits_in_blocks
+from simplenn.run_directory import EpochRecord, RunDirectory
 from simplenn.training import Trainer, restore_best
-
-PREDICTION_BATCH = 10_000  # rows per forward pass, to bound memory
 
 
 @dataclass
@@ -64,9 +62,7 @@ class LoadedRun:
 
     def logits(self, images) -> np.ndarray:
         """Logits `(n, K)` for images `(n, h, w)` or `(n, h*w)` of 0-255 pixels."""
-        X = self.inputs(images)
-        blocks = [self.network.forward(X[i : i + PREDICTION_BATCH]).numpy() for i in range(0, len(X), PREDICTION_BATCH)]
-        return np.concatenate(blocks) if blocks else np.zeros((0, self.network.layer_sizes[-1]), np.float32)
+        return logits_in_blocks(self.network.forward, self.inputs(images))
 
     def predict_proba(self, images) -> np.ndarray:
         """Class scores `(n, K)`: softmax probabilities, or the post's ten independent

@@ -18,8 +18,8 @@ EVALUATION_BATCH = 10_000  # rows per forward pass when scoring, to bound memory
 
 def logits_in_blocks(forward, X) -> np.ndarray:
     """Logits `(n, K)` of `X (n, n0)`, computed `EVALUATION_BATCH` rows at a time."""
-    blocks = [forward(X[i : i + EVALUATION_BATCH]).numpy() for i in range(0, int(X.shape[0]), EVALUATION_BATCH)]
-    return np.concatenate(blocks)
+    n = int(X.shape[0])
+    return np.concatenate([forward(X[i : i + EVALUATION_BATCH]).numpy() for i in range(0, max(n, 1), EVALUATION_BATCH)])
 
 
 def loss_and_accuracy(forward, split, config) -> tuple[float, float]:
