@@ -218,7 +218,7 @@ def find_problems(diagnosis: Diagnosis) -> list[Finding]:
     if config.reduction == "sum" and diagnosis.batch_size > 1:
         findings.append(Finding(
             f"the loss is summed over {diagnosis.batch_size:,} examples x {config.layers[-1]} outputs = "
-            f"{n_terms:,} terms ({states[0].loss:.3g} at the start), so its gradient grows with the batch size",
+            f"{n_terms:,} terms ({states[0].loss:.3g} {_when(states[0])}), so its gradient grows with the batch size",
             "--reduction mean (average over the batch)",
         ))
     nonfinite_loss = _first(states, lambda s: not math.isfinite(s.loss))

@@ -32,10 +32,7 @@ def weight_findings(run, evaluation) -> list[Finding]:
         config=run.config, n_train=len(X), batch_size=len(X), sample_size=len(X),
         input_min=float(X.min()), input_max=float(X.max()), input_mean=float(X.mean()), states=[state],
     )
-    findings = find_problems(diagnosis)
-    for finding in findings:  # diagnose measures from the initial weights; here there is one state, the last
-        finding.problem = finding.problem.replace(f"({state.loss:.3g} at the start)", f"({state.loss:.3g} now)")
-    return findings
+    return find_problems(diagnosis)  # one state, taken after the run's last step
 
 
 def run_findings(run, evaluation) -> list[Finding]:
