@@ -68,12 +68,12 @@ def gradient_function(grad: str) -> Callable:
     return tape_gradients
 
 
-def train_step(network: Network, optimizer, config: Config, X, Y, step_seed, image_shape=None):
+def train_step(network: Network, optimizer, config: Config, X, Y, step_seed=None, image_shape=None):
     """One update on a batch `X (B, n0)`, `Y (B, K)`: the post's `backward(x, y)`.
 
-    step_seed (2,) keys the step's augmentation and dropout masks; image_shape (H, W)
-    lets augmentation see the flattened rows as images. Returns the loss `()` and the
-    logits `(B, K)`, both from before the update.
+    step_seed (2,) keys the step's augmentation and dropout masks (a config with neither
+    needs none); image_shape (H, W) lets augmentation see the flattened rows as images.
+    Returns the loss `()` and the logits `(B, K)`, both from before the update.
     """
     # (B, n0) moved or mirrored copies; the batch itself when the config does not augment
     X = augment(X, image_shape, config.shift_pixels, config.flip_images, step_seed)
