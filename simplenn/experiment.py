@@ -25,12 +25,8 @@ from simplenn.file_safety import DiskFull
 from simplenn.interruption import StopRequests, Terminated, TrainingInterrupted
 from simplenn.memory import MemoryLimit
 from simplenn.metrics import classification_scores, logits_in_blocks, loss_and_accuracy, weights_sha256
-from simplenn.run_directory import EpochRecord, RunDirectory
+from simplenn.run_directory import EpochRecord, RunDirectory, default_run_dir  # noqa: F401 (part of this API)
 from simplenn.training import Trainer, fit
-
-
-def default_run_dir(config: Config) -> Path:
-    return Path("runs") / f"{config.preset}-{config.dataset.replace('/', '_')}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
 def train_and_evaluate(
@@ -101,7 +97,11 @@ def _train_in(run: RunDirectory, trainer: Trainer, data: PreparedData, resume: b
 
 
 def resume_run(
-    run_dir: str | Path, *, live_progress: bool | None = None, log: Callable[[str], None] = print
+    run_dir: str | Path,
+    *,
+    live_progress: bool | None = None,
+    log: Callable[[str], None] = print,
+    memory_limit: MemoryLimit | None = None,
 ) -> dict:
     """Go on with the run in `run_dir` from its config.json and newest intact checkpoint.
 
@@ -112,7 +112,8 @@ def resume_run(
         log(f"{run.path} finished already; its summary is in summary.json")
         return run.read_summary()
     return train_and_evaluate(
-        run.read_config(), run_dir=run.path, resume=True, live_progress=live_progress, log=log
+        run.read_config(), run_dir=run.path, resume=True, live_progress=live_progress, log=log,
+        memory_limit=memory_limit,
     )
 
 

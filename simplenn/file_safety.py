@@ -98,8 +98,12 @@ def format_bytes(n: float) -> str:
 
 def write_text(path: str | Path, text: str) -> Path:
     """Write `text` atomically, creating the folder; the path written, or `SimplennError`."""
+    return write_bytes(path, text.encode("utf-8"))
+
+
+def write_bytes(path: str | Path, content: bytes) -> Path:
+    """Write `content` atomically, creating the folder; the path written, or `SimplennError`."""
     path = Path(path)
-    content = text.encode("utf-8")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         write_atomically(path, content)

@@ -26,6 +26,7 @@ import os
 import re
 import shlex
 import stat
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -70,6 +71,11 @@ class EpochRecord:
     lr: float
     seconds: float
     samples_per_s: float
+
+
+def default_run_dir(config: Config) -> Path:
+    """runs/PRESET-DATASET-TIME, e.g. runs/fixed-digits-20261127-201500."""
+    return Path("runs") / f"{config.preset}-{config.dataset.replace('/', '_')}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
 def epoch_line(record: EpochRecord, epochs: int) -> str:
@@ -155,6 +161,23 @@ class RunDirectory:
                 f"run directory {self.path} already holds a run; continue it with "
                 f"`simplenn train --resume {shlex.quote(str(self.path))}`, or choose another --run-dir"
             )
+
+    def read_records(self) -> tuple[Config, list[EpochRecord], dict | None]:
+        """The config, history and summary (None until finished) of a run to load; reads no weights.
+
+        `SimplennError` "cannot load run RUN_DIR: ..." when it is not a run, holds links,
+        or a record is damaged.
+        """
+        path = self.path
+        if not path.is_dir():
+            raise SimplennError(f"cannot load run {path}: {'it does not exist' if not path.exists() else 'it is not a folder'}")
+        if not (path / "config.json").is_file():
+            raise SimplennError(f"cannot load run {path}: it holds no config.json; give the --run-dir of a `simplenn train`")
+        try:
+            self.require_own_files()
+            return self.read_config(), self.read_history(), self.read_summary() if self.finished else None
+        except SimplennError as error:
+            raise SimplennError(f"cannot load run {path}: {error}") from None
 
     @property
     def checkpoints(self) -> Path:

@@ -45,11 +45,22 @@ def load_dataset(
     if name_or_path in CATALOGUE:
         source, paths = dataset_files(CATALOGUE[name_or_path], options=options, progress=progress)
         return read_npz(paths[0], memory_limit) if source.format == "npz" else _read_idx_files(paths, memory_limit)
-    path = user_path(name_or_path, "dataset")
+    path = check_dataset_name(name_or_path)
     if path.is_dir():
         return _read_idx_files([_find_idx_file(path, stem) for stem in IDX_FILE_NAMES], memory_limit)
-    if path.is_file():
-        return read_npz(path, memory_limit)
+    return read_npz(path, memory_limit)
+
+
+def check_dataset_name(name_or_path: str) -> Path | None:
+    """None for a catalogue name, the path for a folder or file; else `DatasetError`. Reads nothing.
+
+    What the CLI checks before TensorFlow loads, so that a misspelt name answers at once.
+    """
+    if name_or_path == DIGITS.name or name_or_path in CATALOGUE:
+        return None
+    path = user_path(name_or_path, "dataset")
+    if path.is_dir() or path.is_file():
+        return path
     raise DatasetError(
         f"{name_or_path!r}: expected a dataset name ({', '.join(DATASET_NAMES)}), a folder of "
         "IDX files or a .npz file, found none of these; check the spelling or the path"
