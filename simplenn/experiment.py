@@ -125,6 +125,9 @@ def resume_command(run: RunDirectory) -> str:
 def _train(trainer: Trainer, data: PreparedData, run: RunDirectory | None, live_progress, log) -> dict:
     """Train from the run's newest checkpoint, or from the start, and write the summary."""
     config = trainer.config
+    if config.batch_size > data.train.size:
+        log(f"note: --batch-size {config.batch_size} is more than the {data.train.size:,} training images; "
+            f"each step uses all {data.train.size:,}")
     log(f"{trainer.network!r}; {config.preset} preset on {config.dataset}, "
         f"{data.train.size:,} training images, {trainer.steps_per_epoch} steps per epoch")
     if live_progress is None:
