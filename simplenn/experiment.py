@@ -25,7 +25,7 @@ from simplenn.file_safety import DiskFull
 from simplenn.interruption import StopRequests, Terminated, TrainingInterrupted
 from simplenn.memory import MemoryLimit
 from simplenn.metrics import classification_scores, logits_in_blocks, loss_and_accuracy, weights_sha256
-from simplenn.run_directory import EpochRecord, RunDirectory, default_run_dir  # noqa: F401 (part of this API)
+from simplenn.run_directory import EpochRecord, RunDirectory
 from simplenn.training import Trainer, fit
 
 
@@ -57,8 +57,10 @@ def train_and_evaluate(
     leaves nothing behind.
     """
     run = RunDirectory(run_dir) if run_dir is not None else None
-    if run is not None:
-        run.open() if resume else run.check_new()  # before the data: a mistake costs no time
+    if run is not None and resume:
+        run.open()
+    elif run is not None:
+        run.check_new()  # before the data: a mistake costs no time
     data = data or prepare_data(config, memory_limit)
     config = fit_to_data(config, data.n_features, data.n_classes, layers_given=not adapt_layers)
     if config.augments:
