@@ -23,6 +23,7 @@ Reading order, following the data's way through a run:
     experiment.py    `train_and_evaluate`: data -> training -> scores -> run directory
     run_directory.py, checkpoints.py, file_safety.py, interruption.py
                      what a run writes, atomically, and how it survives kills
+    memory.py        what a run needs in memory, checked before it starts
     diagnose.py, ablate.py, bench.py, plots.py
                      the glass-box tools, the benchmark and the figures
     cli.py           the `simplenn` command: argparse over all of the above

@@ -16,6 +16,7 @@ from simplenn.config import Config, preset
 from simplenn.data import PreparedData, prepare_data
 from simplenn.experiment import train_and_evaluate
 from simplenn.file_safety import write_json
+from simplenn.memory import MemoryLimit
 
 FIXED = preset("fixed")
 
@@ -86,8 +87,11 @@ def ablate(
     seed: int = 0,
     jit_compile: bool = True,
     log: Callable[[str], None] = print,
+    memory_limit: MemoryLimit | None = None,
 ) -> list[AblationRow]:
     """Train every step of the ablation on `dataset` and measure it; one row per step.
+
+    memory_limit: as for `train_and_evaluate` (default: half the available memory).
 
     Compiling with XLA takes seconds per run: worth it on 60,000 images, not on digits.
     """
@@ -96,7 +100,7 @@ def ablate(
     steps = ablation_configs(dataset, epochs, seed, jit_compile)
     for number, (change, fields, config) in enumerate(steps, start=1):
         if config.scale_inputs not in prepared:
-            prepared[config.scale_inputs] = prepare_data(config)
+            prepared[config.scale_inputs] = prepare_data(config, memory_limit)
         summary = train_and_evaluate(
             config, data=prepared[config.scale_inputs], live_progress=False, log=lambda line: None
         )

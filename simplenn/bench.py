@@ -31,6 +31,7 @@ import tensorflow as tf
 
 from simplenn.config import Config, fit_to_data
 from simplenn.data import PreparedData, prepare_data
+from simplenn.memory import MemoryLimit
 from simplenn.metrics import loss_and_accuracy
 from simplenn.training import Trainer, fit, train_step
 
@@ -222,12 +223,13 @@ SYSTEMS: dict[str, Callable[..., SystemResult]] = {
 
 
 def run_bench(dataset: str = "fashion-mnist", epochs: int = 5, seed: int = 0, threads: int | None = None,
-              log: Callable[[str], None] = print) -> dict:
+              log: Callable[[str], None] = print, memory_limit: MemoryLimit | None = None) -> dict:
     """Train every system on `dataset` and return the report that `format_table` prints.
 
     threads: run every system's arithmetic on this many threads (TensorFlow's pools and
     the BLAS under scikit-learn); None keeps each library's default. On a machine shared
     with other work, threads that wait for each other can slow a library tenfold.
+    memory_limit: as for `train_and_evaluate` (default: half the available memory).
     """
     from threadpoolctl import threadpool_limits  # scikit-learn's own dependency
 
@@ -235,7 +237,7 @@ def run_bench(dataset: str = "fashion-mnist", epochs: int = 5, seed: int = 0, th
         tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(threads)
     config = bench_config(dataset, epochs, seed)
-    data = prepare_data(config)
+    data = prepare_data(config, memory_limit)
     config = fit_to_data(config, data.n_features, data.n_classes, layers_given=False)
     load_before = os.getloadavg()[0]
     results = []

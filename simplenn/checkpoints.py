@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Callable
 import tensorflow as tf
 
 from simplenn.errors import SimplennError
-from simplenn.file_safety import remove_unfinished_writes, sha256_of, write_atomically
+from simplenn.file_safety import DiskFull, is_disk_full, remove_unfinished_writes, sha256_of, write_atomically
 
 if TYPE_CHECKING:  # a checkpoint stores any trainer it is given; the type is for readers
     from simplenn.training import Trainer
@@ -76,15 +76,39 @@ class CheckpointStore:
             self._remove_unfinished_writes()
 
     def save(self) -> Path:
-        """Checkpoint the trainer now, then seal it with its digest; the checkpoint's prefix."""
-        prefix = Path(self._manager.save())
-        files = sorted(p for p in prefix.parent.glob(f"{prefix.name}.*") if p.suffix != DIGEST_SUFFIX)
-        write_atomically(
-            self._digest_path(prefix), "".join(f"{sha256_of(path)}  {path.name}\n" for path in files)
-        )
+        """Checkpoint the trainer now, then seal it with its digest; the checkpoint's prefix.
+
+        A save that fails (a full disk) leaves no trace: TensorFlow's temporary folder and
+        the unsealed files are removed, the checkpoints saved before stay as they were, and
+        `SimplennError` (`DiskFull`) names the checkpoint and the space it needs.
+        """
+        needed = self._size_estimate()
+        prefix = None
+        try:
+            prefix = Path(self._manager.save())
+            files = sorted(p for p in prefix.parent.glob(f"{prefix.name}.*") if p.suffix != DIGEST_SUFFIX)
+            write_atomically(
+                self._digest_path(prefix), "".join(f"{sha256_of(path)}  {path.name}\n" for path in files)
+            )
+        except (tf.errors.OpError, OSError) as error:
+            if prefix is not None:  # written but not sealed: not a checkpoint, and it takes space
+                for path in prefix.parent.glob(f"{prefix.name}.*"):
+                    path.unlink(missing_ok=True)
+            self._remove_unfinished_writes()
+            where = self.directory / f"{CHECKPOINT_NAME}-{int(self._checkpoint.save_counter.numpy())}"
+            if is_disk_full(error):
+                raise DiskFull(where, needed) from None
+            first_line = (getattr(error, "message", None) or str(error)).strip().splitlines()[0]
+            raise SimplennError(f"cannot write checkpoint {where}: {first_line}") from None
         self._remove_orphan_digests()
         self.latest, self.saved_at_step = prefix, self.trainer.global_step
         return prefix
+
+    def _size_estimate(self) -> int:
+        """Bytes a checkpoint takes: the newest one's files, or the variables' bytes before the first."""
+        if self.latest is not None:
+            return sum(p.stat().st_size for p in self.latest.parent.glob(f"{self.latest.name}.*"))
+        return sum(int(v.numpy().nbytes) for v in self.trainer.variables) + 4096  # and the index
 
     def committed(self) -> list[Path]:
         """Prefixes of the checkpoints whose digest was written, newest first."""

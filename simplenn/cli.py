@@ -74,6 +74,59 @@ def output_file(text: str) -> str:
     return text
 
 
+def image_file(text: str) -> str:
+    """A figure a command will write: a writable place, and a format matplotlib can save."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    output_file(text)
+    formats = FigureCanvasBase.get_supported_filetypes()  # {"png": "Portable Network Graphics", ...}
+    extension = Path(text).suffix.lower().lstrip(".")
+    if extension not in formats:
+        found = f"the extension .{extension}" if extension else "no extension"
+        raise argparse.ArgumentTypeError(
+            f"cannot write a figure to {text}: it has {found}; end it in one of "
+            f"{', '.join('.' + name for name in sorted(formats))}, e.g. .png"
+        )
+    return text
+
+
+def memory_size(text: str) -> str:
+    """A `--max-memory` value such as 8G, checked now; `MemoryLimit.of` reads it."""
+    from simplenn.memory import parse_size
+
+    try:
+        parse_size(text)
+    except SimplennError as error:
+        raise argparse.ArgumentTypeError(str(error).removeprefix(f"--max-memory {text!r} ")) from None
+    return text
+
+
+def seed_value(text: str) -> int:
+    value = non_negative_int(text)
+    if value > configs.MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be at most {configs.MAX_SEED:,}, got {text}")
+    return value
+
+
+def epoch_count(text: str) -> int:
+    value = positive_int(text)
+    if value > configs.MAX_EPOCHS:
+        raise argparse.ArgumentTypeError(f"must be at most {configs.MAX_EPOCHS:,}, got {text}")
+    return value
+
+
+def _add_memory_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--max-memory", type=memory_size, default=None, metavar="SIZE",
+                        help="refuse work estimated to need more memory than this, e.g. 8G "
+                             "(default: half of the memory available)")
+
+
+def _memory_limit(args: argparse.Namespace):
+    from simplenn.memory import MemoryLimit
+
+    return MemoryLimit.of(args.max_memory)
+
+
 def _number(text: str, kind, description: str):
     try:
         return kind(text)
@@ -175,6 +228,7 @@ def _add_train_parser(commands) -> None:
     run.add_argument("--target-accuracy", type=fraction, default=None, metavar="FRACTION",
                      help="exit with status 1 when the test accuracy ends below this, e.g. 0.95")
     run.add_argument("--quiet", action="store_true", help="print only the result")
+    _add_memory_flag(run)
     parser.set_defaults(handler=_train)
 
 
@@ -185,26 +239,34 @@ def print_warnings_only(line: str) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from simplenn.datasets import check_dataset_name
+    from simplenn.run_directory import RunDirectory, default_run_dir
+
     if args.resume is not None:
         given = given_config_flags(args) + (["--run-dir"] if args.run_dir else [])
         if given:
             raise SimplennError(
                 f"--resume goes on with the config stored in {args.resume}/config.json; drop {', '.join(given)}"
             )
+        run_dir = args.resume
+        RunDirectory(run_dir).open().read_config()  # a mistake is reported before TensorFlow loads
     else:
-        config = config_from_args(args)  # a mistake is reported before TensorFlow loads
+        config = config_from_args(args)
+        check_dataset_name(config.dataset)
+        run_dir = args.run_dir or default_run_dir(config)
+        RunDirectory(run_dir).check_new()
+    memory_limit = _memory_limit(args)
     import_tensorflow_quietly()
-    from simplenn.experiment import check_target_accuracy, default_run_dir, format_result, resume_run, train_and_evaluate
+    from simplenn.experiment import check_target_accuracy, format_result, resume_run, train_and_evaluate
 
     log = print_warnings_only if args.quiet else print
     live_progress = False if args.quiet else None
     if args.resume is not None:
-        run_dir = args.resume
-        summary = resume_run(run_dir, live_progress=live_progress, log=log)
+        summary = resume_run(run_dir, live_progress=live_progress, log=log, memory_limit=memory_limit)
     else:
-        run_dir = args.run_dir or default_run_dir(config)
         summary = train_and_evaluate(
-            config, run_dir=run_dir, adapt_layers=args.layers is None, live_progress=live_progress, log=log
+            config, run_dir=run_dir, adapt_layers=args.layers is None, live_progress=live_progress, log=log,
+            memory_limit=memory_limit,
         )
     print(format_result(summary, run_dir))
     if args.target_accuracy is not None:
@@ -216,7 +278,7 @@ def _add_show_parser(commands) -> None:
     parser = commands.add_parser("show", help="the post's figure of one training image")
     parser.add_argument("--dataset", default="digits", metavar="NAME", help=f"{DATASET_HELP} (default digits)")
     parser.add_argument("--index", type=non_negative_int, default=0, help="which training image (default 0)")
-    parser.add_argument("--out", type=output_file, default=None, help="write a PNG here instead of opening a window")
+    parser.add_argument("--out", type=image_file, default=None, help="write a PNG here instead of opening a window")
     parser.set_defaults(handler=_show)
 
 
@@ -273,45 +335,54 @@ def _add_diagnose_parser(commands) -> None:
     parser.add_argument("--run-dir", default=None,
                         help="diagnose the config of this run (instead of --preset; other flags still apply)")
     parser.add_argument("--steps", type=positive_int, default=3, help="training steps to take (default 3)")
+    _add_memory_flag(parser)
     parser.set_defaults(handler=_diagnose)
 
 
 def _diagnose(args: argparse.Namespace) -> int:
+    from simplenn.datasets import check_dataset_name
     from simplenn.run_directory import RunDirectory
 
     base = RunDirectory(args.run_dir).read_config() if args.run_dir else None
     config = config_from_args(args, base)
+    check_dataset_name(config.dataset)
+    memory_limit = _memory_limit(args)
     import_tensorflow_quietly()
     from simplenn.diagnose import diagnose, format_diagnosis
 
-    print(format_diagnosis(diagnose(config, args.steps, adapt_layers=args.layers is None)))
+    print(format_diagnosis(diagnose(config, args.steps, adapt_layers=args.layers is None, memory_limit=memory_limit)))
     return 0
 
 
 def _add_comparison_flags(parser, each: str, *, dataset: str, epochs: int, json_help: str) -> None:
     """The flags of commands that train several runs (or systems) alike: data, epochs, seed, JSON."""
     parser.add_argument("--dataset", default=dataset, metavar="NAME", help=f"{DATASET_HELP} (default {dataset})")
-    parser.add_argument("--epochs", type=positive_int, default=epochs, help=f"epochs for every {each} (default {epochs})")
-    parser.add_argument("--seed", type=non_negative_int, default=0, help=f"the same seed for every {each}")
+    parser.add_argument("--epochs", type=epoch_count, default=epochs, help=f"epochs for every {each} (default {epochs})")
+    parser.add_argument("--seed", type=seed_value, default=0, help=f"the same seed for every {each}")
     parser.add_argument("--json", type=output_file, default=None, help=json_help)
+    _add_memory_flag(parser)
 
 
 def _add_ablate_parser(commands) -> None:
     parser = commands.add_parser("ablate", help="from the blog preset to fixed, one change at a time")
     _add_comparison_flags(parser, "run", dataset="digits", epochs=configs.preset("fixed").epochs,
                           json_help="also write every row, with its config, to this file")
-    parser.add_argument("--out", type=output_file, default=None, help="write the bar chart here (PNG)")
+    parser.add_argument("--out", type=image_file, default=None, help="write the bar chart here (PNG)")
     parser.add_argument("--no-xla", dest="jit_compile", action="store_false",
                         help="do not compile steps with XLA (starts faster on tiny data such as digits)")
     parser.set_defaults(handler=_ablate)
 
 
 def _ablate(args: argparse.Namespace) -> int:
+    from simplenn.datasets import check_dataset_name
+
+    check_dataset_name(args.dataset)
+    memory_limit = _memory_limit(args)
     import_tensorflow_quietly()
     from simplenn.ablate import ablate, format_table, save_rows
     from simplenn.plots import ablation_chart
 
-    rows = ablate(args.dataset, args.epochs, args.seed, args.jit_compile)
+    rows = ablate(args.dataset, args.epochs, args.seed, args.jit_compile, memory_limit=memory_limit)
     print(format_table(rows))
     if args.json:
         save_rows(rows, args.json)
@@ -334,11 +405,15 @@ def _add_bench_parser(commands) -> None:
 
 
 def _bench(args: argparse.Namespace) -> int:
+    from simplenn.datasets import check_dataset_name
+
+    check_dataset_name(args.dataset)
+    memory_limit = _memory_limit(args)
     import_tensorflow_quietly()
     from simplenn.bench import format_table, run_bench
     from simplenn.file_safety import write_json
 
-    report = run_bench(args.dataset, args.epochs, args.seed, args.threads)
+    report = run_bench(args.dataset, args.epochs, args.seed, args.threads, memory_limit=memory_limit)
     print(format_table(report))
     if args.json:
         print(f"report written to {write_json(args.json, report)}")
@@ -354,6 +429,7 @@ def _add_evaluate_parser(commands) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    _check_run_before_tensorflow(args.run_dir)
     import_tensorflow_quietly()
     from simplenn.evaluation import format_evaluation, write_evaluation
     from simplenn.loaded_run import load_run
@@ -373,6 +449,7 @@ def _add_plot_parser(commands) -> None:
 
 
 def _plot(args: argparse.Namespace) -> int:
+    _check_run_before_tensorflow(args.run_dir)
     import_tensorflow_quietly()
     from simplenn.figures import plot_run
     from simplenn.loaded_run import load_run
@@ -391,6 +468,7 @@ def _add_report_parser(commands) -> None:
 
 
 def _report(args: argparse.Namespace) -> int:
+    _check_run_before_tensorflow(args.run_dir)
     import_tensorflow_quietly()
     from simplenn.loaded_run import load_run
     from simplenn.report import write_report
@@ -402,20 +480,29 @@ def _report(args: argparse.Namespace) -> int:
 def _add_compare_parser(commands) -> None:
     parser = commands.add_parser("compare", help="runs side by side: the settings that differ, scores, curves")
     parser.add_argument("run_dirs", metavar="RUN", nargs="+", help="two or more --run-dir folders")
-    parser.add_argument("--out", type=output_file, default=None,
+    parser.add_argument("--out", type=image_file, default=None,
                         help="the overlaid learning curves (default: figures/compare.png in the first RUN)")
     parser.set_defaults(handler=_compare)
 
 
 def _compare(args: argparse.Namespace) -> int:
-    import_tensorflow_quietly()
-    from simplenn.compare import compare_runs, format_comparison, plot_comparison
+    from simplenn.compare import compare_runs
 
-    comparison = compare_runs(args.run_dirs)
+    comparison = compare_runs(args.run_dirs)  # reads the runs' records: a mistake answers before TensorFlow loads
+    import_tensorflow_quietly()
+    from simplenn.compare import format_comparison, plot_comparison
+
     print(format_comparison(comparison))
     out = args.out or Path(args.run_dirs[0]) / "figures" / "compare.png"
     print(f"learning curves written to {plot_comparison(comparison, out)}")
     return 0
+
+
+def _check_run_before_tensorflow(run_dir: str) -> None:
+    """Read a run's records, so that a wrong folder is reported before TensorFlow loads."""
+    from simplenn.run_directory import RunDirectory
+
+    RunDirectory(run_dir).read_records()
 
 
 def import_tensorflow_quietly() -> None:
@@ -457,7 +544,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from simplenn.interruption import Terminated, raise_on_sigterm
+
     try:
+        raise_on_sigterm()  # SIGTERM ends like Ctrl-C: a line, the status, and files left whole
         args = build_parser().parse_args(argv)
         return args.handler(args)
     except SimplennError as error:
@@ -466,6 +556,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:  # Ctrl-C outside training, which handles it itself
         print("simplenn: interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print("simplenn: terminated", file=sys.stderr)
+        return 143
 
 
 if __name__ == "__main__":

@@ -18,7 +18,8 @@ import tensorflow as tf
 
 from simplenn.config import Config
 from simplenn.datasets import load_dataset
-from simplenn.datasets.validation import N_CLASSES
+from simplenn.datasets.validation import N_CLASSES, DatasetError
+from simplenn.memory import MemoryLimit, run_needs
 
 
 @dataclass
@@ -83,13 +84,30 @@ def split_validation(X: np.ndarray, Y: np.ndarray, fraction: float, seed: int) -
     """Hold out `fraction` of the rows, chosen by a seeded permutation: (train, validation)."""
     order = np.random.default_rng(seed).permutation(len(X))
     n_validation = int(round(fraction * len(X)))
+    if not 0 < n_validation < len(X):
+        side = "validation" if n_validation == 0 else "training"
+        raise DatasetError(
+            f"--validation-split {fraction:g} of {len(X):,} training images leaves no {side} images; "
+            f"give a fraction between {1 / len(X):.2g} and {1 - 1 / len(X):.4g}" if len(X) > 1 else
+            f"--validation-split needs at least 2 training images, found {len(X)}; drop --validation-split"
+        )
     held, kept = np.sort(order[:n_validation]), np.sort(order[n_validation:])
     return make_split(X[kept], Y[kept]), make_split(X[held], Y[held])
 
 
-def prepare_data(config: Config) -> PreparedData:
-    """Load `config.dataset` and prepare it as the post does (scaling if configured)."""
-    (x_train, y_train), (x_test, y_test) = load_dataset(config.dataset)
+def prepare_data(config: Config, memory_limit: MemoryLimit | None = None) -> PreparedData:
+    """Load `config.dataset` and prepare it as the post does (scaling if configured).
+
+    memory_limit: what the run may need (default: half the available memory); data,
+    network and activations are estimated once the images are read, before they are
+    converted, and `SimplennError` names the estimate and the limit when it is exceeded.
+    """
+    memory_limit = memory_limit or MemoryLimit.of(None)
+    (x_train, y_train), (x_test, y_test) = load_dataset(config.dataset, memory_limit=memory_limit)
+    # The layers as `fit_to_data` will make them: the input and output sizes come from the data.
+    layers = (int(np.prod(x_train.shape[1:])), *config.layers[1:-1], N_CLASSES)
+    needs = run_needs(layers, x_train.shape[1:], len(x_train), len(x_test), config.batch_size)
+    memory_limit.require(needs, f"training layers {','.join(map(str, layers))} on {config.dataset}")
     X_train, Y_train = prepare(x_train, y_train, scale=config.scale_inputs)  # (n, 784), (n, 10)
     X_test, Y_test = prepare(x_test, y_test, scale=config.scale_inputs)
     if config.validation_split:

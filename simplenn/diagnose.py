@@ -21,6 +21,7 @@ import tensorflow as tf
 
 from simplenn.config import Config, fit_to_data
 from simplenn.data import PreparedData, Split, prepare_data
+from simplenn.memory import MemoryLimit
 from simplenn.training import Trainer, gradient_function, overflow_causes, use_deterministic_kernels
 
 SAMPLE_SIZE = 1000  # training images whose activations are inspected
@@ -134,14 +135,16 @@ def diagnose(
     data: PreparedData | None = None,
     sample_size: int = SAMPLE_SIZE,
     adapt_layers: bool = True,
+    memory_limit: MemoryLimit | None = None,
 ) -> Diagnosis:
     """Train `config` for `steps` steps from its initial weights and measure each state.
 
     The diagnosis batch is the first `batch_size` training rows (the whole set for the
     post's full batch, where it is exactly the batch each step trains on). `adapt_layers`
     fits the first and last layer sizes to the data, as `train_and_evaluate` does.
+    memory_limit: as for `train_and_evaluate` (default: half the available memory).
     """
-    data = data or prepare_data(config)
+    data = data or prepare_data(config, memory_limit)
     config = fit_to_data(config, data.n_features, data.n_classes, layers_given=not adapt_layers)
     trainer = Trainer(config, data.train.size, data.image_shape)
     use_deterministic_kernels()

@@ -21,14 +21,12 @@ from simplenn.checkpoints import CheckpointStore
 from simplenn.config import Config, fit_to_data
 from simplenn.data import PreparedData, prepare_data
 from simplenn.errors import SimplennError
-from simplenn.interruption import StopRequests, TrainingInterrupted
+from simplenn.file_safety import DiskFull
+from simplenn.interruption import StopRequests, Terminated, TrainingInterrupted
+from simplenn.memory import MemoryLimit
 from simplenn.metrics import classification_scores, logits_in_blocks, loss_and_accuracy, weights_sha256
 from simplenn.run_directory import EpochRecord, RunDirectory
 from simplenn.training import Trainer, fit
-
-
-def default_run_dir(config: Config) -> Path:
-    return Path("runs") / f"{config.preset}-{config.dataset.replace('/', '_')}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
 def train_and_evaluate(
@@ -40,6 +38,7 @@ def train_and_evaluate(
     data: PreparedData | None = None,
     live_progress: bool | None = None,
     log: Callable[[str], None] = print,
+    memory_limit: MemoryLimit | None = None,
 ) -> dict:
     """Train `config` and return its summary (also written to `run_dir`/summary.json).
 
@@ -51,23 +50,60 @@ def train_and_evaluate(
     must be the one stored there, which `resume_run` reads.
     adapt_layers: fit the first and last layer sizes to the data (presets are written
     for 28x28 images); when False, a mismatch is an error naming both sizes.
+    memory_limit: what the data, network and optimizer may need (default: half the
+    available memory); checked before anything is trained.
+
+    Every check runs before the run directory is created, so a run that never starts
+    leaves nothing behind.
     """
-    data = data or prepare_data(config)
+    run = RunDirectory(run_dir) if run_dir is not None else None
+    if run is not None and resume:
+        run.open()
+    elif run is not None:
+        run.check_new()  # before the data: a mistake costs no time
+    data = data or prepare_data(config, memory_limit)
     config = fit_to_data(config, data.n_features, data.n_classes, layers_given=not adapt_layers)
-    if config.augments:  # before the run directory is written: a mistake leaves nothing behind
+    if config.augments:
         check_augmentation(config, data.image_shape)
-    if run_dir is None:
-        return _train(config, data, None, live_progress, log)
-    run = RunDirectory(run_dir).open() if resume else RunDirectory(run_dir).create()
-    with run.lock():
+    trainer = Trainer(config, data.train.size, data.image_shape)
+    if run is None:
+        return _train(trainer, data, None, live_progress, log)
+    if not resume:
+        run.create()
+    try:
+        with run.lock():
+            return _train_in(run, trainer, data, resume, live_progress, log)
+    except BaseException:
+        run.remove_unstarted()  # a run that never wrote its config leaves no folder behind
+        raise
+
+
+def _train_in(run: RunDirectory, trainer: Trainer, data: PreparedData, resume: bool, live_progress, log) -> dict:
+    """`_train` in the locked `run`, turning a full disk or a signal into a message with the resume command."""
+    try:
         if not resume:
             run.require_new()
-            run.write_config(config)
-        return _train(config, data, run, live_progress, log)
+            run.write_config(trainer.config)
+        return _train(trainer, data, run, live_progress, log)
+    except DiskFull as full:  # the checkpoints saved before are intact
+        started = (run.path / "config.json").exists()
+        advice = f"free some space, then resume with: {resume_command(run)}" if started else \
+            "free some space and start again"
+        raise DiskFull(full.path, full.needed_bytes, advice) from None
+    except (KeyboardInterrupt, Terminated) as stop:  # a signal outside training's chunks
+        number = signal.SIGINT if isinstance(stop, KeyboardInterrupt) else signal.SIGTERM
+        raise TrainingInterrupted(
+            f"stopped by {number.name}; the run directory keeps every checkpoint saved so far; "
+            f"resume with: {resume_command(run)}", number
+        ) from None
 
 
 def resume_run(
-    run_dir: str | Path, *, live_progress: bool | None = None, log: Callable[[str], None] = print
+    run_dir: str | Path,
+    *,
+    live_progress: bool | None = None,
+    log: Callable[[str], None] = print,
+    memory_limit: MemoryLimit | None = None,
 ) -> dict:
     """Go on with the run in `run_dir` from its config.json and newest intact checkpoint.
 
@@ -78,13 +114,22 @@ def resume_run(
         log(f"{run.path} finished already; its summary is in summary.json")
         return run.read_summary()
     return train_and_evaluate(
-        run.read_config(), run_dir=run.path, resume=True, live_progress=live_progress, log=log
+        run.read_config(), run_dir=run.path, resume=True, live_progress=live_progress, log=log,
+        memory_limit=memory_limit,
     )
 
 
-def _train(config: Config, data: PreparedData, run: RunDirectory | None, live_progress, log) -> dict:
+def resume_command(run: RunDirectory) -> str:
+    """`simplenn train --resume RUN_DIR`, quoted for a shell: a path with a space still works."""
+    return f"simplenn train --resume {shlex.quote(str(run.path))}"
+
+
+def _train(trainer: Trainer, data: PreparedData, run: RunDirectory | None, live_progress, log) -> dict:
     """Train from the run's newest checkpoint, or from the start, and write the summary."""
-    trainer = Trainer(config, data.train.size, data.image_shape)
+    config = trainer.config
+    if config.batch_size > data.train.size:
+        log(f"note: --batch-size {config.batch_size} is more than the {data.train.size:,} training images; "
+            f"each step uses all {data.train.size:,}")
     log(f"{trainer.network!r}; {config.preset} preset on {config.dataset}, "
         f"{data.train.size:,} training images, {trainer.steps_per_epoch} steps per epoch")
     if live_progress is None:
@@ -120,7 +165,13 @@ class RunRecorder:
         self.stop_requests = StopRequests()
         restored = self.checkpoints.restore()
         # history.json is written before the epoch's checkpoint, so it can be an epoch ahead.
-        self.history: list[EpochRecord] = run.read_history()[: int(trainer.epoch.numpy())]
+        epochs_done = int(trainer.epoch.numpy())
+        self.history: list[EpochRecord] = run.read_history()[:epochs_done]
+        if len(self.history) < epochs_done:
+            raise SimplennError(
+                f"cannot resume {run.path}: its checkpoint is at the end of epoch {epochs_done} but history.json "
+                f"records {len(self.history)} epoch(s); the run directory was changed, start again in a new --run-dir"
+            )
         if restored is not None:
             log(f"resumed from {restored} at {self._position()}")
 
@@ -160,7 +211,7 @@ class RunRecorder:
         if number is not None:
             raise TrainingInterrupted(
                 f"stopped by {signal.Signals(number).name} at {self._position()} with checkpoint "
-                f"{self.checkpoints.latest}; resume with: simplenn train --resume {shlex.quote(str(self.run.path))}",
+                f"{self.checkpoints.latest}; resume with: {resume_command(self.run)}",
                 number,
             )
 

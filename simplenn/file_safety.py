@@ -4,21 +4,30 @@ Every file simplenn writes (run records, checkpoint digests, downloaded datasets
 through `write_atomically`: the bytes go to a uniquely named temporary file in the same
 folder, are flushed to disk, optionally checked, and only then renamed over the
 destination. A process killed at any moment, SIGKILL included, leaves the old file or the
-new one, whole, and at worst a `.NAME.XXXX.tmp` file that `remove_unfinished_writes`
-clears away.
+new one, whole, and at worst a `.NAME.simplenn-XXXX.tmp` file that `remove_unfinished_writes`
+clears away. Only files with that marker are ever deleted: a user's own `.x.tmp` is not
+simplenn's to remove.
+
+The rename replaces a symlink at the destination instead of writing through it, and
+`require_no_links` refuses folders whose entries are links, so nothing is written
+outside the folder it was meant for. A full disk is reported as one line naming the file
+and the bytes it needed (`DiskFull`).
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any, BinaryIO, Callable
 
 from simplenn.errors import SimplennError
 
+TEMPORARY_MARKER = ".simplenn-"  # in the name of every temporary file simplenn creates
 TEMPORARY_SUFFIX = ".tmp"
 CHUNK_BYTES = 2**20  # hashing reads files a mebibyte at a time: memory stays flat
 
@@ -34,7 +43,9 @@ def write_atomically(
     check: called with the temporary file's path before the rename; if it raises, `path`
     is left as it was. Raises `OSError` as the system does (a full disk, no permission).
     """
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMPORARY_SUFFIX)
+    handle, temporary = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}{TEMPORARY_MARKER}", suffix=TEMPORARY_SUFFIX
+    )
     try:
         with os.fdopen(handle, "wb") as stream:
             if callable(content):
@@ -53,14 +64,51 @@ def write_atomically(
     return path
 
 
+class DiskFull(SimplennError):
+    """A write failed for want of space: the file, the bytes it needed (None if unknown), what to do."""
+
+    def __init__(self, path: Path, needed_bytes: int | None, advice: str = "free some space and run the command again"):
+        needed = f" (it needs about {format_bytes(needed_bytes)})" if needed_bytes else ""
+        super().__init__(f"cannot write {path}: the disk is full{needed}; {advice}")
+        self.path, self.needed_bytes = path, needed_bytes
+
+
+def is_disk_full(error: BaseException) -> bool:
+    """Whether `error` (an `OSError`, or TensorFlow's error for one) says that no space was left."""
+    if isinstance(error, OSError):
+        return error.errno in (errno.ENOSPC, errno.EDQUOT)
+    return "No space left on device" in str(error) or "Disk quota exceeded" in str(error)
+
+
+def write_error(path: Path, error: OSError, needed_bytes: int | None = None) -> SimplennError:
+    """The one-line error for a failed write of `path`: `DiskFull` with the space needed, when that is why."""
+    if is_disk_full(error):
+        return DiskFull(path, needed_bytes)
+    return SimplennError(f"cannot write {path}: {error.strerror or error}")
+
+
+def format_bytes(n: float) -> str:
+    """2**30 -> "1.0 GiB", 1536 -> "1.5 KiB": binary units, as `free -h`, `df -h` and `--max-memory 8G` count."""
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if n < 1024:
+            return f"{n:,.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:,.1f} TiB"
+
+
 def write_text(path: str | Path, text: str) -> Path:
     """Write `text` atomically, creating the folder; the path written, or `SimplennError`."""
+    return write_bytes(path, text.encode("utf-8"))
+
+
+def write_bytes(path: str | Path, content: bytes) -> Path:
+    """Write `content` atomically, creating the folder; the path written, or `SimplennError`."""
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomically(path, text)
+        write_atomically(path, content)
     except OSError as error:
-        raise SimplennError(f"cannot write {path}: {error.strerror or error}") from None
+        raise write_error(path, error, len(content)) from None
     return path
 
 
@@ -80,9 +128,39 @@ def read_json(path: Path) -> Any:
 
 
 def remove_unfinished_writes(folder: Path) -> None:
-    """Delete the temporary files that a process killed inside `write_atomically` left in `folder`."""
-    for temporary in folder.glob(f".*{TEMPORARY_SUFFIX}"):
-        temporary.unlink(missing_ok=True)
+    """Delete the temporary files that a process killed inside `write_atomically` left in `folder`.
+
+    Only regular files named `.NAME.simplenn-XXXX.tmp`: anything else is not simplenn's.
+    """
+    for temporary in folder.glob(f".*{TEMPORARY_MARKER}*{TEMPORARY_SUFFIX}"):
+        if stat.S_ISREG(temporary.lstat().st_mode):
+            temporary.unlink(missing_ok=True)
+
+
+def require_no_links(folder: Path, names: tuple[str, ...] | None = None, *, what: str) -> None:
+    """Refuse (`SimplennError`) when an entry of `folder` is a symbolic link.
+
+    names: the entries to look at (those that simplenn writes); None for every entry.
+    Writing through a link would change a file outside `folder`; `what` names the folder
+    in the message, e.g. "run directory runs/x".
+    """
+    entries = [folder / name for name in names] if names is not None else sorted(folder.iterdir())
+    for entry in entries:
+        if entry.is_symlink():
+            raise SimplennError(
+                f"{what} holds a link {entry} -> {os.readlink(entry)}; simplenn does not write through links "
+                "out of a run directory, so remove the link or choose another folder"
+            )
+
+
+def user_path(text: str | Path, what: str = "path") -> Path:
+    """`text` as a `Path`, `~` and `~user` expanded; `SimplennError` for an unknown user."""
+    try:
+        return Path(text).expanduser()
+    except RuntimeError:  # "Could not determine home directory"
+        user = str(text).split("/", 1)[0]
+        raise SimplennError(f"{what} {text}: there is no user {user[1:]!r} on this machine, so {user} "
+                            "cannot be expanded; give the folder itself") from None
 
 
 def file_digests(path: Path, *algorithms: str) -> dict[str, str]:

@@ -25,6 +25,20 @@ class TrainingInterrupted(SimplennError):
         self.exit_status = 128 + signal_number
 
 
+class Terminated(BaseException):
+    """SIGTERM outside training, raised where it arrives as Ctrl-C raises `KeyboardInterrupt`."""
+
+
+def raise_on_sigterm() -> None:
+    """From now on SIGTERM raises `Terminated`, so that the CLI can end with a message and 143."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _raise_terminated)
+
+
+def _raise_terminated(number: int, frame) -> None:
+    raise Terminated()
+
+
 class StopRequests:
     """While entered, SIGINT and SIGTERM ask training to stop instead of killing it.
 

@@ -102,13 +102,7 @@ def load_run(run_dir: str | Path) -> LoadedRun:
 
     run = RunDirectory(run_dir)
     path = run.path
-    if not path.is_dir():
-        raise SimplennError(f"cannot load run {path}: {'it does not exist' if not path.exists() else 'it is not a folder'}")
-    if not (path / "config.json").is_file():
-        raise SimplennError(f"cannot load run {path}: it holds no config.json; give the --run-dir of a `simplenn train`")
-    config = _with_context(path, run.read_config)
-    history = _with_context(path, run.read_history)
-    summary = _with_context(path, run.read_summary) if run.finished else None
+    config, history, summary = run.read_records()
     image_shape = image_shape_of(config.layers[0])
     warnings: list[str] = []
     # n_train only sets the batch count of the learning-rate schedule; restoring needs none.
@@ -146,9 +140,3 @@ def load_run(run_dir: str | Path) -> LoadedRun:
         trainer=trainer,
     )
 
-
-def _with_context(path: Path, read):
-    try:
-        return read()
-    except SimplennError as error:
-        raise SimplennError(f"cannot load run {path}: {error}") from None

@@ -6,6 +6,7 @@ returns the path it wrote; otherwise it opens a window as the post's `plt.show()
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
@@ -17,6 +18,7 @@ if not os.environ.get("DISPLAY") and os.name != "nt" and "MPLBACKEND" not in os.
 import matplotlib.pyplot as plt  # noqa: E402
 
 from simplenn.errors import SimplennError  # noqa: E402
+from simplenn.file_safety import write_bytes  # noqa: E402
 
 
 def _finish(figure, out: str | Path | None, default_name: str) -> Path | None:
@@ -27,16 +29,16 @@ def _finish(figure, out: str | Path | None, default_name: str) -> Path | None:
         plt.show()
         return None
     out = Path(out)
+    image = io.BytesIO()  # drawn in memory, then written atomically: a full disk leaves no half figure
     try:
         if out.is_dir():  # matplotlib would quietly write `out`.png next to it
             raise SimplennError(f"cannot write {out}: it is a folder; give a file name such as {out / default_name}")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        figure.savefig(out, dpi=100, bbox_inches="tight")
-    except OSError as error:
-        raise SimplennError(f"cannot write {out}: {error.strerror or error}") from None
+        figure.savefig(image, format=out.suffix.lstrip(".").lower() or "png", dpi=100, bbox_inches="tight")
+    except ValueError as error:  # an image format matplotlib does not know
+        raise SimplennError(f"cannot write {out}: {error}") from None
     finally:
         plt.close(figure)
-    return out
+    return write_bytes(out, image.getvalue())
 
 
 def sample_figure(image, label):

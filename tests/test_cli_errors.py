@@ -54,7 +54,7 @@ ROWS = [
     (["train", "--dataset", "{file}"], "expected a .npz (zip) archive, found a damaged or different file"),
     (["train", "--dataset", "{unreadable}"], "{unreadable}: cannot read the file (Permission denied)"),
     (["train", "--run-dir", "{file}"], "run directory {file} is a file; choose another --run-dir"),
-    (["train", "--run-dir", "{file}/run"], "cannot create run directory {file}/run: Not a directory"),
+    (["train", "--run-dir", "{file}/run"], "cannot create run directory {file}/run: {file} is a file, not a folder"),
     (["train", "--run-dir", "{read_only}/run"], "cannot create run directory {read_only}/run: "),
     (["train", "--resume", "{missing}"], "cannot resume {missing}: it does not exist"),
     (["train", "--resume", "{file}"], "cannot resume {file}: it is not a folder"),

@@ -226,7 +226,7 @@ def test_sigkill_mid_download_leaves_no_final_file_and_the_next_run_succeeds(ser
     child = subprocess.Popen([sys.executable, "-c", code], env=env)
     try:
         deadline = time.monotonic() + 60  # the child first imports simplenn (and TensorFlow)
-        while not any(p.stat().st_size > 8192 for p in tmp_path.glob(".f.bin.*.tmp")):
+        while not any(p.stat().st_size > 8192 for p in tmp_path.glob(".f.bin.simplenn-*.tmp")):
             assert child.poll() is None and time.monotonic() < deadline, "the download never started"
             time.sleep(0.02)
         os.kill(child.pid, signal.SIGKILL)

@@ -239,10 +239,10 @@ def test_the_lock_of_a_killed_process_is_free(tmp_path):
 
 
 def test_leftovers_of_a_killed_writer_are_removed(tmp_path):
-    (tmp_path / ".history.json.x1y2.tmp").write_text("[{")
+    (tmp_path / ".history.json.simplenn-x1y2.tmp").write_text("[{")
     checkpoints = tmp_path / "checkpoints"
     (checkpoints / "ckpt-9_temp").mkdir(parents=True)
-    (checkpoints / ".ckpt-8.sha256.z3.tmp").write_text("")
+    (checkpoints / ".ckpt-8.sha256.simplenn-z3.tmp").write_text("")
     (checkpoints / "ckpt-7.data-00000-of-00001").write_bytes(b"values without an index")
     with RunDirectory(tmp_path).lock():
         CheckpointStore(checkpoints, Trainer(CONFIG, 1347, (8, 8)))

@@ -10,7 +10,7 @@ Modules, one concern each: `catalogue` (what exists and its pinned hashes), `idx
 from simplenn.datasets.cache import cache_root
 from simplenn.datasets.catalogue import DATASET_NAMES, dataset_spec
 from simplenn.datasets.download import DownloadError, DownloadOptions, show_progress
-from simplenn.datasets.loading import class_names, load_dataset
+from simplenn.datasets.loading import check_dataset_name, class_names, load_dataset
 from simplenn.datasets.manage import (
     fetch,
     format_checks,
@@ -28,6 +28,7 @@ __all__ = [
     "DownloadError",
     "DownloadOptions",
     "cache_root",
+    "check_dataset_name",
     "class_names",
     "dataset_spec",
     "fetch",

@@ -15,7 +15,7 @@ from typing import BinaryIO
 
 from simplenn.datasets.catalogue import DataFile, DatasetSpec
 from simplenn.datasets.validation import DatasetError
-from simplenn.file_safety import write_atomically
+from simplenn.file_safety import DiskFull, is_disk_full, user_path, write_atomically
 
 SYSTEM_DATA_DIR = Path("/usr/share/datasets")
 
@@ -23,8 +23,8 @@ SYSTEM_DATA_DIR = Path("/usr/share/datasets")
 def cache_root() -> Path:
     """The folder downloads go to: `$SIMPLENN_DATA`, else Keras's `datasets` folder."""
     if override := os.environ.get("SIMPLENN_DATA"):
-        return Path(override).expanduser()
-    keras_dir = Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras").expanduser()
+        return user_path(override, "SIMPLENN_DATA")
+    keras_dir = user_path(os.environ.get("KERAS_HOME") or Path.home() / ".keras", "KERAS_HOME")
     # Keras moves to /tmp/.keras when its folder is read-only; follow it to find its files.
     if keras_dir.exists() and not os.access(keras_dir, os.W_OK):
         keras_dir = Path("/tmp/.keras")
@@ -44,11 +44,14 @@ def locate(spec: DatasetSpec, data_file: DataFile) -> Path | None:
     return None
 
 
-def install_file(dest: Path, write: Callable[[BinaryIO], None], check: Callable[[Path], None]) -> Path:
+def install_file(
+    dest: Path, write: Callable[[BinaryIO], None], check: Callable[[Path], None], size: int | None = None
+) -> Path:
     """Create `dest` so that it is never seen half-written or unchecked, and return it.
 
     `write` fills a temporary file next to `dest`; `check` gets its path and raises if
     the content is wrong; only then does it take the name `dest` (`write_atomically`).
+    size: the bytes expected, for the message when the disk is full.
     """
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -60,6 +63,8 @@ def install_file(dest: Path, write: Callable[[BinaryIO], None], check: Callable[
     try:
         return write_atomically(dest, write, check)
     except OSError as error:
+        if is_disk_full(error):
+            raise DiskFull(dest, size, "free some space, or set SIMPLENN_DATA to a folder on another disk") from None
         raise DatasetError(
             f"{dest}: cannot write the file ({error.strerror or error}); free some space "
             "or set SIMPLENN_DATA to a folder you can write to"

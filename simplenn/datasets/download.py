@@ -156,7 +156,7 @@ def _download_from(
             raise _Failure(problem, permanent=True)
 
     with response:
-        return install_file(dest, write, check)
+        return install_file(dest, write, check, data_file.size)
 
 
 def _tls_context(options: DownloadOptions) -> ssl.SSLContext:

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from simplenn.datasets.validation import DatasetError
+from simplenn.memory import MemoryLimit, images_bytes
 
 UNSIGNED_BYTE = 0x08
 TYPE_NAMES = {0x08: "unsigned byte", 0x09: "signed byte", 0x0B: "short", 0x0C: "int", 0x0D: "float", 0x0E: "double"}
@@ -24,20 +25,22 @@ MAX_PAYLOAD_BYTES = 2**30
 CHUNK_BYTES = 2**24
 
 
-def read_idx(path: Path, ndim: int) -> np.ndarray:
+def read_idx(path: Path, ndim: int, memory_limit: MemoryLimit | None = None) -> np.ndarray:
     """The uint8 array in the IDX file at `path` (gzipped or raw), which must have `ndim` dimensions.
 
     Returns a writable array shaped as the header declares, e.g. `(60000, 28, 28)` for
     `ndim=3`. Raises `DatasetError` naming the file and what is wrong with it.
+    memory_limit: images whose declared size would not fit it once prepared for training
+    are refused before anything is read (default: half the available memory).
     """
     try:
         with open(path, "rb") as raw:
             compressed = raw.read(2) == GZIP_MAGIC
             raw.seek(0)
             if not compressed:
-                return _read_items(raw, path, ndim, file_size=path.stat().st_size)
+                return _read_items(raw, path, ndim, path.stat().st_size, memory_limit)
             with gzip.GzipFile(fileobj=raw) as unzipped:
-                return _read_items(unzipped, path, ndim, file_size=None)
+                return _read_items(unzipped, path, ndim, None, memory_limit)
     except (EOFError, gzip.BadGzipFile, zlib.error) as error:
         raise DatasetError(
             f"{path}: expected a complete gzip file, found a damaged or cut-short one ({error}); "
@@ -47,7 +50,7 @@ def read_idx(path: Path, ndim: int) -> np.ndarray:
         raise DatasetError(f"{path}: cannot read the file ({error.strerror or error})") from None
 
 
-def _read_items(stream, path: Path, ndim: int, file_size: int | None) -> np.ndarray:
+def _read_items(stream, path: Path, ndim: int, file_size: int | None, memory_limit: MemoryLimit | None) -> np.ndarray:
     """Parse the header and items from `stream`; `file_size` is None when it is unknown (gzip)."""
     magic = stream.read(4)
     if len(magic) < 4:
@@ -91,7 +94,12 @@ def _read_items(stream, path: Path, ndim: int, file_size: int | None) -> np.ndar
             f"{path}: the header declares shape {shape} ({n_items} bytes), expected at most "
             f"{MAX_PAYLOAD_BYTES} bytes for MNIST-format data; the header is damaged"
         )
-    # Read in chunks so memory grows with the bytes really there, not with the header's claim.
+    if ndim == 3:  # the header's claim, before a byte of it is decompressed
+        (memory_limit or MemoryLimit.of(None)).require(
+            {"data": images_bytes(n_items)}, f"{path} declares {shape[0]:,} images of {shape[1]}x{shape[2]}, which"
+        )
+    # Read in chunks so memory grows with the bytes really there, not with the header's claim;
+    # decompression stops at the declared size (and one byte more, to find trailing bytes).
     items = bytearray()
     while len(items) < n_items:
         chunk = stream.read(min(CHUNK_BYTES, n_items - len(items)))

@@ -16,7 +16,9 @@ from simplenn.datasets.download import DownloadOptions, Progress, show_progress
 from simplenn.datasets.idx import read_idx
 from simplenn.datasets.manage import dataset_files
 from simplenn.datasets.npz import read_npz
-from simplenn.datasets.validation import DatasetError, check_examples
+from simplenn.datasets.validation import DatasetError, check_examples, check_splits
+from simplenn.file_safety import user_path
+from simplenn.memory import MemoryLimit
 
 ImagesAndLabels = tuple[np.ndarray, np.ndarray]  # uint8 (n, height, width), (n,)
 
@@ -26,6 +28,7 @@ def load_dataset(
     *,
     options: DownloadOptions = DownloadOptions(),
     progress: Progress | None = show_progress,
+    memory_limit: MemoryLimit | None = None,
 ) -> tuple[ImagesAndLabels, ImagesAndLabels]:
     """`((x_train, y_train), (x_test, y_test))` for a catalogue name or a path.
 
@@ -34,17 +37,30 @@ def load_dataset(
     or Debian's folder, verified, and downloaded when missing. A path is a folder holding
     the four IDX files (`train-images-idx3-ubyte[.gz]`, ...) or a Keras-style `.npz`;
     files given by path are checked for structure but have no hashes to match.
+    memory_limit: images files whose headers declare more than fits it are refused
+    before they are read (default: half the available memory).
     """
     if name_or_path == DIGITS.name:
         return _load_digits()
     if name_or_path in CATALOGUE:
         source, paths = dataset_files(CATALOGUE[name_or_path], options=options, progress=progress)
-        return read_npz(paths[0]) if source.format == "npz" else _read_idx_files(paths)
-    path = Path(name_or_path).expanduser()
+        return read_npz(paths[0], memory_limit) if source.format == "npz" else _read_idx_files(paths, memory_limit)
+    path = check_dataset_name(name_or_path)
     if path.is_dir():
-        return _read_idx_files([_find_idx_file(path, stem) for stem in IDX_FILE_NAMES])
-    if path.is_file():
-        return read_npz(path)
+        return _read_idx_files([_find_idx_file(path, stem) for stem in IDX_FILE_NAMES], memory_limit)
+    return read_npz(path, memory_limit)
+
+
+def check_dataset_name(name_or_path: str) -> Path | None:
+    """None for a catalogue name, the path for a folder or file; else `DatasetError`. Reads nothing.
+
+    What the CLI checks before TensorFlow loads, so that a misspelt name answers at once.
+    """
+    if name_or_path == DIGITS.name or name_or_path in CATALOGUE:
+        return None
+    path = user_path(name_or_path, "dataset")
+    if path.is_dir() or path.is_file():
+        return path
     raise DatasetError(
         f"{name_or_path!r}: expected a dataset name ({', '.join(DATASET_NAMES)}), a folder of "
         "IDX files or a .npz file, found none of these; check the spelling or the path"
@@ -69,14 +85,15 @@ def _find_idx_file(folder: Path, stem: str) -> Path:
     )
 
 
-def _read_idx_files(paths: list[Path]) -> tuple[ImagesAndLabels, ImagesAndLabels]:
+def _read_idx_files(paths: list[Path], memory_limit: MemoryLimit | None) -> tuple[ImagesAndLabels, ImagesAndLabels]:
     """Both splits from four IDX files in `IDX_FILE_NAMES` order."""
     train_images, train_labels, test_images, test_labels = paths
     splits = []
     for images_path, labels_path in ((train_images, train_labels), (test_images, test_labels)):
-        images, labels = read_idx(images_path, ndim=3), read_idx(labels_path, ndim=1)
+        images, labels = read_idx(images_path, 3, memory_limit), read_idx(labels_path, 1)
         check_examples(images, labels, f"{images_path} with {labels_path}")
         splits.append((images, labels))
+    check_splits(splits[0][0], splits[1][0], f"{train_images} with {test_images}")
     return splits[0], splits[1]
 
 

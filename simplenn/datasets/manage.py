@@ -16,6 +16,7 @@ from simplenn.datasets.catalogue import CATALOGUE, DataFile, DatasetSpec, Source
 from simplenn.datasets.download import DownloadError, DownloadOptions, Progress, download_file
 from simplenn.datasets.integrity import mismatch, verify_cached
 from simplenn.datasets.validation import DatasetError
+from simplenn.file_safety import user_path
 
 
 def dataset_files(
@@ -139,7 +140,7 @@ def import_files(name: str, path: str | Path) -> list[Path]:
     spec = dataset_spec(name)
     if not spec.sources:
         raise DatasetError(f"{name} comes with scikit-learn; there are no files to import")
-    path = Path(path).expanduser()
+    path = user_path(path)
     expected = ", ".join(f.name for f in spec.files)
     if path.is_dir():
         pairs = [(path / f.name, f) for f in spec.files if (path / f.name).is_file()]
@@ -178,7 +179,7 @@ def _copy_into_cache(source_path: Path, data_file: DataFile) -> Path:
         if problem := mismatch(part, data_file):
             raise DatasetError(f"{part}: {problem}; the copy differs from {source_path}, check the disk")
 
-    return install_file(cached_path(data_file), write, check)
+    return install_file(cached_path(data_file), write, check, source_path.stat().st_size)
 
 
 def format_dataset_list(states: list[DatasetState]) -> str:

@@ -16,18 +16,22 @@ from pathlib import Path
 import numpy as np
 
 from simplenn.datasets.idx import MAX_PAYLOAD_BYTES
-from simplenn.datasets.validation import DatasetError, check_examples
+from simplenn.datasets.validation import DatasetError, check_examples, check_splits
+from simplenn.memory import MemoryLimit, images_bytes
 
 KEYS = ("x_train", "y_train", "x_test", "y_test")
 Split = tuple[np.ndarray, np.ndarray]
 
 
-def read_npz(path: Path) -> tuple[Split, Split]:
+def read_npz(path: Path, memory_limit: MemoryLimit | None = None) -> tuple[Split, Split]:
     """`((x_train, y_train), (x_test, y_test))` from the archive at `path`.
 
     Images come back as uint8 `(n, height, width)`, labels as uint8 `(n,)` with values 0-9
     (stored labels may be any integer type). Raises `DatasetError` naming what is wrong.
+    memory_limit: images whose declared size would not fit it once prepared for training
+    are refused before they are decompressed (default: half the available memory).
     """
+    memory_limit = memory_limit or MemoryLimit.of(None)
     try:
         with zipfile.ZipFile(path) as archive:
             members = {name.removesuffix(".npy"): name for name in archive.namelist()}
@@ -38,7 +42,7 @@ def read_npz(path: Path) -> tuple[Split, Split]:
                     f"(missing {', '.join(missing)}); save it with np.savez(path, x_train=..., y_train=..., "
                     "x_test=..., y_test=...)"
                 )
-            arrays = {key: _read_member(archive, members[key], path) for key in KEYS}
+            arrays = {key: _read_member(archive, members[key], path, memory_limit) for key in KEYS}
     # RuntimeError covers an encrypted member and (as NotImplementedError) an unknown compression.
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, zlib.error, RuntimeError) as error:
         raise DatasetError(
@@ -52,10 +56,11 @@ def read_npz(path: Path) -> tuple[Split, Split]:
         images, labels = arrays[images_key], arrays[labels_key]
         check_examples(images, labels, f"{path} [{images_key}, {labels_key}]")
         splits.append((images, labels.astype(np.uint8)))
+    check_splits(splits[0][0], splits[1][0], str(path))
     return splits[0], splits[1]
 
 
-def _read_member(archive: zipfile.ZipFile, member: str, path: Path) -> np.ndarray:
+def _read_member(archive: zipfile.ZipFile, member: str, path: Path, memory_limit: MemoryLimit) -> np.ndarray:
     """One `.npy` member as an array, after checking its header; `path` is for messages."""
     where = f"{path} [{member}]"
     with archive.open(member) as stream:
@@ -87,6 +92,8 @@ def _read_member(archive: zipfile.ZipFile, member: str, path: Path) -> np.ndarra
                 f"{where}: the header declares {dtype} shaped {shape} ({n_bytes} bytes), "
                 f"found {stored_bytes} bytes stored; the archive is damaged, download or save it again"
             )
+        if name.startswith("x_"):  # the header's claim, before a byte of it is decompressed
+            memory_limit.require({"data": images_bytes(n_bytes)}, f"{where} declares images shaped {shape}, which")
         data = bytearray(stream.read(n_bytes))  # bytearray so the array is writable
         if len(data) != n_bytes or stream.read(1):  # reading to the end also checks the CRC
             raise DatasetError(

@@ -31,6 +31,10 @@ def check_examples(images: np.ndarray, labels: np.ndarray, source: str) -> None:
         )
     if labels.ndim != 1:
         raise DatasetError(f"{source}: expected labels shaped (n,), found shape {labels.shape}")
+    if len(images) == 0:
+        raise DatasetError(f"{source}: expected at least one image, found none; the split is empty")
+    if 0 in images.shape[1:]:
+        raise DatasetError(f"{source}: expected images of at least 1x1 pixel, found shape {images.shape}")
     if len(images) != len(labels):
         raise DatasetError(
             f"{source}: expected one label per image, found {len(images)} images and "
@@ -42,4 +46,14 @@ def check_examples(images: np.ndarray, labels: np.ndarray, source: str) -> None:
         raise DatasetError(
             f"{source}: expected labels 0-{N_CLASSES - 1}, found {labels[index]} at index {index}; "
             "simplenn trains 10-class datasets only"
+        )
+
+
+def check_splits(train_images: np.ndarray, test_images: np.ndarray, source: str) -> None:
+    """The training and test images must have one size, or no network could read both."""
+    if train_images.shape[1:] != test_images.shape[1:]:
+        (h, w), (th, tw) = train_images.shape[1:], test_images.shape[1:]
+        raise DatasetError(
+            f"{source}: expected training and test images of one size, found {h}x{w} training images "
+            f"and {th}x{tw} test images; the files do not belong to one dataset"
         )
