@@ -64,7 +64,10 @@ class CheckpointStore:
     save left behind, which would be unsafe while another process is saving.
     """
 
-    def __init__(self, directory: str | Path, trainer: Trainer, log: Callable[[str], None] = print):
+    def __init__(
+        self, directory: str | Path, trainer: Trainer, log: Callable[[str], None] = print, *, read_only: bool = False
+    ):
+        """read_only: only `restore` will be used, without the lock (`load_run`): touch no file."""
         self.directory = Path(directory)
         self.trainer = trainer
         self._log = log
@@ -76,7 +79,8 @@ class CheckpointStore:
         # The last checkpoint saved or restored, and the optimizer step it was taken at.
         self.latest: Path | None = None
         self.saved_at_step: int | None = None
-        self._remove_unfinished_writes()
+        if not read_only:
+            self._remove_unfinished_writes()
 
     def save(self) -> Path:
         """Checkpoint the trainer now, then seal it with its digest; the checkpoint's prefix."""

@@ -14,3 +14,18 @@ needs_fashion_mnist = pytest.mark.skipif(
     not (FASHION_MNIST_DIR / "train-images-idx3-ubyte.gz").exists(),
     reason="Debian's Fashion-MNIST files are absent: apt-get install dataset-fashion-mnist",
 )
+
+
+@pytest.fixture(scope="session")
+def digits_run(tmp_path_factory):
+    """A small real run on digits, written by the real CLI: 3 epochs of the fixed preset.
+
+    Shared by the tests that inspect a run (load_run, evaluate, figures, report); a test
+    that damages it works on a copy.
+    """
+    from simplenn.cli import main
+
+    run_dir = tmp_path_factory.mktemp("digits-run") / "run"
+    code = main(["train", "--preset", "fixed", "--dataset", "digits", "--epochs", "3", "--run-dir", str(run_dir), "--quiet"])
+    assert code == 0
+    return run_dir

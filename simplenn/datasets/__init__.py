@@ -11,7 +11,7 @@ Modules, one concern each: `catalogue` (what exists and its pinned hashes), `idx
 from simplenn.datasets.cache import cache_root
 from simplenn.datasets.catalogue import DATASET_NAMES, dataset_spec
 from simplenn.datasets.download import DownloadError, DownloadOptions, show_progress
-from simplenn.datasets.loading import class_names, load_dataset, prepare
+from simplenn.datasets.loading import class_names, load_dataset, prepare, prepare_images
 from simplenn.datasets.manage import fetch, import_files, list_datasets, verify
 from simplenn.datasets.validation import DatasetError
 
@@ -28,6 +28,7 @@ __all__ = [
     "list_datasets",
     "load_dataset",
     "prepare",
+    "prepare_images",
     "show_progress",
     "verify",
 ]

@@ -63,11 +63,17 @@ def prepare(images: np.ndarray, labels: np.ndarray, *, scale: bool) -> tuple[np.
     images uint8 (n, height, width), labels (n,) with values 0-9
     -> X float32 (n, height * width), Y float32 one-hot (n, 10).
     """
-    X = images.reshape(len(images), -1).astype(np.float32)  # (n, 28, 28) -> (n, 784)
-    if scale:
-        X /= 255.0  # the post feeds raw 0-255 pixels; scaling to 0-1 is simplenn's option
+    X = prepare_images(images, scale=scale)
     Y = np.eye(N_CLASSES, dtype=np.float32)[labels]  # (n,) -> (n, 10)
     return X, Y
+
+
+def prepare_images(images: np.ndarray, *, scale: bool) -> np.ndarray:
+    """Pixels 0-255, (n, height, width) or already (n, height * width) -> X float32 (n, height * width)."""
+    X = np.asarray(images).reshape(len(images), -1).astype(np.float32)  # (n, 28, 28) -> (n, 784)
+    if scale:
+        X /= 255.0  # the post feeds raw 0-255 pixels; scaling to 0-1 is simplenn's option
+    return X
 
 
 def _find_idx_file(folder: Path, stem: str) -> Path:
