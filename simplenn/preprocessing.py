@@ -126,7 +126,7 @@ def read_image(source, name: str | None = None) -> Image.Image:
     if isinstance(source, Image.Image):
         image = source
     else:
-        name = name or (str(source) if isinstance(source, (str, Path)) else "the image")
+        name = name or (str(source) if isinstance(source, (str, Path)) else "the file")
         try:
             stream = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else open(source, "rb")
         except OSError as error:

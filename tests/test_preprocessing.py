@@ -124,7 +124,7 @@ def test_unreadable_and_oversized_images_are_clear_errors(tmp_path, monkeypatch)
     with pytest.raises(SimplennError, match="cannot read .*missing.png: No such file"):
         P.read_image(tmp_path / "missing.png")
     truncated = png_bytes(draw_digit("1"))[:200]
-    with pytest.raises(SimplennError, match="cannot read the image as an image"):
+    with pytest.raises(SimplennError, match="cannot read the file as an image"):
         P.read_image(truncated)
     monkeypatch.setattr(P, "MAX_PIXELS", 100)
     with pytest.raises(SimplennError, match="200x200 pixels, more than the 100 read"):
