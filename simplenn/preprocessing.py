@@ -137,12 +137,16 @@ def read_image(source, name: str | None = None) -> Image.Image:
                 width, height = image.size
                 if width * height > MAX_PIXELS:
                     raise SimplennError(
-                        f"{name} is {width}x{height} pixels, more than the {MAX_PIXELS:,} read; "
-                        "shrink it first"
+                        f"{name} has {width * height:,} pixels ({width}x{height}), more than the "
+                        f"{MAX_PIXELS:,} read; shrink it first"
                     )
                 image.load()
-            except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError,
-                    ValueError) as error:
+            except Image.DecompressionBombError:
+                raise SimplennError(
+                    f"{name} has more than {MAX_PIXELS:,} pixels (Pillow refuses it as a decompression "
+                    "bomb); shrink it first"
+                ) from None
+            except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
                 raise SimplennError(
                     f"cannot read {name} as an image ({type(error).__name__}); give a PNG, JPEG or "
                     "other file Pillow reads"
