@@ -88,3 +88,44 @@ def draw_digit(digit: str, size: int = 200, thickness: int = 14, *, box=(0.25, 0
             r = thickness / 2
             pen.ellipse((x - r, y - r, x + r, y + r), fill=ink)
     return image
+
+
+def preprocessing_check(run, images: np.ndarray, labels: np.ndarray, seed: int = 0) -> dict:
+    """A `LoadedRun`'s accuracy on dataset images, on `preprocess` of them, and on photos of them.
+
+    images uint8 `(n, h, w)` from the run's dataset, labels `(n,)`. Returns the three
+    accuracies (0-1) and `photo_drop`, originals minus photos, in percentage points.
+    """
+    from simplenn.prediction import style_of
+    from simplenn.preprocessing import preprocess
+
+    style = style_of(run)
+    rng = np.random.default_rng(seed)
+    again = np.stack([preprocess(Image.fromarray(image), style) for image in images])  # (n, h, w)
+    photos = np.stack([preprocess(photograph(image, rng), style) for image in images])  # (n, h, w)
+    accuracies = {
+        name: float((run.predict(x) == labels).mean())
+        for name, x in (("originals", images), ("preprocessed_originals", again), ("photos", photos))
+    }
+    return {**accuracies, "n": len(images), "photo_drop": 100 * (accuracies["originals"] - accuracies["photos"])}
+
+
+def drawn_digits_accuracy(run, seed: int = 0, per_digit: int = 10) -> float:
+    """A `LoadedRun`'s accuracy on `draw_digit` renders of 0-9 at random sizes, places and pens."""
+    from simplenn.prediction import style_of
+    from simplenn.preprocessing import preprocess
+
+    style = style_of(run)
+    rng = np.random.default_rng(seed)
+    digits, seen = [], []
+    for digit in DIGIT_STROKES:
+        for _ in range(per_digit):
+            size = int(rng.integers(120, 600))
+            height = rng.uniform(0.3, 0.8)
+            width = height * rng.uniform(0.5, 0.8)
+            box = (rng.uniform(0, 1 - width), rng.uniform(0, 1 - height), width, height)
+            thickness = max(2, round(size * height * rng.uniform(0.06, 0.14)))
+            drawn = draw_digit(digit, size, thickness, box=box)
+            seen.append(preprocess(jpeg_round_trip(drawn.convert("RGB"), JPEG_QUALITY), style))
+            digits.append(int(digit))
+    return float((run.predict(np.stack(seen)) == np.array(digits)).mean())
