@@ -401,7 +401,7 @@ def _add_serve_parser(commands) -> None:
     parser = commands.add_parser("serve", help="a draw-a-digit page and a TF Serving-style JSON API for a run")
     parser.add_argument("run_dir", metavar="RUN", help="a run directory written by `simplenn train`")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
-    parser.add_argument("--port", type=non_negative_int, default=8000, help="port (default 8000; 0 picks a free one)")
+    parser.add_argument("--port", type=positive_int, default=8000, help="port (default 8000)")
     parser.set_defaults(handler=_serve)
 
 

@@ -233,8 +233,17 @@ def _is_finite_number(value) -> bool:
 
 def serve(run, host: str = "127.0.0.1", port: int = 8000) -> None:
     """Serve `run` with uvicorn until Ctrl-C."""
+    import socket
+
     import uvicorn
 
+    if not 0 < port < 2**16:
+        raise SimplennError(f"--port must be 1 to 65535, got {port}")
+    try:  # a port in use is the user's to fix: say so in one line, before uvicorn starts
+        with socket.create_server((host, port)):
+            pass
+    except OSError as error:
+        raise SimplennError(f"cannot listen on {host}:{port}: {error.strerror or error}; choose another --port") from None
     if host not in LOOPBACK_HOSTS:
         print(f"warning: listening on {host}: other machines can reach this server")
     print(f"serving {run.run_dir} at http://{host}:{port}/ (Ctrl-C stops)", flush=True)

@@ -147,3 +147,12 @@ def test_draw_clear_and_upload_in_a_real_browser(server, tmp_path):
         finally:
             browser.close()
     assert console_errors == []
+
+
+def test_a_port_in_use_is_one_line_exit_2(digits_run_dir, capsys):
+    from simplenn.cli import main
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        code = main(["serve", str(digits_run_dir), "--port", str(taken.getsockname()[1])])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "cannot listen on 127.0.0.1:" in err and "choose another --port" in err
