@@ -85,6 +85,14 @@ ROWS = [
     (["bench", "--epochs", "0"], "argument --epochs: must be a positive whole number, got 0"),
     (["bench", "--seed", "-1"], "argument --seed: must be 0 or more, got -1"),
     (["bench", "--dataset", "{missing}"], "expected a dataset name"),
+    # predict, export, serve
+    (["predict", "{missing}", "{file}"], "cannot load run {missing}: it does not exist"),
+    (["predict", "{garbled_run}", "{file}"], "cannot load run {garbled_run}: cannot read"),
+    (["predict", "{folder}", "{file}", "--top-k", "0"], "argument --top-k: must be a positive whole number, got 0"),
+    (["export", "{missing}", "{folder}/model"], "cannot load run {missing}: it does not exist"),
+    (["export", "{folder}", "{folder}/model", "--format", "onnx"], "argument --format: invalid choice: 'onnx'"),
+    (["serve", "{folder}"], "cannot load run {folder}: it holds no config.json"),
+    (["serve", "{folder}", "--port", "0"], "argument --port: must be a positive whole number, got 0"),
 ]
 
 
