@@ -524,6 +524,69 @@ def import_tensorflow_quietly() -> None:
         os.close(devnull)
 
 
+def _add_predict_parser(commands) -> None:
+    parser = commands.add_parser("predict", help="a trained run's top classes for your own images")
+    parser.add_argument("run_dir", metavar="RUN", help="a run directory written by `simplenn train`")
+    parser.add_argument("images", metavar="IMAGE", nargs="+", help="image files, or folders of them")
+    parser.add_argument("--top-k", type=positive_int, default=3, help="how many classes to list (default 3)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of lines")
+    parser.add_argument("--save-input", metavar="DIR", default=None,
+                        help="write each image beside the 28x28 image the network saw, into DIR")
+    parser.add_argument("--invert", action=argparse.BooleanOptionalAction, default=None,
+                        help="the ink is dark on light paper (--invert) or not (--no-invert); default: decided per image")
+    parser.set_defaults(handler=_predict)
+
+
+def _predict(args: argparse.Namespace) -> int:
+    import_tensorflow_quietly()
+    from simplenn.loaded_run import load_run
+    from simplenn.prediction import format_predictions, predict_images, predictions_json, save_inputs
+
+    predictions = predict_images(load_run(args.run_dir), args.images, args.invert)
+    print(predictions_json(predictions, args.top_k) if args.json else format_predictions(predictions, args.top_k))
+    if args.save_input:
+        written = save_inputs(predictions, args.save_input)
+        if not args.json:
+            print(f"{len(written)} network view(s) written to {args.save_input}")
+    return 0
+
+
+def _add_export_parser(commands) -> None:
+    parser = commands.add_parser("export", help="a trained run as a TensorFlow SavedModel or TFLite file")
+    parser.add_argument("run_dir", metavar="RUN", help="a run directory written by `simplenn train`")
+    parser.add_argument("out", metavar="OUT", help="the SavedModel folder, or the .tflite file, to write")
+    parser.add_argument("--format", choices=("saved_model", "tflite"), default="saved_model",
+                        help="saved_model (for TensorFlow Serving; default) or tflite")
+    parser.set_defaults(handler=_export)
+
+
+def _export(args: argparse.Namespace) -> int:
+    import_tensorflow_quietly()
+    from simplenn.export import export_run, export_summary
+    from simplenn.loaded_run import load_run
+
+    run = load_run(args.run_dir)
+    print(export_summary(run, export_run(run, args.out, args.format), args.format))
+    return 0
+
+
+def _add_serve_parser(commands) -> None:
+    parser = commands.add_parser("serve", help="a draw-a-digit page and a TF Serving-style JSON API for a run")
+    parser.add_argument("run_dir", metavar="RUN", help="a run directory written by `simplenn train`")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    parser.add_argument("--port", type=positive_int, default=8000, help="port (default 8000)")
+    parser.set_defaults(handler=_serve)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import_tensorflow_quietly()
+    from simplenn.loaded_run import load_run
+    from simplenn.serving import serve
+
+    serve(load_run(args.run_dir), args.host, args.port)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(
         prog="simplenn",
@@ -540,6 +603,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_plot_parser(commands)
     _add_report_parser(commands)
     _add_compare_parser(commands)
+    _add_predict_parser(commands)
+    _add_export_parser(commands)
+    _add_serve_parser(commands)
     return parser
 
 

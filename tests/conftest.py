@@ -29,3 +29,15 @@ def digits_run(tmp_path_factory):
     code = main(["train", "--preset", "fixed", "--dataset", "digits", "--epochs", "3", "--run-dir", str(run_dir), "--quiet"])
     assert code == 0
     return run_dir
+
+
+@pytest.fixture(scope="session")
+def digits_run_dir(tmp_path_factory):
+    """A real run of `simplenn train --preset fixed` on the 8x8 digits, shared by the tests that use one."""
+    from simplenn.cli import main
+
+    run_dir = tmp_path_factory.mktemp("digits-run") / "run"
+    code = main(["train", "--preset", "fixed", "--dataset", "digits", "--epochs", "10",
+                 "--run-dir", str(run_dir), "--quiet"])
+    assert code == 0
+    return run_dir

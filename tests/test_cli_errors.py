@@ -104,6 +104,14 @@ ROWS = [
     (["report", "{mistyped_run}"], "cannot load run {mistyped_run}: {mistyped_run}/config.json: config field epochs must be a whole number, got 'five'"),
     (["compare", "{folder}"], "compare needs at least two run folders"),
     (["compare", "{folder}", "{missing}"], "cannot compare {folder}: it holds no config.json"),
+    # predict, export, serve
+    (["predict", "{missing}", "{file}"], "cannot load run {missing}: it does not exist"),
+    (["predict", "{garbled_run}", "{file}"], "cannot load run {garbled_run}: cannot read"),
+    (["predict", "{folder}", "{file}", "--top-k", "0"], "argument --top-k: must be a positive whole number, got 0"),
+    (["export", "{missing}", "{folder}/model"], "cannot load run {missing}: it does not exist"),
+    (["export", "{folder}", "{folder}/model", "--format", "onnx"], "argument --format: invalid choice: 'onnx'"),
+    (["serve", "{folder}"], "cannot load run {folder}: it holds no config.json"),
+    (["serve", "{folder}", "--port", "0"], "argument --port: must be a positive whole number, got 0"),
 ]
 
 
