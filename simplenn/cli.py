@@ -8,15 +8,12 @@ on stderr and exit status 2; argparse's own usage errors exit 2 as well.
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # keep TensorFlow's start-up chatter off the CLI
-
-from simplenn import config as configs  # noqa: E402
-from simplenn.errors import SimplennError  # noqa: E402
+from simplenn import config as configs
+from simplenn.errors import SimplennError
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -193,7 +190,6 @@ def _train(args: argparse.Namespace) -> int:
             )
     else:
         config = config_from_args(args)  # a mistake is reported before TensorFlow loads
-    import_tensorflow_quietly()
     from simplenn.experiment import check_target_accuracy, default_run_dir, format_result, resume_run, train_and_evaluate
 
     log = print_warnings_only if args.quiet else print
@@ -221,7 +217,6 @@ def _add_show_parser(commands) -> None:
 
 
 def _show(args: argparse.Namespace) -> int:
-    import_tensorflow_quietly()
     from simplenn.plots import show_sample
 
     written = show_sample(args.dataset, args.index, args.out)
@@ -281,7 +276,6 @@ def _diagnose(args: argparse.Namespace) -> int:
 
     base = RunDirectory(args.run_dir).read_config() if args.run_dir else None
     config = config_from_args(args, base)
-    import_tensorflow_quietly()
     from simplenn.diagnose import diagnose, format_diagnosis
 
     print(format_diagnosis(diagnose(config, args.steps, adapt_layers=args.layers is None)))
@@ -307,7 +301,6 @@ def _add_ablate_parser(commands) -> None:
 
 
 def _ablate(args: argparse.Namespace) -> int:
-    import_tensorflow_quietly()
     from simplenn.ablate import ablate, format_table, save_rows
     from simplenn.plots import ablation_chart
 
@@ -334,7 +327,6 @@ def _add_bench_parser(commands) -> None:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    import_tensorflow_quietly()
     from simplenn.bench import format_table, run_bench
     from simplenn.file_safety import write_json
 
@@ -354,7 +346,6 @@ def _add_evaluate_parser(commands) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    import_tensorflow_quietly()
     from simplenn.evaluation import format_evaluation, write_evaluation
     from simplenn.loaded_run import load_run
 
@@ -373,7 +364,6 @@ def _add_plot_parser(commands) -> None:
 
 
 def _plot(args: argparse.Namespace) -> int:
-    import_tensorflow_quietly()
     from simplenn.figures import plot_run
     from simplenn.loaded_run import load_run
 
@@ -391,7 +381,6 @@ def _add_report_parser(commands) -> None:
 
 
 def _report(args: argparse.Namespace) -> int:
-    import_tensorflow_quietly()
     from simplenn.loaded_run import load_run
     from simplenn.report import write_report
 
@@ -408,7 +397,6 @@ def _add_compare_parser(commands) -> None:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    import_tensorflow_quietly()
     from simplenn.compare import compare_runs, format_comparison, plot_comparison
 
     comparison = compare_runs(args.run_dirs)
@@ -416,25 +404,6 @@ def _compare(args: argparse.Namespace) -> int:
     out = args.out or Path(args.run_dirs[0]) / "figures" / "compare.png"
     print(f"learning curves written to {plot_comparison(comparison, out)}")
     return 0
-
-
-def import_tensorflow_quietly() -> None:
-    """Import TensorFlow with stderr muted.
-
-    TensorFlow 2.21 logs through absl before `TF_CPP_MIN_LOG_LEVEL` takes effect, so its
-    start-up lines (CUDA probes, CPU features) would bury the CLI's one-line messages.
-    """
-    if "tensorflow" in sys.modules:
-        return
-    sys.stderr.flush()
-    saved_stderr, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
-        importlib.import_module("tensorflow")
-    finally:
-        os.dup2(saved_stderr, 2)
-        os.close(saved_stderr)
-        os.close(devnull)
 
 
 def build_parser() -> argparse.ArgumentParser:

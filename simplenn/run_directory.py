@@ -154,7 +154,7 @@ class RunDirectory:
 
     def write_scalars(self, record: EpochRecord) -> None:
         """Add one epoch to the TensorBoard log."""
-        import tensorflow as tf  # only here: reading a run needs no TensorFlow
+        from simplenn.quiet_tensorflow import tf  # only here: reading a run needs no TensorFlow
 
         if self._summary_writer is None:
             self._summary_writer = tf.summary.create_file_writer(str(self.path / "tensorboard"))

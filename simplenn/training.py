@@ -24,7 +24,7 @@ import time
 from typing import Callable
 
 import numpy as np
-import tensorflow as tf
+from simplenn.quiet_tensorflow import tf  # `import tensorflow as tf`, quietly
 
 from simplenn.augmentation import augment, check_augmentation
 from simplenn.config import Config

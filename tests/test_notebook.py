@@ -35,3 +35,10 @@ def test_notebook_executes_top_to_bottom(tmp_path):
     assert "ReLUs die" in text and "logits overflow" in text  # the diagnosis of the post
     assert "No problems found" in text  # and of the fixed network
     assert "test accuracy" in text
+    warnings = "".join(
+        output.get("text", "")
+        for cell in notebook.cells if cell.cell_type == "code"
+        for output in cell.outputs if output.output_type == "stream" and output.name == "stderr"
+    )
+    for noise in ("oneDNN", "cuda", "absl", "retracing"):  # TensorFlow's start-up lines and warnings
+        assert noise not in warnings, warnings
