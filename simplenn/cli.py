@@ -1,8 +1,9 @@
 """The `simplenn` command: a thin layer of argparse over functions a notebook can call.
 
-Each subcommand has a `_add_<name>_parser` that declares its flags and a `_<name>`
-handler that calls the package and prints. A `SimplennError` anywhere becomes one line
-on stderr and exit status 2; argparse's own usage errors exit 2 as well.
+Each subcommand has a `_add_<name>_parser` that declares its flags, with two examples,
+and a `_<name>` handler that calls the package and prints. A `SimplennError` anywhere
+becomes a message on stderr (`errors.error_text`: one line, or a short first line and
+indented details) and exit status 2; argparse's own usage errors exit 2 as well.
 """
 
 from __future__ import annotations
@@ -10,10 +11,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from pathlib import Path
 
 from simplenn import config as configs
-from simplenn.errors import SimplennError
+from simplenn.errors import SimplennError, SimplennWarning, error_text
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -21,6 +23,24 @@ class ArgumentParser(argparse.ArgumentParser):
 
     def error(self, message: str):
         raise SimplennError(f"{message} (see `{self.prog} --help`)")
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """argparse's help, with an epilog of examples kept one command per line."""
+
+    def _fill_text(self, text, width, indent):
+        if text.startswith("examples:"):
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
+
+
+def _add_command(commands, name: str, help: str, examples: tuple[str, ...], description: str | None = None):
+    """A subcommand's parser: its help line, a description, and its examples in the epilog."""
+    return commands.add_parser(
+        name, help=help, description=description or help[0].upper() + help[1:] + ".",
+        epilog="examples:\n" + "\n".join(f"  {example}" for example in examples),
+        formatter_class=HelpFormatter,
+    )
 
 
 def positive_int(text: str) -> int:
@@ -111,14 +131,17 @@ def _preset_values(field) -> str:
     return "(" + ", ".join(f"{name} {value}" for name, value in shown.items()) + ")"
 
 
-def _add_config_flags(parser: argparse.ArgumentParser) -> None:
+def _add_config_flags(parser: argparse.ArgumentParser, *, whole_run: bool = True) -> None:
     """One flag (a pair for a bool) per `Config` field, from its metadata, in `configs.GROUPS`.
 
     Every flag defaults to None, "keep the preset's value", so the flags a user gave can
-    be told from the rest.
+    be told from the rest. `whole_run=False` leaves out the fields marked `whole_run`
+    (early stopping, checkpoints), for commands that take only a few steps.
     """
     groups = {name: parser.add_argument_group(name) for name in configs.GROUPS}
     for field in configs.config_fields():
+        if field.metadata["whole_run"] and not whole_run:
+            continue
         group, flags = groups[field.metadata["group"]], configs.flags_of(field)
         help_text = f"{field.metadata['help']} {_preset_values(field)}"
         if field.name == "preset":  # picks the config that the other flags change
@@ -141,7 +164,7 @@ def config_from_args(args: argparse.Namespace, base: configs.Config | None = Non
     """
     config = base if base is not None else configs.preset(args.preset or "fixed")
     changes = {field.name: getattr(args, field.name) for field in configs.config_fields()
-               if field.name != "preset" and getattr(args, field.name) is not None}
+               if field.name != "preset" and getattr(args, field.name, None) is not None}
     try:
         return config.replace(**changes)
     except configs.ConfigError as error:
@@ -151,18 +174,18 @@ def config_from_args(args: argparse.Namespace, base: configs.Config | None = Non
 
 def given_config_flags(args: argparse.Namespace) -> list[str]:
     """The config flags that were given, e.g. ["--preset", "--lr"]."""
-    return ["/".join(configs.flags_of(field)) for field in configs.config_fields() if getattr(args, field.name) is not None]
+    return ["/".join(configs.flags_of(field)) for field in configs.config_fields()
+            if getattr(args, field.name, None) is not None]
 
 
 def _add_train_parser(commands) -> None:
-    parser = commands.add_parser(
-        "train", help="train a preset on a dataset and report its scores",
+    parser = _add_command(
+        commands, "train", "train a preset on a dataset and report its scores",
+        ("simplenn train --preset fixed --dataset digits",
+         "simplenn train --preset blog --dataset fashion-mnist --epochs 30",
+         "simplenn train --resume runs/fixed-digits-20261127-201500"),
         description="Train a preset's Config on a dataset. Each flag in the first five groups changes one "
                     "field of the preset; the presets' own values are shown in brackets.",
-        epilog="examples:\n  simplenn train --preset fixed --dataset digits\n"
-               "  simplenn train --preset blog --dataset fashion-mnist --epochs 30\n"
-               "  simplenn train --resume runs/fixed-digits-20261127-201500",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_config_flags(parser)
     run = parser.add_argument_group("where the run goes")
@@ -209,7 +232,10 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _add_show_parser(commands) -> None:
-    parser = commands.add_parser("show", help="the post's figure of one training image")
+    parser = _add_command(
+        commands, "show", "the post's figure of one training image",
+        ("simplenn show --dataset fashion-mnist", "simplenn show --dataset mnist --index 7 --out seven.png"),
+    )
     parser.add_argument("--dataset", default="digits", metavar="NAME", help=f"{DATASET_HELP} (default digits)")
     parser.add_argument("--index", type=non_negative_int, default=0, help="which training image (default 0)")
     parser.add_argument("--out", type=output_file, default=None, help="write a PNG here instead of opening a window")
@@ -226,18 +252,35 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _add_data_parser(commands) -> None:
-    parser = commands.add_parser("data", help="list, download, verify or import datasets")
-    actions = parser.add_subparsers(dest="action", required=True)
-    actions.add_parser("list", help="each dataset, its files, and where they are")
-    fetch = actions.add_parser("fetch", help="download a dataset, verify it, replace bad copies")
+    from simplenn.datasets.download import DownloadOptions
+
+    parser = _add_command(
+        commands, "data", "list, download, verify or import datasets",
+        ("simplenn data fetch fashion-mnist", "simplenn data import mnist ~/Downloads/mnist.npz"),
+    )
+    actions = parser.add_subparsers(dest="action", required=True, parser_class=ArgumentParser)
+    _add_command(actions, "list", "each dataset, its files, and where they are",
+                 ("simplenn data list", "SIMPLENN_DATA=/mnt/datasets simplenn data list"))
+    fetch = _add_command(actions, "fetch", "download a dataset, verify it, replace bad copies",
+                         ("simplenn data fetch mnist",
+                          "simplenn data fetch kmnist --ca-bundle /etc/ssl/certs/proxy.pem --deadline 300"))
     fetch.add_argument("name", help="mnist, fashion-mnist or kmnist")
     fetch.add_argument("--ca-bundle", default=None,
                        help="PEM file of CA certificates to trust instead of the system's (a proxy's)")
-    fetch.add_argument("--timeout", type=positive_float, default=30.0,
-                       help="seconds to wait for a connection or for more data (default 30)")
-    verify = actions.add_parser("verify", help="hash the dataset files on this machine")
+    patience = DownloadOptions()
+    fetch.add_argument("--timeout", type=positive_float, default=patience.timeout_s, metavar="S",
+                       help=f"seconds to wait for a connection or for more data (default {patience.timeout_s:g})")
+    fetch.add_argument("--deadline", type=positive_float, default=patience.deadline_s, metavar="S",
+                       help="give up once this many seconds pass without data, over every retry and mirror "
+                            f"(default {patience.deadline_s:g})")
+    verify = _add_command(actions, "verify", "hash the dataset files on this machine",
+                          ("simplenn data verify", "simplenn data verify fashion-mnist"))
     verify.add_argument("name", nargs="?", default=None, help="one dataset (default: all)")
-    imports = actions.add_parser("import", help="verify files obtained elsewhere and copy them into the cache")
+    imports = _add_command(
+        actions, "import", "verify files obtained elsewhere and copy them into the cache",
+        ("simplenn data import fashion-mnist /usr/share/datasets/fashion-mnist",
+         "simplenn data import mnist ~/Downloads/mnist.npz"),
+    )
     imports.add_argument("name", help="mnist, fashion-mnist or kmnist")
     imports.add_argument("path", help="a folder holding the published files, or one of them")
     parser.set_defaults(handler=_data)
@@ -249,7 +292,7 @@ def _data(args: argparse.Namespace) -> int:
     if args.action == "list":
         print(datasets.format_dataset_list(datasets.list_datasets()))
     elif args.action == "fetch":
-        options = datasets.DownloadOptions(timeout_s=args.timeout, ca_bundle=args.ca_bundle)
+        options = datasets.DownloadOptions(timeout_s=args.timeout, deadline_s=args.deadline, ca_bundle=args.ca_bundle)
         paths = datasets.fetch(args.name, options=options, progress=datasets.show_progress)
         print("\n".join(f"verified {path}" for path in paths)
               or f"{args.name} comes with scikit-learn; there is nothing to fetch")
@@ -263,8 +306,12 @@ def _data(args: argparse.Namespace) -> int:
 
 
 def _add_diagnose_parser(commands) -> None:
-    parser = commands.add_parser("diagnose", help="run a few steps and explain what goes wrong, with numbers")
-    _add_config_flags(parser)
+    parser = _add_command(
+        commands, "diagnose", "run a few steps and explain what goes wrong, with numbers",
+        ("simplenn diagnose --preset blog --dataset digits",
+         "simplenn diagnose --run-dir runs/fixed-digits-20261127-201500 --lr 0.1 --steps 10"),
+    )
+    _add_config_flags(parser, whole_run=False)
     parser.add_argument("--run-dir", default=None,
                         help="diagnose the config of this run (instead of --preset; other flags still apply)")
     parser.add_argument("--steps", type=positive_int, default=3, help="training steps to take (default 3)")
@@ -291,7 +338,11 @@ def _add_comparison_flags(parser, each: str, *, dataset: str, epochs: int, json_
 
 
 def _add_ablate_parser(commands) -> None:
-    parser = commands.add_parser("ablate", help="from the blog preset to fixed, one change at a time")
+    parser = _add_command(
+        commands, "ablate", "from the blog preset to fixed, one change at a time",
+        ("simplenn ablate --dataset digits --epochs 5 --no-xla",
+         "simplenn ablate --dataset fashion-mnist --json ablation.json --out ablation.png"),
+    )
     _add_comparison_flags(parser, "run", dataset="digits", epochs=configs.preset("fixed").epochs,
                           json_help="also write every row, with its config, to this file")
     parser.add_argument("--out", type=output_file, default=None, help="write the bar chart here (PNG)")
@@ -316,8 +367,10 @@ def _ablate(args: argparse.Namespace) -> int:
 
 
 def _add_bench_parser(commands) -> None:
-    parser = commands.add_parser(
-        "bench", help="simplenn's training speed next to Keras, scikit-learn and the post's eager loop"
+    parser = _add_command(
+        commands, "bench", "simplenn's training speed next to Keras, scikit-learn and the post's eager loop",
+        ("simplenn bench --dataset digits --epochs 2",
+         "simplenn bench --dataset fashion-mnist --threads 4 --json runs/bench.json"),
     )
     _add_comparison_flags(parser, "system", dataset="fashion-mnist", epochs=5,
                           json_help="also write the report to this file")
@@ -338,7 +391,11 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _add_evaluate_parser(commands) -> None:
-    parser = commands.add_parser("evaluate", help="score a trained run again, class by class")
+    parser = _add_command(
+        commands, "evaluate", "score a trained run again, class by class",
+        ("simplenn evaluate runs/fixed-digits-20261127-201500",
+         "simplenn evaluate runs/fixed-mnist-20261127-201500 --dataset kmnist --json kmnist-scores.json"),
+    )
     parser.add_argument("run_dir", metavar="RUN", help="the --run-dir of a `simplenn train`")
     parser.add_argument("--dataset", default=None, help="score on this dataset's test split (default: the run's)")
     parser.add_argument("--json", type=output_file, default=None, help="write the scores here (default RUN/evaluation.json)")
@@ -357,7 +414,11 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _add_plot_parser(commands) -> None:
-    parser = commands.add_parser("plot", help="a trained run's figures as PNG files")
+    parser = _add_command(
+        commands, "plot", "a trained run's figures as PNG files",
+        ("simplenn plot runs/fixed-digits-20261127-201500",
+         "simplenn plot runs/fixed-digits-20261127-201500 --out figures/fixed"),
+    )
     parser.add_argument("run_dir", metavar="RUN", help="the --run-dir of a `simplenn train`")
     parser.add_argument("--out", default=None, help="folder for the figures (default RUN/figures)")
     parser.set_defaults(handler=_plot)
@@ -373,7 +434,11 @@ def _plot(args: argparse.Namespace) -> int:
 
 
 def _add_report_parser(commands) -> None:
-    parser = commands.add_parser("report", help="a trained run on one self-contained HTML page")
+    parser = _add_command(
+        commands, "report", "a trained run on one self-contained HTML page",
+        ("simplenn report runs/fixed-digits-20261127-201500",
+         "simplenn report runs/fixed-digits-20261127-201500 --lang ko --out report-ko.html"),
+    )
     parser.add_argument("run_dir", metavar="RUN", help="the --run-dir of a `simplenn train`")
     parser.add_argument("--out", type=output_file, default=None, help="the HTML file (default RUN/report.html)")
     parser.add_argument("--lang", choices=("en", "ko"), default="en", help="language of the headings (ko: Korean)")
@@ -389,7 +454,11 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _add_compare_parser(commands) -> None:
-    parser = commands.add_parser("compare", help="runs side by side: the settings that differ, scores, curves")
+    parser = _add_command(
+        commands, "compare", "runs side by side: the settings that differ, scores, curves",
+        ("simplenn compare runs/blog-digits-20261127-201500 runs/fixed-digits-20261127-201800",
+         "simplenn compare runs/*-fashion-mnist-* --out curves.png"),
+    )
     parser.add_argument("run_dirs", metavar="RUN", nargs="+", help="two or more --run-dir folders")
     parser.add_argument("--out", type=output_file, default=None,
                         help="the overlaid learning curves (default: figures/compare.png in the first RUN)")
@@ -406,12 +475,23 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def version_text() -> str:
+    """`simplenn --version`: simplenn's version, and TensorFlow's, read without importing it."""
+    from simplenn.doctor import installed_version
+
+    return f"simplenn {installed_version('simplenn')} (TensorFlow {installed_version('tensorflow')})"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(
         prog="simplenn",
-        description="The blog post's MNIST network, built from TensorFlow's low-level pieces.",
+        description="The blog post's MNIST network, built from TensorFlow's low-level pieces. "
+                    "`simplenn COMMAND --help` lists a command's flags, with examples.",
+        epilog="examples:\n  simplenn train --preset fixed --dataset digits\n  simplenn diagnose --preset blog",
+        formatter_class=HelpFormatter,
     )
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=ArgumentParser)
+    parser.add_argument("--version", action="version", version=version_text())
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
     _add_train_parser(commands)
     _add_show_parser(commands)
     _add_data_parser(commands)
@@ -425,16 +505,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """simplenn's own warnings as `simplenn: warning: ...`; any other as Python prints it."""
+    if issubclass(category, SimplennWarning):
+        print(f"simplenn: warning: {message}", file=sys.stderr)
+    else:
+        print(warnings.formatwarning(message, category, filename, lineno, line), end="", file=file or sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
-    try:
-        args = build_parser().parse_args(argv)
-        return args.handler(args)
-    except SimplennError as error:
-        print(f"simplenn: error: {error}", file=sys.stderr)
-        return error.exit_status
-    except KeyboardInterrupt:  # Ctrl-C outside training, which handles it itself
-        print("simplenn: interrupted", file=sys.stderr)
-        return 130
+    with warnings.catch_warnings():  # the caller's warning display comes back afterwards
+        warnings.showwarning = show_warning
+        try:
+            parser = build_parser()
+            args = parser.parse_args(argv)
+            if args.command is None:  # `simplenn` alone: what it can do, and exit 2 as for any missing argument
+                parser.print_help()
+                return 2
+            return args.handler(args)
+        except SimplennError as error:
+            print(error_text(str(error)), file=sys.stderr)
+            return error.exit_status
+        except KeyboardInterrupt:  # Ctrl-C outside training, which handles it itself
+            print("simplenn: interrupted", file=sys.stderr)
+            return 130
 
 
 if __name__ == "__main__":
