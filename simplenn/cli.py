@@ -243,8 +243,10 @@ def _add_show_parser(commands) -> None:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from simplenn.plots import show_sample
+    from simplenn.plots import draw_into_files_only, show_sample
 
+    if args.out:
+        draw_into_files_only()
     written = show_sample(args.dataset, args.index, args.out)
     if written:
         print(f"figure written to {written}")
@@ -353,7 +355,10 @@ def _add_ablate_parser(commands) -> None:
 
 def _ablate(args: argparse.Namespace) -> int:
     from simplenn.ablate import ablate, format_table, save_rows
-    from simplenn.plots import ablation_chart
+    from simplenn.plots import ablation_chart, draw_into_files_only
+
+    if args.out:
+        draw_into_files_only()
 
     rows = ablate(args.dataset, args.epochs, args.seed, args.jit_compile)
     print(format_table(rows))
@@ -427,6 +432,9 @@ def _add_plot_parser(commands) -> None:
 def _plot(args: argparse.Namespace) -> int:
     from simplenn.figures import plot_run
     from simplenn.loaded_run import load_run
+    from simplenn.plots import draw_into_files_only
+
+    draw_into_files_only()
 
     for path in plot_run(load_run(args.run_dir), out_dir=args.out).values():
         print(f"figure written to {path}")
@@ -447,7 +455,10 @@ def _add_report_parser(commands) -> None:
 
 def _report(args: argparse.Namespace) -> int:
     from simplenn.loaded_run import load_run
+    from simplenn.plots import draw_into_files_only
     from simplenn.report import write_report
+
+    draw_into_files_only()
 
     print(f"report written to {write_report(load_run(args.run_dir), args.out, args.lang)}")
     return 0
@@ -467,6 +478,9 @@ def _add_compare_parser(commands) -> None:
 
 def _compare(args: argparse.Namespace) -> int:
     from simplenn.compare import compare_runs, format_comparison, plot_comparison
+    from simplenn.plots import draw_into_files_only
+
+    draw_into_files_only()
 
     comparison = compare_runs(args.run_dirs)
     print(format_comparison(comparison))
