@@ -489,6 +489,25 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_doctor_parser(commands) -> None:
+    parser = _add_command(
+        commands, "doctor", "check that this machine can train: Python, TensorFlow, XLA, data, disk, memory",
+        ("simplenn doctor", "simplenn doctor --json > doctor.json"),
+        description="Check that this machine can train, one line per check: ✓ ok, ! worth knowing, ✗ will "
+                    "fail, each with its fix. Exit status 1 when a check fails. Paste its output into a bug report.",
+    )
+    parser.add_argument("--json", action="store_true", help="print the checks as JSON")
+    parser.set_defaults(handler=_doctor)
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from simplenn.doctor import checks_json, format_checks, healthy, run_checks
+
+    checks = run_checks()
+    print(checks_json(checks) if args.json else format_checks(checks))
+    return 0 if healthy(checks) else 1
+
+
 def version_text() -> str:
     """`simplenn --version`: simplenn's version, and TensorFlow's, read without importing it."""
     from simplenn.doctor import installed_version
@@ -516,6 +535,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_plot_parser(commands)
     _add_report_parser(commands)
     _add_compare_parser(commands)
+    _add_doctor_parser(commands)
     return parser
 
 

@@ -108,6 +108,9 @@ ROWS = [
     (["report", "{mistyped_run}"], "cannot load run {mistyped_run}: {mistyped_run}/config.json: config field epochs must be a whole number, got 'five'"),
     (["compare", "{folder}"], "compare needs at least two run folders"),
     (["compare", "{folder}", "{missing}"], "cannot compare {folder}: it holds no config.json"),
+    # doctor
+    (["doctor", "--bogus"], "unrecognized arguments: --bogus"),
+    (["doctor", "--json", "out.json"], "unrecognized arguments: out.json"),
 ]
 
 
@@ -211,10 +214,13 @@ def test_every_command_has_two_examples_that_parse(words, parser):
     examples = [line.strip() for line in parser.format_help().split("examples:\n")[1].splitlines()]
     assert len(examples) >= 2, examples
     for example in examples:
-        assert example.split()[:1 + len(words)] == ["simplenn", *words] or "=" in example.split()[0], example
-        argv = [word for word in example.split()[1:] if "=" not in word] if "=" not in example.split()[0] \
-            else example.split()[2:]
-        build_parser().parse_args(argv)  # the example is a valid command line
+        argv = example.split()
+        if "=" in argv[0]:  # an environment variable set for the command
+            argv = argv[1:]
+        if ">" in argv:  # the shell's redirection
+            argv = argv[:argv.index(">")]
+        assert argv[:1 + len(words)] == ["simplenn", *words], example
+        build_parser().parse_args(argv[1:])  # the example is a valid command line
 
 
 def test_diagnose_lists_only_the_flags_a_few_steps_use():
