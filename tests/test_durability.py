@@ -177,7 +177,7 @@ def test_resume_after_the_last_checkpoint_keeps_its_history(stopped_run, finishe
 def test_training_into_an_existing_run_is_refused(finished_run, capsys):
     status, err = run_cli(["train", "--dataset", "digits", "--run-dir", finished_run], capsys)
     assert status == 2
-    assert f"already holds a run; continue it with `simplenn train --resume {finished_run}`" in err
+    assert f"already holds a run; continue it with `simplenn train --resume {finished_run}`" in error_message(err)
 
 
 def test_an_early_stopped_run_stays_stopped_when_resumed(data):
