@@ -54,7 +54,7 @@ RUN_FLAGS = [
 ]  # not --quiet: the "resumed from" lines say where each resume began
 WAIT_S = 120  # for any one process to make progress or finish
 RESUMED = re.compile(r"resumed from (\S+) at (.+)")
-STOPPED = re.compile(r"stopped by (SIG\w+) at (.+) with checkpoint (\S+); resume with: simplenn train --resume (\S+)")
+STOPPED = re.compile(r"stopped by (SIG\w+) at (.+) with checkpoint (\S+);\s+resume with: simplenn train --resume (\S+)")
 STACK_DUMP = "most recent call first"
 # The innermost simplenn function on a killed process's stack, and what it means.
 ACTIVITIES = {

@@ -14,6 +14,7 @@ Reading order, following the data's way through a run:
     losses.py        sigmoid and softmax cross-entropy, summed or averaged
     optimizers.py    Keras optimizers and learning-rate schedules
     training.py      `train_step` (the post's backward), `Trainer`, `fit`
+    progress.py      an epoch's live line on a terminal: the bar, then its figures
     backprop.py      the same gradients by hand, checked against the tape
     augmentation.py  moved and mirrored training images
     metrics.py       scores of a trained network
@@ -26,6 +27,9 @@ Reading order, following the data's way through a run:
     memory.py        what a run needs in memory, checked before it starts
     diagnose.py, ablate.py, bench.py, plots.py
                      the glass-box tools, the benchmark and the figures
+    doctor.py        `simplenn doctor`: is this machine ready to train
+    quiet_tensorflow.py
+                     TensorFlow imported without its start-up lines, for every module above
     cli.py           the `simplenn` command: argparse over all of the above
 
 TensorFlow loads only when `Network`, `train_and_evaluate` or `load_run` is first used, so

@@ -16,7 +16,7 @@ never augments: only training steps call `augment`.
 
 from __future__ import annotations
 
-import tensorflow as tf
+from simplenn.quiet_tensorflow import tf  # `import tensorflow as tf`, quietly
 
 from simplenn.config import Config
 from simplenn.errors import SimplennError

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-import tensorflow as tf
+from simplenn.quiet_tensorflow import tf  # `import tensorflow as tf`, quietly
 
 from simplenn.config import Config
 from simplenn.losses import data_loss, smooth_labels

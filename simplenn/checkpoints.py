@@ -26,7 +26,7 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-import tensorflow as tf
+from simplenn.quiet_tensorflow import tf  # `import tensorflow as tf`, quietly
 
 from simplenn.errors import SimplennError
 from simplenn.file_safety import DiskFull, is_disk_full, remove_unfinished_writes, sha256_of, write_atomically

@@ -1,22 +1,21 @@
 """The `simplenn` command: a thin layer of argparse over functions a notebook can call.
 
-Each subcommand has a `_add_<name>_parser` that declares its flags and a `_<name>`
-handler that calls the package and prints. A `SimplennError` anywhere becomes one line
-on stderr and exit status 2; argparse's own usage errors exit 2 as well.
+Each subcommand has a `_add_<name>_parser` that declares its flags, with two examples,
+and a `_<name>` handler that calls the package and prints. A `SimplennError` anywhere
+becomes a message on stderr (`errors.error_text`: one line, or a short first line and
+indented details) and exit status 2; argparse's own usage errors exit 2 as well.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import sys
+import warnings
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # keep TensorFlow's start-up chatter off the CLI
-
-from simplenn import config as configs  # noqa: E402
-from simplenn.errors import SimplennError  # noqa: E402
+from simplenn import config as configs
+from simplenn.errors import SimplennError, SimplennWarning, error_text
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -24,6 +23,24 @@ class ArgumentParser(argparse.ArgumentParser):
 
     def error(self, message: str):
         raise SimplennError(f"{message} (see `{self.prog} --help`)")
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """argparse's help, with an epilog of examples kept one command per line."""
+
+    def _fill_text(self, text, width, indent):
+        if text.startswith("examples:"):
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
+
+
+def _add_command(commands, name: str, help: str, examples: tuple[str, ...], description: str | None = None):
+    """A subcommand's parser: its help line, a description, and its examples in the epilog."""
+    return commands.add_parser(
+        name, help=help, description=description or help[0].upper() + help[1:] + ".",
+        epilog="examples:\n" + "\n".join(f"  {example}" for example in examples),
+        formatter_class=HelpFormatter,
+    )
 
 
 def positive_int(text: str) -> int:
@@ -167,14 +184,17 @@ def _preset_values(field) -> str:
     return "(" + ", ".join(f"{name} {value}" for name, value in shown.items()) + ")"
 
 
-def _add_config_flags(parser: argparse.ArgumentParser) -> None:
+def _add_config_flags(parser: argparse.ArgumentParser, *, whole_run: bool = True) -> None:
     """One flag (a pair for a bool) per `Config` field, from its metadata, in `configs.GROUPS`.
 
     Every flag defaults to None, "keep the preset's value", so the flags a user gave can
-    be told from the rest.
+    be told from the rest. `whole_run=False` leaves out the fields marked `whole_run`
+    (early stopping, checkpoints), for commands that take only a few steps.
     """
     groups = {name: parser.add_argument_group(name) for name in configs.GROUPS}
     for field in configs.config_fields():
+        if field.metadata["whole_run"] and not whole_run:
+            continue
         group, flags = groups[field.metadata["group"]], configs.flags_of(field)
         help_text = f"{field.metadata['help']} {_preset_values(field)}"
         if field.name == "preset":  # picks the config that the other flags change
@@ -197,7 +217,7 @@ def config_from_args(args: argparse.Namespace, base: configs.Config | None = Non
     """
     config = base if base is not None else configs.preset(args.preset or "fixed")
     changes = {field.name: getattr(args, field.name) for field in configs.config_fields()
-               if field.name != "preset" and getattr(args, field.name) is not None}
+               if field.name != "preset" and getattr(args, field.name, None) is not None}
     try:
         return config.replace(**changes)
     except configs.ConfigError as error:
@@ -207,18 +227,18 @@ def config_from_args(args: argparse.Namespace, base: configs.Config | None = Non
 
 def given_config_flags(args: argparse.Namespace) -> list[str]:
     """The config flags that were given, e.g. ["--preset", "--lr"]."""
-    return ["/".join(configs.flags_of(field)) for field in configs.config_fields() if getattr(args, field.name) is not None]
+    return ["/".join(configs.flags_of(field)) for field in configs.config_fields()
+            if getattr(args, field.name, None) is not None]
 
 
 def _add_train_parser(commands) -> None:
-    parser = commands.add_parser(
-        "train", help="train a preset on a dataset and report its scores",
+    parser = _add_command(
+        commands, "train", "train a preset on a dataset and report its scores",
+        ("simplenn train --preset fixed --dataset digits",
+         "simplenn train --preset blog --dataset fashion-mnist --epochs 30",
+         "simplenn train --resume runs/fixed-digits-20261127-201500"),
         description="Train a preset's Config on a dataset. Each flag in the first five groups changes one "
                     "field of the preset; the presets' own values are shown in brackets.",
-        epilog="examples:\n  simplenn train --preset fixed --dataset digits\n"
-               "  simplenn train --preset blog --dataset fashion-mnist --epochs 30\n"
-               "  simplenn train --resume runs/fixed-digits-20261127-201500",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_config_flags(parser)
     run = parser.add_argument_group("where the run goes")
@@ -256,7 +276,6 @@ def _train(args: argparse.Namespace) -> int:
         run_dir = args.run_dir or default_run_dir(config)
         RunDirectory(run_dir).check_new()
     memory_limit = _memory_limit(args)
-    import_tensorflow_quietly()
     from simplenn.experiment import check_target_accuracy, format_result, resume_run, train_and_evaluate
 
     log = print_warnings_only if args.quiet else print
@@ -275,7 +294,10 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _add_show_parser(commands) -> None:
-    parser = commands.add_parser("show", help="the post's figure of one training image")
+    parser = _add_command(
+        commands, "show", "the post's figure of one training image",
+        ("simplenn show --dataset fashion-mnist", "simplenn show --dataset mnist --index 7 --out seven.png"),
+    )
     parser.add_argument("--dataset", default="digits", metavar="NAME", help=f"{DATASET_HELP} (default digits)")
     parser.add_argument("--index", type=non_negative_int, default=0, help="which training image (default 0)")
     parser.add_argument("--out", type=image_file, default=None, help="write a PNG here instead of opening a window")
@@ -283,9 +305,10 @@ def _add_show_parser(commands) -> None:
 
 
 def _show(args: argparse.Namespace) -> int:
-    import_tensorflow_quietly()
-    from simplenn.plots import show_sample
+    from simplenn.plots import draw_into_files_only, show_sample
 
+    if args.out:
+        draw_into_files_only()
     written = show_sample(args.dataset, args.index, args.out)
     if written:
         print(f"figure written to {written}")
@@ -293,18 +316,35 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _add_data_parser(commands) -> None:
-    parser = commands.add_parser("data", help="list, download, verify or import datasets")
-    actions = parser.add_subparsers(dest="action", required=True)
-    actions.add_parser("list", help="each dataset, its files, and where they are")
-    fetch = actions.add_parser("fetch", help="download a dataset, verify it, replace bad copies")
+    from simplenn.datasets.download import DownloadOptions
+
+    parser = _add_command(
+        commands, "data", "list, download, verify or import datasets",
+        ("simplenn data fetch fashion-mnist", "simplenn data import mnist ~/Downloads/mnist.npz"),
+    )
+    actions = parser.add_subparsers(dest="action", required=True, parser_class=ArgumentParser)
+    _add_command(actions, "list", "each dataset, its files, and where they are",
+                 ("simplenn data list", "SIMPLENN_DATA=/mnt/datasets simplenn data list"))
+    fetch = _add_command(actions, "fetch", "download a dataset, verify it, replace bad copies",
+                         ("simplenn data fetch mnist",
+                          "simplenn data fetch kmnist --ca-bundle /etc/ssl/certs/proxy.pem --deadline 300"))
     fetch.add_argument("name", help="mnist, fashion-mnist or kmnist")
     fetch.add_argument("--ca-bundle", default=None,
                        help="PEM file of CA certificates to trust instead of the system's (a proxy's)")
-    fetch.add_argument("--timeout", type=positive_float, default=30.0,
-                       help="seconds to wait for a connection or for more data (default 30)")
-    verify = actions.add_parser("verify", help="hash the dataset files on this machine")
+    patience = DownloadOptions()
+    fetch.add_argument("--timeout", type=positive_float, default=patience.timeout_s, metavar="S",
+                       help=f"seconds to wait for a connection or for more data (default {patience.timeout_s:g})")
+    fetch.add_argument("--deadline", type=positive_float, default=patience.deadline_s, metavar="S",
+                       help="give up once this many seconds pass without data, over every retry and mirror "
+                            f"(default {patience.deadline_s:g})")
+    verify = _add_command(actions, "verify", "hash the dataset files on this machine",
+                          ("simplenn data verify", "simplenn data verify fashion-mnist"))
     verify.add_argument("name", nargs="?", default=None, help="one dataset (default: all)")
-    imports = actions.add_parser("import", help="verify files obtained elsewhere and copy them into the cache")
+    imports = _add_command(
+        actions, "import", "verify files obtained elsewhere and copy them into the cache",
+        ("simplenn data import fashion-mnist /usr/share/datasets/fashion-mnist",
+         "simplenn data import mnist ~/Downloads/mnist.npz"),
+    )
     imports.add_argument("name", help="mnist, fashion-mnist or kmnist")
     imports.add_argument("path", help="a folder holding the published files, or one of them")
     parser.set_defaults(handler=_data)
@@ -316,7 +356,7 @@ def _data(args: argparse.Namespace) -> int:
     if args.action == "list":
         print(datasets.format_dataset_list(datasets.list_datasets()))
     elif args.action == "fetch":
-        options = datasets.DownloadOptions(timeout_s=args.timeout, ca_bundle=args.ca_bundle)
+        options = datasets.DownloadOptions(timeout_s=args.timeout, deadline_s=args.deadline, ca_bundle=args.ca_bundle)
         paths = datasets.fetch(args.name, options=options, progress=datasets.show_progress)
         print("\n".join(f"verified {path}" for path in paths)
               or f"{args.name} comes with scikit-learn; there is nothing to fetch")
@@ -330,8 +370,12 @@ def _data(args: argparse.Namespace) -> int:
 
 
 def _add_diagnose_parser(commands) -> None:
-    parser = commands.add_parser("diagnose", help="run a few steps and explain what goes wrong, with numbers")
-    _add_config_flags(parser)
+    parser = _add_command(
+        commands, "diagnose", "run a few steps and explain what goes wrong, with numbers",
+        ("simplenn diagnose --preset blog --dataset digits",
+         "simplenn diagnose --run-dir runs/fixed-digits-20261127-201500 --lr 0.1 --steps 10"),
+    )
+    _add_config_flags(parser, whole_run=False)
     parser.add_argument("--run-dir", default=None,
                         help="diagnose the config of this run (instead of --preset; other flags still apply)")
     parser.add_argument("--steps", type=positive_int, default=3, help="training steps to take (default 3)")
@@ -347,7 +391,6 @@ def _diagnose(args: argparse.Namespace) -> int:
     config = config_from_args(args, base)
     check_dataset_name(config.dataset)
     memory_limit = _memory_limit(args)
-    import_tensorflow_quietly()
     from simplenn.diagnose import diagnose, format_diagnosis
 
     print(format_diagnosis(diagnose(config, args.steps, adapt_layers=args.layers is None, memory_limit=memory_limit)))
@@ -364,7 +407,11 @@ def _add_comparison_flags(parser, each: str, *, dataset: str, epochs: int, json_
 
 
 def _add_ablate_parser(commands) -> None:
-    parser = commands.add_parser("ablate", help="from the blog preset to fixed, one change at a time")
+    parser = _add_command(
+        commands, "ablate", "from the blog preset to fixed, one change at a time",
+        ("simplenn ablate --dataset digits --epochs 5 --no-xla",
+         "simplenn ablate --dataset fashion-mnist --json ablation.json --out ablation.png"),
+    )
     _add_comparison_flags(parser, "run", dataset="digits", epochs=configs.preset("fixed").epochs,
                           json_help="also write every row, with its config, to this file")
     parser.add_argument("--out", type=image_file, default=None, help="write the bar chart here (PNG)")
@@ -378,9 +425,11 @@ def _ablate(args: argparse.Namespace) -> int:
 
     check_dataset_name(args.dataset)
     memory_limit = _memory_limit(args)
-    import_tensorflow_quietly()
     from simplenn.ablate import ablate, format_table, save_rows
-    from simplenn.plots import ablation_chart
+    from simplenn.plots import ablation_chart, draw_into_files_only
+
+    if args.out:
+        draw_into_files_only()
 
     rows = ablate(args.dataset, args.epochs, args.seed, args.jit_compile, memory_limit=memory_limit)
     print(format_table(rows))
@@ -394,8 +443,10 @@ def _ablate(args: argparse.Namespace) -> int:
 
 
 def _add_bench_parser(commands) -> None:
-    parser = commands.add_parser(
-        "bench", help="simplenn's training speed next to Keras, scikit-learn and the post's eager loop"
+    parser = _add_command(
+        commands, "bench", "simplenn's training speed next to Keras, scikit-learn and the post's eager loop",
+        ("simplenn bench --dataset digits --epochs 2",
+         "simplenn bench --dataset fashion-mnist --threads 4 --json runs/bench.json"),
     )
     _add_comparison_flags(parser, "system", dataset="fashion-mnist", epochs=5,
                           json_help="also write the report to this file")
@@ -409,7 +460,6 @@ def _bench(args: argparse.Namespace) -> int:
 
     check_dataset_name(args.dataset)
     memory_limit = _memory_limit(args)
-    import_tensorflow_quietly()
     from simplenn.bench import format_table, run_bench
     from simplenn.file_safety import write_json
 
@@ -421,7 +471,11 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _add_evaluate_parser(commands) -> None:
-    parser = commands.add_parser("evaluate", help="score a trained run again, class by class")
+    parser = _add_command(
+        commands, "evaluate", "score a trained run again, class by class",
+        ("simplenn evaluate runs/fixed-digits-20261127-201500",
+         "simplenn evaluate runs/fixed-mnist-20261127-201500 --dataset kmnist --json kmnist-scores.json"),
+    )
     parser.add_argument("run_dir", metavar="RUN", help="the --run-dir of a `simplenn train`")
     parser.add_argument("--dataset", default=None, help="score on this dataset's test split (default: the run's)")
     parser.add_argument("--json", type=output_file, default=None, help="write the scores here (default RUN/evaluation.json)")
@@ -430,7 +484,6 @@ def _add_evaluate_parser(commands) -> None:
 
 def _evaluate(args: argparse.Namespace) -> int:
     _check_run_before_tensorflow(args.run_dir)
-    import_tensorflow_quietly()
     from simplenn.evaluation import format_evaluation, write_evaluation
     from simplenn.loaded_run import load_run
 
@@ -442,7 +495,11 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _add_plot_parser(commands) -> None:
-    parser = commands.add_parser("plot", help="a trained run's figures as PNG files")
+    parser = _add_command(
+        commands, "plot", "a trained run's figures as PNG files",
+        ("simplenn plot runs/fixed-digits-20261127-201500",
+         "simplenn plot runs/fixed-digits-20261127-201500 --out figures/fixed"),
+    )
     parser.add_argument("run_dir", metavar="RUN", help="the --run-dir of a `simplenn train`")
     parser.add_argument("--out", default=None, help="folder for the figures (default RUN/figures)")
     parser.set_defaults(handler=_plot)
@@ -450,9 +507,11 @@ def _add_plot_parser(commands) -> None:
 
 def _plot(args: argparse.Namespace) -> int:
     _check_run_before_tensorflow(args.run_dir)
-    import_tensorflow_quietly()
     from simplenn.figures import plot_run
     from simplenn.loaded_run import load_run
+    from simplenn.plots import draw_into_files_only
+
+    draw_into_files_only()
 
     for path in plot_run(load_run(args.run_dir), out_dir=args.out).values():
         print(f"figure written to {path}")
@@ -460,7 +519,11 @@ def _plot(args: argparse.Namespace) -> int:
 
 
 def _add_report_parser(commands) -> None:
-    parser = commands.add_parser("report", help="a trained run on one self-contained HTML page")
+    parser = _add_command(
+        commands, "report", "a trained run on one self-contained HTML page",
+        ("simplenn report runs/fixed-digits-20261127-201500",
+         "simplenn report runs/fixed-digits-20261127-201500 --lang ko --out report-ko.html"),
+    )
     parser.add_argument("run_dir", metavar="RUN", help="the --run-dir of a `simplenn train`")
     parser.add_argument("--out", type=output_file, default=None, help="the HTML file (default RUN/report.html)")
     parser.add_argument("--lang", choices=("en", "ko"), default="en", help="language of the headings (ko: Korean)")
@@ -469,16 +532,22 @@ def _add_report_parser(commands) -> None:
 
 def _report(args: argparse.Namespace) -> int:
     _check_run_before_tensorflow(args.run_dir)
-    import_tensorflow_quietly()
     from simplenn.loaded_run import load_run
+    from simplenn.plots import draw_into_files_only
     from simplenn.report import write_report
+
+    draw_into_files_only()
 
     print(f"report written to {write_report(load_run(args.run_dir), args.out, args.lang)}")
     return 0
 
 
 def _add_compare_parser(commands) -> None:
-    parser = commands.add_parser("compare", help="runs side by side: the settings that differ, scores, curves")
+    parser = _add_command(
+        commands, "compare", "runs side by side: the settings that differ, scores, curves",
+        ("simplenn compare runs/blog-digits-20261127-201500 runs/fixed-digits-20261127-201800",
+         "simplenn compare runs/*-fashion-mnist-* --out curves.png"),
+    )
     parser.add_argument("run_dirs", metavar="RUN", nargs="+", help="two or more --run-dir folders")
     parser.add_argument("--out", type=image_file, default=None,
                         help="the overlaid learning curves (default: figures/compare.png in the first RUN)")
@@ -489,8 +558,10 @@ def _compare(args: argparse.Namespace) -> int:
     from simplenn.compare import compare_runs
 
     comparison = compare_runs(args.run_dirs)  # reads the runs' records: a mistake answers before TensorFlow loads
-    import_tensorflow_quietly()
     from simplenn.compare import format_comparison, plot_comparison
+    from simplenn.plots import draw_into_files_only
+
+    draw_into_files_only()
 
     print(format_comparison(comparison))
     out = args.out or Path(args.run_dirs[0]) / "figures" / "compare.png"
@@ -505,27 +576,38 @@ def _check_run_before_tensorflow(run_dir: str) -> None:
     RunDirectory(run_dir).read_records()
 
 
-def import_tensorflow_quietly() -> None:
-    """Import TensorFlow with stderr muted.
+def _add_doctor_parser(commands) -> None:
+    parser = _add_command(
+        commands, "doctor", "check that this machine can train: Python, TensorFlow, XLA, data, disk, memory",
+        ("simplenn doctor", "simplenn doctor --json > doctor.json"),
+        description="Check that this machine can train, one line per check: ✓ ok, ! worth knowing, ✗ will "
+                    "fail, each with its fix. Exit status 1 when a check fails. Paste its output into a bug report.",
+    )
+    parser.add_argument("--json", action="store_true", help="print the checks as JSON")
+    parser.set_defaults(handler=_doctor)
 
-    TensorFlow 2.21 logs through absl before `TF_CPP_MIN_LOG_LEVEL` takes effect, so its
-    start-up lines (CUDA probes, CPU features) would bury the CLI's one-line messages.
-    """
-    if "tensorflow" in sys.modules:
-        return
-    sys.stderr.flush()
-    saved_stderr, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
-        importlib.import_module("tensorflow")
-    finally:
-        os.dup2(saved_stderr, 2)
-        os.close(saved_stderr)
-        os.close(devnull)
+
+def _doctor(args: argparse.Namespace) -> int:
+    from simplenn.doctor import checks_json, format_checks, healthy, run_checks
+
+    checks = run_checks()
+    print(checks_json(checks) if args.json else format_checks(checks))
+    return 0 if healthy(checks) else 1
+
+
+def version_text() -> str:
+    """`simplenn --version`: simplenn's version, and TensorFlow's, read without importing it."""
+    from simplenn.doctor import installed_version
+
+    return f"simplenn {installed_version('simplenn')} (TensorFlow {installed_version('tensorflow')})"
 
 
 def _add_predict_parser(commands) -> None:
-    parser = commands.add_parser("predict", help="a trained run's top classes for your own images")
+    parser = _add_command(
+        commands, "predict", "a trained run's top classes for your own images",
+        ("simplenn predict runs/fixed-digits-20261127-201500 my_digit.png",
+         "simplenn predict RUN photos/ --top-k 3 --save-input seen/ --json"),
+    )
     parser.add_argument("run_dir", metavar="RUN", help="a run directory written by `simplenn train`")
     parser.add_argument("images", metavar="IMAGE", nargs="+", help="image files, or folders of them")
     parser.add_argument("--top-k", type=positive_int, default=3, help="how many classes to list (default 3)")
@@ -538,7 +620,6 @@ def _add_predict_parser(commands) -> None:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    import_tensorflow_quietly()
     from simplenn.loaded_run import load_run
     from simplenn.prediction import format_predictions, predict_images, predictions_json, save_inputs
 
@@ -552,7 +633,11 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _add_export_parser(commands) -> None:
-    parser = commands.add_parser("export", help="a trained run as a TensorFlow SavedModel or TFLite file")
+    parser = _add_command(
+        commands, "export", "a trained run as a TensorFlow SavedModel or TFLite file",
+        ("simplenn export runs/fixed-digits-20261127-201500 exported/simplenn/1",
+         "simplenn export RUN model.tflite --format tflite"),
+    )
     parser.add_argument("run_dir", metavar="RUN", help="a run directory written by `simplenn train`")
     parser.add_argument("out", metavar="OUT", help="the SavedModel folder, or the .tflite file, to write")
     parser.add_argument("--format", choices=("saved_model", "tflite"), default="saved_model",
@@ -561,7 +646,6 @@ def _add_export_parser(commands) -> None:
 
 
 def _export(args: argparse.Namespace) -> int:
-    import_tensorflow_quietly()
     from simplenn.export import export_run, export_summary
     from simplenn.loaded_run import load_run
 
@@ -571,7 +655,10 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _add_serve_parser(commands) -> None:
-    parser = commands.add_parser("serve", help="a draw-a-digit page and a TF Serving-style JSON API for a run")
+    parser = _add_command(
+        commands, "serve", "a draw-a-digit page and a TF Serving-style JSON API for a run",
+        ("simplenn serve runs/fixed-digits-20261127-201500", "simplenn serve RUN --port 8080"),
+    )
     parser.add_argument("run_dir", metavar="RUN", help="a run directory written by `simplenn train`")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     parser.add_argument("--port", type=positive_int, default=8000, help="port (default 8000)")
@@ -579,7 +666,6 @@ def _add_serve_parser(commands) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import_tensorflow_quietly()
     from simplenn.loaded_run import load_run
     from simplenn.serving import serve
 
@@ -590,9 +676,13 @@ def _serve(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(
         prog="simplenn",
-        description="The blog post's MNIST network, built from TensorFlow's low-level pieces.",
+        description="The blog post's MNIST network, built from TensorFlow's low-level pieces. "
+                    "`simplenn COMMAND --help` lists a command's flags, with examples.",
+        epilog="examples:\n  simplenn train --preset fixed --dataset digits\n  simplenn diagnose --preset blog",
+        formatter_class=HelpFormatter,
     )
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=ArgumentParser)
+    parser.add_argument("--version", action="version", version=version_text())
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
     _add_train_parser(commands)
     _add_show_parser(commands)
     _add_data_parser(commands)
@@ -606,25 +696,40 @@ def build_parser() -> argparse.ArgumentParser:
     _add_predict_parser(commands)
     _add_export_parser(commands)
     _add_serve_parser(commands)
+    _add_doctor_parser(commands)
     return parser
+
+
+def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """simplenn's own warnings as `simplenn: warning: ...`; any other as Python prints it."""
+    if issubclass(category, SimplennWarning):
+        print(f"simplenn: warning: {message}", file=sys.stderr)
+    else:
+        print(warnings.formatwarning(message, category, filename, lineno, line), end="", file=file or sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
     from simplenn.interruption import Terminated, raise_on_sigterm
 
-    try:
-        raise_on_sigterm()  # SIGTERM ends like Ctrl-C: a line, the status, and files left whole
-        args = build_parser().parse_args(argv)
-        return args.handler(args)
-    except SimplennError as error:
-        print(f"simplenn: error: {error}", file=sys.stderr)
-        return error.exit_status
-    except KeyboardInterrupt:  # Ctrl-C outside training, which handles it itself
-        print("simplenn: interrupted", file=sys.stderr)
-        return 130
-    except Terminated:
-        print("simplenn: terminated", file=sys.stderr)
-        return 143
+    with warnings.catch_warnings():  # the caller's warning display comes back afterwards
+        warnings.showwarning = show_warning
+        try:
+            raise_on_sigterm()  # SIGTERM ends like Ctrl-C: a line, the status, and files left whole
+            parser = build_parser()
+            args = parser.parse_args(argv)
+            if args.command is None:  # `simplenn` alone: what it can do, and exit 2 as for any missing argument
+                parser.print_help()
+                return 2
+            return args.handler(args)
+        except SimplennError as error:
+            print(error_text(str(error)), file=sys.stderr)
+            return error.exit_status
+        except KeyboardInterrupt:  # Ctrl-C outside training, which handles it itself
+            print("simplenn: interrupted", file=sys.stderr)
+            return 130
+        except Terminated:
+            print("simplenn: terminated", file=sys.stderr)
+            return 143
 
 
 if __name__ == "__main__":

@@ -49,14 +49,16 @@ class ConfigError(SimplennError):
 
 
 def knob(default: Any, help: str, group: str, *, limit: str | None = None, choices: tuple[str, ...] = (),
-         maximum: float | None = None, flags: tuple[str, ...] = ()) -> Any:
+         maximum: float | None = None, flags: tuple[str, ...] = (), whole_run: bool = False) -> Any:
     """A `Config` field with what the CLI and `validate` need to know about it.
 
     flags: the flag names, `--field-name` by default; a bool field gets a pair that
     turns it on and off, `(--name, --no-name)` by default.
+    whole_run: the field governs a whole training run (when it stops, what it keeps), not
+    what a step computes, so commands that take a few steps (`diagnose`) offer no flag for it.
     """
     metadata = {"help": help, "group": group, "limit": limit, "choices": choices,
-                "maximum": maximum, "flags": flags}
+                "maximum": maximum, "flags": flags, "whole_run": whole_run}
     return dataclasses.field(default=default, metadata=metadata)
 
 
@@ -115,7 +117,7 @@ class Config:
                            "optimisation", limit="non_negative")
     epochs: int = knob(5, "number of epochs", "optimisation", limit="positive", maximum=MAX_EPOCHS)
     patience: int = knob(0, "early stopping after this many epochs without a better validation accuracy; "
-                         "0 turns it off", "regularisation", limit="non_negative")
+                         "0 turns it off", "regularisation", limit="non_negative", whole_run=True)
     grad: str = knob("tape", "tape: tf.GradientTape; manual: the chain rule written out", "optimisation",
                      choices=GRADIENTS)
     jit_compile: bool = knob(True, "compile steps with XLA, or run them as plain graphs", "run",
@@ -124,11 +126,12 @@ class Config:
                      limit="non_negative", maximum=MAX_SEED)
     # Durability
     checkpoint_every_steps: int = knob(0, "also checkpoint inside epochs, every this many steps; 0 = once per "
-                                       "epoch", "run", limit="non_negative")
-    max_to_keep: int = knob(3, "how many of the newest checkpoints to keep", "run", limit="positive")
+                                       "epoch", "run", limit="non_negative", whole_run=True)
+    max_to_keep: int = knob(3, "how many of the newest checkpoints to keep", "run", limit="positive",
+                            whole_run=True)
     # Presets that exist to show a failure do not stop on NaN; they warn and carry on.
     stop_on_nan: bool = knob(True, "stop when the loss becomes NaN or infinite, or warn and carry on as the "
-                             "blog preset does", "run")
+                             "blog preset does", "run", whole_run=True)
 
     def __post_init__(self) -> None:
         if isinstance(self.layers, list):  # a notebook's [784, 100, 30, 10] means the same

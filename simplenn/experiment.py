@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-import tensorflow as tf
+from simplenn.quiet_tensorflow import tf  # `import tensorflow as tf`, quietly
 
 from simplenn.augmentation import check_augmentation
 from simplenn.checkpoints import CheckpointStore

@@ -22,7 +22,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import tensorflow as tf
+from simplenn.quiet_tensorflow import tf  # `import tensorflow as tf`, quietly
 
 from simplenn.errors import SimplennError
 

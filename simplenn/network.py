@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-import tensorflow as tf
+from simplenn.quiet_tensorflow import tf  # `import tensorflow as tf`, quietly
 
 LEAKY_RELU_ALPHA = 0.01  # slope for negative inputs
 

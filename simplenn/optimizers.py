@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import math
 
-import keras
+from simplenn.quiet_tensorflow import tf  # noqa: F401  (loads TensorFlow quietly before Keras does)
 
-from simplenn.config import Config
+import keras  # noqa: E402
+
+from simplenn.config import Config  # noqa: E402
 
 
 class OneCycle(keras.optimizers.schedules.LearningRateSchedule):

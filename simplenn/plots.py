@@ -2,23 +2,25 @@
 
 Every function writes a PNG when given a path (or when there is no display) and
 returns the path it wrote; otherwise it opens a window as the post's `plt.show()` does.
+Matplotlib chooses its own backend: a window on macOS, Windows or a Linux desktop, the
+notebook's inline figures in Jupyter, and Agg (files only) on a machine without a display.
 """
 
 from __future__ import annotations
 
 import io
-import os
 from pathlib import Path
 
 import matplotlib
+import matplotlib.pyplot as plt
 
-if not os.environ.get("DISPLAY") and os.name != "nt" and "MPLBACKEND" not in os.environ:
-    matplotlib.use("Agg")  # no display: draw into files
+from simplenn.errors import SimplennError
+from simplenn.file_safety import write_bytes
 
-import matplotlib.pyplot as plt  # noqa: E402
 
-from simplenn.errors import SimplennError  # noqa: E402
-from simplenn.file_safety import write_bytes  # noqa: E402
+def draw_into_files_only() -> None:
+    """Draw with Agg from now on, for a command that only writes files: no window, no GUI start-up."""
+    plt.switch_backend("Agg")
 
 
 def _finish(figure, out: str | Path | None, default_name: str) -> Path | None:
@@ -41,8 +43,8 @@ def _finish(figure, out: str | Path | None, default_name: str) -> Path | None:
     return write_bytes(out, image.getvalue())
 
 
-def sample_figure(image, label):
-    """The post's figure: one image, 4x4 inches, gray, titled `sample of 5`."""
+def sample_figure(image, label: str):
+    """The post's figure: one image, 4x4 inches, gray, titled `sample of 5` (`sample of Ankle boot`)."""
     figure = plt.figure(figsize=(4, 4))
     plt.title("sample of " + str(label))
     plt.imshow(image, cmap="gray")
@@ -51,12 +53,12 @@ def sample_figure(image, label):
 
 def show_sample(dataset: str, index: int = 0, out: str | Path | None = None) -> Path | None:
     """Draw training image `index` of `dataset` as the post does; the path written, if any."""
-    from simplenn.datasets import load_dataset
+    from simplenn.datasets import class_names, load_dataset
 
     (x_train, y_train), _ = load_dataset(dataset)
     if not 0 <= index < len(x_train):
         raise SimplennError(f"--index {index} is out of range; {dataset} has {len(x_train)} training images")
-    figure = sample_figure(x_train[index], int(y_train[index]))
+    figure = sample_figure(x_train[index], class_names(dataset)[int(y_train[index])])
     return _finish(figure, out, f"sample-{index}.png")
 
 

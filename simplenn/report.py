@@ -137,7 +137,7 @@ def reproducing_command(config: Config, run_dir: str | Path | None = None) -> st
 def machine_facts(run) -> list[tuple[str, str]]:
     import numpy
     import sklearn
-    import tensorflow as tf
+    from simplenn.quiet_tensorflow import tf
 
     gpus = tf.config.list_physical_devices("GPU")
     trained_with = (run.summary or {}).get("tensorflow", "?")

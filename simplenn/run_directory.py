@@ -264,7 +264,7 @@ class RunDirectory:
 
     def write_scalars(self, record: EpochRecord) -> None:
         """Add one epoch to the TensorBoard log."""
-        import tensorflow as tf  # only here: reading a run needs no TensorFlow
+        from simplenn.quiet_tensorflow import tf  # only here: reading a run needs no TensorFlow
 
         folder = self.path / "tensorboard"
         try:

@@ -24,7 +24,7 @@ import time
 from typing import Callable
 
 import numpy as np
-import tensorflow as tf
+from simplenn.quiet_tensorflow import tf  # `import tensorflow as tf`, quietly
 
 from simplenn.augmentation import augment, check_augmentation
 from simplenn.config import Config
@@ -34,6 +34,7 @@ from simplenn.losses import data_loss, l2_penalty
 from simplenn.metrics import loss_and_accuracy
 from simplenn.network import Network
 from simplenn.optimizers import make_optimizer, uses_l2_penalty
+from simplenn.progress import EpochProgress
 from simplenn.run_directory import EpochRecord, epoch_line
 
 # Whole batches per compiled call: a call from the graph costs a fraction of a step's
@@ -284,56 +285,75 @@ def fit(
 
     `on_chunk` runs after each finished chunk of steps (step checkpoints); `on_epoch`
     after each epoch (history, epoch checkpoints). Early stopping, when configured,
-    restores the weights of the best validation epoch.
+    restores the weights of the best validation epoch. Each epoch's figures go to `log`,
+    or with `live_progress` onto the terminal's live line, in place of the epoch's bar.
     """
-    import keras  # imported here: only the progress bar needs it
-
     use_deterministic_kernels()
     config = trainer.config
     chunk = chunk_steps(config, trainer.steps_per_epoch, live_progress)
     history: list[EpochRecord] = []
     warned_overflow = False
-    while int(trainer.epoch.numpy()) < config.epochs and not stopped_early(trainer):
-        epoch = int(trainer.epoch.numpy()) + 1
-        started, first_step = time.perf_counter(), int(trainer.step_in_epoch.numpy())
-        bar = keras.utils.Progbar(trainer.steps_per_epoch, stateful_metrics=["loss", "accuracy"]) if live_progress else None
-        while (step := int(trainer.step_in_epoch.numpy())) < trainer.steps_per_epoch:
-            trainer.run_steps(train, min(trainer.steps_per_epoch, step + chunk))
-            loss, accuracy = trainer.epoch_statistics()
-            if config.stop_on_nan and not (math.isfinite(loss) and trainer.weights_are_finite()):
-                # The weights are checked as well: the chunk's last update can overflow them
-                # while the loss it started from was finite, and on_chunk may checkpoint them.
-                raise TrainingDiverged(divergence_message(config, epoch))
-            if not math.isfinite(loss) and not warned_overflow:
-                causes = " and ".join(cause for cause, _ in overflow_causes(config))
-                log(
-                    f"warning: the loss overflowed in epoch {epoch}: {causes}; `simplenn diagnose` "
-                    "shows why. Carrying on, as the post does."
-                )
-                warned_overflow = True
-            if bar is not None:
-                bar.update(int(trainer.step_in_epoch.numpy()), [("loss", loss), ("accuracy", accuracy)])
-            if on_chunk is not None:
-                on_chunk(trainer)
-        seconds = time.perf_counter() - started
-        trained = min((trainer.steps_per_epoch - first_step) * trainer.batch_size, train.size)
-        loss, accuracy = trainer.epoch_statistics()
-        val_loss = val_accuracy = None
-        if validation is not None:
-            val_loss, val_accuracy = loss_and_accuracy(trainer.forward, validation, config)
-            remember_if_best(trainer, val_accuracy)
-        record = EpochRecord(
-            epoch, loss, accuracy, val_loss, val_accuracy, trainer.learning_rate(), seconds, trained / seconds
-        )
-        history.append(record)
-        trainer.start_next_epoch()
-        log(epoch_line(record, config.epochs))
-        if stopped_early(trainer):
-            log(f"early stopping: no better validation accuracy for {config.patience} epochs")
-        if on_epoch is not None:
-            on_epoch(trainer, record)
+    progress = EpochProgress(config.epochs, trainer.steps_per_epoch) if live_progress else None
+    try:
+        while int(trainer.epoch.numpy()) < config.epochs and not stopped_early(trainer):
+            record, warned_overflow = _fit_epoch(
+                trainer, train, validation, chunk, progress, on_chunk, log, warned_overflow
+            )
+            history.append(record)
+            trainer.start_next_epoch()
+            if progress:
+                progress.finish_epoch(record.epoch, epoch_line(record, config.epochs))
+            else:
+                log(epoch_line(record, config.epochs))
+            if stopped_early(trainer):
+                log(f"early stopping: no better validation accuracy for {config.patience} epochs")
+            if on_epoch is not None:
+                on_epoch(trainer, record)
+    finally:
+        if progress:
+            progress.close()  # an interruption's message starts on a line of its own
     if config.patience and validation is not None:
         restore_best(trainer)
         log(f"restored the weights of epoch {int(trainer.best_epoch.numpy())} "
             f"(val_accuracy {100 * float(trainer.best_accuracy.numpy()):.2f})")
     return history
+
+
+def _fit_epoch(trainer: Trainer, train: Split, validation: Split | None, chunk: int,
+               progress: EpochProgress | None, on_chunk, log, warned_overflow: bool) -> tuple[EpochRecord, bool]:
+    """Run the rest of the current epoch, `chunk` steps per call: its record, and whether an overflow
+    has been warned about (once a run)."""
+    config = trainer.config
+    epoch = int(trainer.epoch.numpy()) + 1
+    started, first_step = time.perf_counter(), int(trainer.step_in_epoch.numpy())
+    while (step := int(trainer.step_in_epoch.numpy())) < trainer.steps_per_epoch:
+        trainer.run_steps(train, min(trainer.steps_per_epoch, step + chunk))
+        loss, accuracy = trainer.epoch_statistics()
+        if config.stop_on_nan and not (math.isfinite(loss) and trainer.weights_are_finite()):
+            # The weights are checked as well: the chunk's last update can overflow them
+            # while the loss it started from was finite, and on_chunk may checkpoint them.
+            raise TrainingDiverged(divergence_message(config, epoch))
+        if not math.isfinite(loss) and not warned_overflow:
+            causes = " and ".join(cause for cause, _ in overflow_causes(config))
+            if progress:
+                progress.close()
+            log(
+                f"warning: the loss overflowed in epoch {epoch}: {causes}; `simplenn diagnose` "
+                "shows why. Carrying on, as the post does."
+            )
+            warned_overflow = True
+        if progress:
+            progress.update(epoch, int(trainer.step_in_epoch.numpy()), loss, accuracy)
+        if on_chunk is not None:
+            on_chunk(trainer)
+    seconds = time.perf_counter() - started
+    trained = min((trainer.steps_per_epoch - first_step) * trainer.batch_size, train.size)
+    loss, accuracy = trainer.epoch_statistics()
+    val_loss = val_accuracy = None
+    if validation is not None:
+        val_loss, val_accuracy = loss_and_accuracy(trainer.forward, validation, config)
+        remember_if_best(trainer, val_accuracy)
+    record = EpochRecord(
+        epoch, loss, accuracy, val_loss, val_accuracy, trainer.learning_rate(), seconds, trained / seconds
+    )
+    return record, warned_overflow

@@ -1,6 +1,8 @@
-"""Bad input to every `simplenn` command exits 2 with one line on stderr, never a traceback.
+"""Bad input to every `simplenn` command exits 2 with one message on stderr, never a traceback.
 
-Each row is a command line and a piece of the message it must print. `{file}`, `{folder}`
+The message is one line, or, when long, a first line and indented details
+(`errors.error_text`); `cli_messages.error_message` checks that shape and joins it back. Each row is a
+command line and a piece of the message it must print. `{file}`, `{folder}`
 and the other names in braces are paths made by the `paths` fixture. Rows that would
 train or benchmark before failing are left out: they would cost minutes.
 """
@@ -15,14 +17,16 @@ from pathlib import Path
 
 import pytest
 
+from cli_messages import error_message
 from simplenn.cli import build_parser, main
+from simplenn.errors import WRAP_AFTER, error_text
 
 READ_ONLY_FOLDER_FOR_ROOT = Path("/sys")  # root may write anywhere else, permissions or not
 
 ROWS = [
     # the command itself
-    ([], "the following arguments are required: command"),
-    (["nope"], "argument command: invalid choice: 'nope'"),
+    (["nope"], "argument COMMAND: invalid choice: 'nope'"),
+    (["--bogus"], "unrecognized arguments: --bogus"),
     # train: types and ranges
     (["train", "--epochs", "abc"], "argument --epochs: must be a whole number, got 'abc'"),
     (["train", "--epochs", "0"], "argument --epochs: must be a positive whole number, got 0"),
@@ -112,6 +116,9 @@ ROWS = [
     (["export", "{folder}", "{folder}/model", "--format", "onnx"], "argument --format: invalid choice: 'onnx'"),
     (["serve", "{folder}"], "cannot load run {folder}: it holds no config.json"),
     (["serve", "{folder}", "--port", "0"], "argument --port: must be a positive whole number, got 0"),
+    # doctor
+    (["doctor", "--bogus"], "unrecognized arguments: --bogus"),
+    (["doctor", "--json", "out.json"], "unrecognized arguments: out.json"),
 ]
 
 
@@ -137,7 +144,7 @@ def paths(tmp_path) -> dict[str, str]:
             "unreadable": str(unreadable)}
 
 
-@pytest.mark.parametrize("argv, message", ROWS, ids=[" ".join(argv) or "(none)" for argv, _ in ROWS])
+@pytest.mark.parametrize("argv, message", ROWS, ids=[" ".join(argv) for argv, _ in ROWS])
 def test_bad_input_exits_2_with_one_line(argv, message, paths, capsys, monkeypatch, tmp_path):
     if "{unreadable}" in argv and os.geteuid() == 0:
         pytest.skip("root reads every file")
@@ -145,8 +152,7 @@ def test_bad_input_exits_2_with_one_line(argv, message, paths, capsys, monkeypat
     status = main([arg.format(**paths) for arg in argv])
     err = capsys.readouterr().err
     assert status == 2
-    assert err.startswith("simplenn: error: ") and err.count("\n") == 1, err
-    assert message.format(**paths) in err
+    assert message.format(**paths) in error_message(err)
     assert Path(paths["file"]).read_text() == "not a dataset\n"  # a refused command writes nothing over it
 
 
@@ -162,3 +168,80 @@ def test_the_installed_command_exits_2_without_a_traceback():
     assert done.returncode == 2
     assert done.stderr == ("simplenn: error: argument --epochs: must be a whole number, got 'abc' "
                            "(see `simplenn train --help`)\n")
+
+
+def test_a_long_message_is_a_short_first_line_and_indented_details():
+    message = ("mnist is not on this machine and could not be downloaded; put mnist.npz (sha256 "
+               "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1) in /home/me/.keras/datasets; "
+               "tried https://a.example/mnist.npz: cannot connect (timed out; 2 tries)")
+    assert len(message) > WRAP_AFTER
+    assert error_text(message) == (
+        "simplenn: error: mnist is not on this machine and could not be downloaded;\n"
+        "  put mnist.npz (sha256 731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1) in "
+        "/home/me/.keras/datasets;\n"
+        "  tried https://a.example/mnist.npz: cannot connect (timed out; 2 tries)"
+    )
+    assert error_message(error_text(message) + "\n") == message
+    assert error_text("short; and plain") == "simplenn: error: short; and plain"
+
+
+def test_no_command_prints_the_usage_with_every_command(capsys):
+    assert main([]) == 2
+    out = capsys.readouterr().out
+    assert out.startswith("usage: simplenn [-h] [--version] COMMAND ...")
+    [commands] = [action for action in build_parser()._actions if isinstance(action, argparse._SubParsersAction)]
+    for name, parser in commands.choices.items():
+        assert f"    {name} " in out
+
+
+def test_version_names_simplenn_and_tensorflow(capsys):
+    from importlib import metadata
+
+    with pytest.raises(SystemExit) as exit:
+        main(["--version"])
+    assert exit.value.code == 0
+    assert capsys.readouterr().out == (
+        f"simplenn {metadata.version('simplenn')} (TensorFlow {metadata.version('tensorflow')})\n"
+    )
+
+
+def subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    actions = [action for action in parser._actions if isinstance(action, argparse._SubParsersAction)]
+    return actions[0].choices if actions else {}
+
+
+def every_command(parser=None, prefix=()):
+    """(words, parser) for every command and sub-command, e.g. (("data", "fetch"), its parser)."""
+    for name, sub in subparsers(parser or build_parser()).items():
+        yield (*prefix, name), sub
+        yield from every_command(sub, (*prefix, name))
+
+
+@pytest.mark.parametrize("words, parser", list(every_command()), ids=lambda v: " ".join(v) if isinstance(v, tuple) else "")
+def test_every_command_has_two_examples_that_parse(words, parser):
+    examples = [line.strip() for line in parser.format_help().split("examples:\n")[1].splitlines()]
+    assert len(examples) >= 2, examples
+    for example in examples:
+        argv = example.split()
+        if "=" in argv[0]:  # an environment variable set for the command
+            argv = argv[1:]
+        if ">" in argv:  # the shell's redirection
+            argv = argv[:argv.index(">")]
+        assert argv[:1 + len(words)] == ["simplenn", *words], example
+        build_parser().parse_args(argv[1:])  # the example is a valid command line
+
+
+def test_diagnose_lists_only_the_flags_a_few_steps_use():
+    diagnose_help = subparsers(build_parser())["diagnose"].format_help()
+    train_help = subparsers(build_parser())["train"].format_help()
+    for flag in ("--patience", "--checkpoint-every-steps", "--max-to-keep", "--stop-on-nan"):
+        assert flag in train_help and flag not in diagnose_help
+    for flag in ("--lr", "--layers", "--dataset", "--batch-size", "--epochs", "--seed", "--preset"):
+        assert flag in diagnose_help
+
+
+def test_train_help_groups_the_flags_and_shows_the_presets_values():
+    train_help = subparsers(build_parser())["train"].format_help()
+    headings = [line[:-1] for line in train_help.splitlines() if line.endswith(":") and not line.startswith(" ")]
+    assert headings[:7] == ["options", "data", "network", "optimisation", "regularisation", "run", "where the run goes"]
+    assert "(blog 0.01, fixed 0.005, best 0.001)" in " ".join(train_help.split())

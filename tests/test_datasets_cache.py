@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from cli_messages import error_message
 from mnist_format import idx_files, idx_spec, npz_bytes, npz_spec, sha256, tiny_splits, write_files
 from simplenn.cli import main
 from simplenn.datasets import (
@@ -38,6 +39,7 @@ from simplenn.datasets import (
 from simplenn.datasets import cache, catalogue
 from simplenn.datasets.catalogue import DataFile
 from simplenn.datasets.download import download_file
+from simplenn.errors import SimplennWarning, error_text
 
 REPO = Path(__file__).resolve().parents[1]
 QUICK = DownloadOptions(timeout_s=2.0, attempts=1, backoff_s=0.0)
@@ -317,12 +319,84 @@ def test_offline_error_names_the_files_their_hashes_urls_and_where_to_put_them(c
     with pytest.raises(DatasetError) as error:
         load_dataset("tiny", options=QUICK, progress=None)
     message = str(error.value)
-    assert message.startswith("tiny is not on this machine and could not be downloaded (could not download train-images")
+    assert message.startswith("tiny is not on this machine and could not be downloaded; put train-images")
+    assert f"copies obtained elsewhere; could not download train-images-idx3-ubyte.gz: {closed_port}" in message
     for data_file in spec.files:
         assert f"{data_file.name} (sha256 {data_file.sha256}) from {data_file.urls[0]}" in message
     assert f"in {cache_dir / 'tiny'}, or install the Debian package dataset-tiny" in message
     assert "or run `simplenn data import tiny PATH`" in message
     assert "\n" not in message
+
+
+@pytest.fixture
+def silent_url():
+    """A URL whose server accepts connections and never answers (the kernel's backlog accepts them)."""
+    listener = socket.create_server(("127.0.0.1", 0), backlog=16)
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}/"
+    listener.close()
+
+
+def test_a_deadline_bounds_the_wait_over_every_retry_and_mirror(silent_url, no_proxy, tmp_path):
+    data_file = DataFile(cache_path="f.bin", urls=(silent_url + "a", silent_url + "b"), size=1, sha256="0" * 64)
+    options = DownloadOptions(timeout_s=0.4, deadline_s=1.0, attempts=5, backoff_s=0.1)
+    started = time.monotonic()
+    with pytest.raises(DownloadError) as error:
+        download_file(data_file, tmp_path / "f.bin", options=options)
+    assert 0.9 < time.monotonic() - started < 2.5  # 5 rounds of 2 mirrors would take 4 s
+    assert str(error.value).startswith("could not download f.bin in 1 s without an answer (--deadline 1): ")
+    assert re.search(rf"{silent_url}a: no answer within [\d.]+ s; {silent_url}b: no answer within [\d.]+ s$",
+                     str(error.value))
+
+
+def test_the_default_deadline_answers_well_within_a_minute():
+    options = DownloadOptions()
+    assert options.deadline_s <= 30 and options.timeout_s < options.deadline_s  # a second mirror gets a turn
+
+
+def test_a_slow_download_that_keeps_sending_outlives_the_deadline(server, tmp_path):
+    server.routes["/f"] = ("slow-once", PAYLOAD)  # 16 chunks, 20 ms apart: 0.3 s in all
+    options = DownloadOptions(timeout_s=0.15, deadline_s=0.15, attempts=1)
+    assert download_file(one_file(server, "/f"), tmp_path / "f.bin", options=options).read_bytes() == PAYLOAD
+
+
+def test_one_deadline_spans_every_file_of_a_dataset(silent_url, no_proxy, cache_dir, monkeypatch, capsys):
+    spec = idx_spec("tiny", idx_files(tiny_splits()), [silent_url])  # four files, none will come
+    monkeypatch.setitem(catalogue.CATALOGUE, "tiny", spec)
+    started = time.monotonic()
+    assert main(["data", "fetch", "tiny", "--timeout", "0.3", "--deadline", "1"]) == 2
+    assert time.monotonic() - started < 3
+    err = capsys.readouterr().err
+    lines = err.splitlines()
+    assert lines[0] == "simplenn: error: tiny is not on this machine and could not be downloaded;"
+    assert lines[-1].startswith("  could not download train-images-idx3-ubyte.gz in 1 s without an answer (--deadline 1): ")
+    assert len(lines[0]) <= 100 and all(line.startswith("  ") for line in lines[1:]) and "Traceback" not in err
+
+
+def test_a_damaged_cached_copy_gives_way_to_a_verified_system_copy(tiny_dataset, cache_dir, tmp_path, server, capsys):
+    spec, files = tiny_dataset
+    write_files(tmp_path / "system" / "tiny", files)
+    bad = write_files(cache_dir / "tiny", files) / "train-labels-idx1-ubyte.gz"
+    bad.write_bytes(b"damaged")
+    with pytest.warns(SimplennWarning) as warned:
+        (x_train, _), _ = load_dataset("tiny", options=QUICK, progress=None)
+    np.testing.assert_array_equal(x_train, tiny_splits()[0][0])
+    [warning] = warned
+    assert str(warning.message).startswith(f"{bad}: sha256 is {sha256(b'damaged')}; ")
+    assert str(warning.message).endswith(f"; meanwhile using the verified copy {tmp_path / 'system' / 'tiny' / bad.name}")
+    assert main(["data", "fetch", "tiny"]) == 0  # repairs the cache from the verified copy, offline
+    assert bad.read_bytes() == files[bad.name] and server.hits == {}
+    assert main(["train", "--dataset", "tiny", "--epochs", "1", "--run-dir", str(tmp_path / "run"), "--quiet"]) == 0
+    assert "warning" not in capsys.readouterr().err
+
+
+def test_the_cli_prints_the_fallback_warning_in_one_line(tiny_dataset, cache_dir, tmp_path, capsys):
+    spec, files = tiny_dataset
+    write_files(tmp_path / "system" / "tiny", files)
+    (write_files(cache_dir / "tiny", files) / "t10k-labels-idx1-ubyte.gz").write_bytes(b"damaged")
+    assert main(["show", "--dataset", "tiny", "--out", str(tmp_path / "sample.png")]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith(f"simplenn: warning: {cache_dir / 'tiny' / 't10k-labels-idx1-ubyte.gz'}: sha256 is ")
+    assert err.count("\n") == 1
 
 
 def test_npz_source_downloads_and_loads(server, cache_dir, monkeypatch):
@@ -395,9 +469,9 @@ def test_cli_data_verify_reports_a_bad_file_with_exit_code_2(tiny_dataset, cache
     assert main(["data", "verify", "tiny"]) == 2
     captured = capsys.readouterr()
     assert f"BAD      tiny           {bad}: sha256 is {sha256(b'damaged')}; expected sha256 " in captured.out
-    assert captured.err == (
-        f"simplenn: error: 1 file(s) failed verification ({bad}); run `simplenn data fetch tiny` to replace them\n"
-    )
+    assert captured.err == error_text(
+        f"1 file(s) failed verification ({bad}); run `simplenn data fetch tiny` to replace them"
+    ) + "\n"
 
 
 def test_cli_data_import_and_unknown_names(tiny_dataset, cache_dir, tmp_path, capsys):
@@ -413,6 +487,6 @@ def test_cli_train_on_a_bad_cached_file_exits_2_with_the_hash_mismatch(tiny_data
     bad = write_files(cache_dir / "tiny", files) / "train-labels-idx1-ubyte.gz"
     bad.write_bytes(b"damaged")
     assert main(["train", "--dataset", "tiny", "--epochs", "1", "--run-dir", str(tmp_path / "run")]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith(f"simplenn: error: {bad}: sha256 is {sha256(b'damaged')}; expected sha256 ")
-    assert "Traceback" not in err and not (tmp_path / "run").exists()
+    message = error_message(capsys.readouterr().err)
+    assert message.startswith(f"{bad}: sha256 is {sha256(b'damaged')}; expected sha256 ")
+    assert not (tmp_path / "run").exists()

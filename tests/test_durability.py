@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from cli_messages import error_message
 from simplenn.checkpoints import CheckpointStore
 from simplenn.cli import main
 from simplenn.config import preset
@@ -127,8 +128,9 @@ def test_every_checkpoint_damaged_exits_2(stopped_run, capsys):
         flip_a_byte(data_file)
     status, err = run_cli(["train", "--resume", stopped_run], capsys)
     assert status == 2
-    assert err.startswith(f"simplenn: error: no usable checkpoint in {stopped_run / 'checkpoints'} (")
-    assert "does not match its sha256" in err and len(err.splitlines()) == 1
+    message = error_message(err)
+    assert message.startswith(f"no usable checkpoint in {stopped_run / 'checkpoints'} (")
+    assert "does not match its sha256" in message
 
 
 def test_restoring_into_another_architecture_names_both_shapes(stopped_run, capsys):
@@ -175,7 +177,7 @@ def test_resume_after_the_last_checkpoint_keeps_its_history(stopped_run, finishe
 def test_training_into_an_existing_run_is_refused(finished_run, capsys):
     status, err = run_cli(["train", "--dataset", "digits", "--run-dir", finished_run], capsys)
     assert status == 2
-    assert f"already holds a run; continue it with `simplenn train --resume {finished_run}`" in err
+    assert f"already holds a run; continue it with `simplenn train --resume {finished_run}`" in error_message(err)
 
 
 def test_an_early_stopped_run_stays_stopped_when_resumed(data):
@@ -196,8 +198,8 @@ def test_nan_stops_within_the_epoch_and_keeps_the_last_good_checkpoint(tmp_path,
          "--reduction", "sum", "--raw-inputs", "--lr", "1e33", "--checkpoint-every-steps", "1", "--no-xla",
          "--quiet", "--run-dir", tmp_path / "run"], capsys)
     assert status == 2
-    assert err.startswith("simplenn: error: loss became NaN or infinite in epoch 1; likely causes: raw 0-255 "
-                          "inputs (try --scale-inputs); a loss summed over the batch")
+    assert error_message(err).startswith("loss became NaN or infinite in epoch 1; likely causes: raw 0-255 "
+                                         "inputs (try --scale-inputs); a loss summed over the batch")
     assert not (tmp_path / "run" / "history.json").exists()  # it stopped inside epoch 1
     config = RunDirectory(tmp_path / "run").read_config()
     trainer = Trainer(config, 1347, (8, 8))
@@ -217,8 +219,8 @@ def test_a_busy_run_directory_is_refused(tmp_path, capsys):
         held.flush()
         status, err = run_cli(["train", "--dataset", "digits", "--run-dir", run_dir], capsys)
     assert status == 2
-    assert err == (f"simplenn: error: run directory {run_dir} is in use by another simplenn process "
-                   "(pid 12345); wait for it to finish, or choose another --run-dir\n")
+    assert error_message(err) == (f"run directory {run_dir} is in use by another simplenn process "
+                                  "(pid 12345); wait for it to finish, or choose another --run-dir")
 
 
 def test_the_lock_of_a_killed_process_is_free(tmp_path):

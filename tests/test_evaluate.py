@@ -8,6 +8,7 @@ import pytest
 from sklearn.metrics import classification_report, confusion_matrix
 
 import simplenn
+from cli_messages import error_message
 from simplenn.cli import main
 from simplenn.datasets import class_names, load_dataset
 from simplenn.evaluation import calibration, evaluate_predictions, format_evaluation, most_confused_pairs
@@ -115,8 +116,7 @@ def test_cli_bad_run_exit_2_one_line_nothing_written(digits_run, tmp_path, capsy
         run_dir.mkdir()
     before = sorted(tmp_path.rglob("*"))
     assert main(["evaluate", str(run_dir)]) == 2
-    err = capsys.readouterr().err
-    assert message in err and err.count("\n") == 1 and "Traceback" not in err
+    assert message in error_message(capsys.readouterr().err)
     assert sorted(tmp_path.rglob("*")) == before
 
 

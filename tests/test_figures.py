@@ -67,3 +67,39 @@ def test_cli_plot_writes_into_the_run_folder(digits_run, tmp_path, capsys):
     assert out.count("figure written to") == len(FIGURES)
     assert main(["plot", str(tmp_path / "missing")]) == 2
     assert "cannot load run" in capsys.readouterr().err
+
+
+def test_show_titles_the_sample_with_its_class_name(tmp_path, monkeypatch):
+    import dataclasses
+
+    from mnist_format import idx_files, idx_spec, tiny_splits, write_files
+    from simplenn import plots
+    from simplenn.datasets import cache, catalogue
+
+    files = idx_files(tiny_splits())
+    names = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+    spec = dataclasses.replace(idx_spec("tiny", files, ["http://127.0.0.1:9/"]), class_names=names)
+    monkeypatch.setitem(catalogue.CATALOGUE, "tiny", spec)
+    monkeypatch.setenv("SIMPLENN_DATA", str(tmp_path / "cache"))
+    monkeypatch.setattr(cache, "SYSTEM_DATA_DIR", tmp_path / "system")
+    write_files(tmp_path / "cache" / "tiny", files)
+    titles = []
+    finish = plots._finish
+    monkeypatch.setattr(plots, "_finish", lambda figure, *a: (titles.append(figure.axes[0].get_title()), finish(figure, *a))[1])
+    label = int(tiny_splits()[0][1][3])
+    assert main(["show", "--dataset", "tiny", "--index", "3", "--out", str(tmp_path / "s.png")]) == 0
+    assert titles == [f"sample of {names[label]}"]
+    assert main(["show", "--dataset", "digits", "--out", str(tmp_path / "d.png")]) == 0
+    assert titles[-1] in {f"sample of {digit}" for digit in range(10)}  # digits keep the post's title
+
+
+def test_matplotlib_chooses_its_backend_and_falls_back_to_agg_without_a_display(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "MPLBACKEND")}
+    code = ("import matplotlib, simplenn.plots as p; forced = matplotlib.rcParams._get_backend_or_none(); "
+            "print(forced, p.plt.get_backend().lower())")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    assert done.stdout.split() == ["None", "agg"], done.stderr  # nothing forced; matplotlib fell back itself

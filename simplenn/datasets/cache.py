@@ -36,12 +36,15 @@ def cached_path(data_file: DataFile) -> Path:
     return cache_root() / data_file.cache_path
 
 
+def copies(spec: DatasetSpec, data_file: DataFile) -> list[Path]:
+    """Every existing copy of `data_file`, unverified: the cache's first, then the system folder's."""
+    candidates = (cached_path(data_file), SYSTEM_DATA_DIR / spec.name / data_file.name)
+    return [candidate for candidate in candidates if candidate.is_file()]
+
+
 def locate(spec: DatasetSpec, data_file: DataFile) -> Path | None:
-    """The first existing copy of `data_file`: in the cache, then in the system folder; None if neither."""
-    for candidate in (cached_path(data_file), SYSTEM_DATA_DIR / spec.name / data_file.name):
-        if candidate.is_file():
-            return candidate
-    return None
+    """The first existing copy of `data_file` (see `copies`); None if there is none."""
+    return next(iter(copies(spec, data_file)), None)
 
 
 def install_file(

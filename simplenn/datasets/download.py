@@ -1,5 +1,9 @@
 """Download one catalogue file: streamed, time-limited, retried across mirrors, verified.
 
+Two limits bound the waiting: `timeout_s` for any one connection or read, and
+`deadline_s` for the whole search, across every retry, mirror and file: once that many
+seconds pass without a byte arriving from anywhere, the download gives up and says so.
+
 The body goes to a temporary file (`file_safety.write_atomically`), is checked against the pinned hashes, and only then
 renamed to its final name (see `cache.install_file`). Proxies come from the usual
 `http_proxy`/`https_proxy`/`no_proxy` variables, as urllib reads them. TLS certificates
@@ -45,7 +49,10 @@ Progress = Callable[[str, int, int | None], None]
 class DownloadOptions:
     """How patiently to download."""
 
-    timeout_s: float = 30.0  # longest wait to connect, or for the next bytes of a body
+    timeout_s: float = 10.0  # longest wait to connect, or for the next bytes of a body
+    # Longest wait without receiving data, over all URLs and rounds: a second mirror still
+    # gets its turn after a first that never answers, and an offline machine hears in 30 s.
+    deadline_s: float = 30.0
     attempts: int = 3  # rounds over all of a file's URLs
     backoff_s: float = 1.0  # pause before the second round; it doubles each round after
     # A PEM bundle trusted instead of the system's CAs (as requests' REQUESTS_CA_BUNDLE);
@@ -55,6 +62,28 @@ class DownloadOptions:
 
 class DownloadError(DatasetError):
     """Every URL of a file failed; the message gives each URL's reason."""
+
+
+class Deadline:
+    """The time left to wait for data: `deadline_s` from the start or from the last bytes received.
+
+    One `Deadline` spans everything a fetch downloads, so mirrors and files share it.
+    """
+
+    def __init__(self, deadline_s: float):
+        self.deadline_s = deadline_s
+        self._since = time.monotonic()
+
+    def received(self) -> None:
+        """Bytes arrived: the clock starts again."""
+        self._since = time.monotonic()
+
+    def remaining(self) -> float:
+        return self.deadline_s - (time.monotonic() - self._since)
+
+    @property
+    def passed(self) -> bool:
+        return self.remaining() <= 0
 
 
 class _Failure(Exception):
@@ -71,34 +100,38 @@ def download_file(
     *,
     options: DownloadOptions = DownloadOptions(),
     progress: Progress | None = None,
+    deadline: Deadline | None = None,
 ) -> Path:
     """Download `data_file` to `dest`, trying each URL in turn, and return `dest`.
 
     `dest` appears only once its content matches a pinned hash. Raises `DownloadError`
-    when every URL failed in every round, `DatasetError` when `dest` cannot be written.
+    when every URL failed in every round or the deadline passed (`deadline`, shared with
+    the caller's other downloads, else `options.deadline_s` from now), `DatasetError` when
+    `dest` cannot be written.
     """
     # ProxyHandler, added by build_opener by default, reads the proxy variables.
     opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=_tls_context(options)))
+    deadline = deadline or Deadline(options.deadline_s)
     reasons: dict[str, str] = {}
     given_up: set[str] = set()
     for attempt in range(options.attempts):
         if attempt:
-            time.sleep(options.backoff_s * 2 ** (attempt - 1))
+            time.sleep(min(options.backoff_s * 2 ** (attempt - 1), max(deadline.remaining(), 0)))
         for url in data_file.urls:
-            if url in given_up:
+            if url in given_up or deadline.passed:
                 continue
             try:
-                return _download_from(opener, url, data_file, dest, options.timeout_s, progress)
+                return _download_from(opener, url, data_file, dest, options.timeout_s, progress, deadline)
             except _Failure as failure:
                 reasons[url] = str(failure)
                 if failure.permanent:
                     given_up.add(url)
-        if len(given_up) == len(data_file.urls):
+        if len(given_up) == len(data_file.urls) or deadline.passed:
             break
-    raise DownloadError(
-        f"could not download {data_file.name}: "
-        + "; ".join(f"{url}: {reason}" for url, reason in reasons.items())
-    )
+    waited = (f" in {deadline.deadline_s:g} s without an answer (--deadline {deadline.deadline_s:g})"
+              if deadline.passed else "")
+    tried = "; ".join(f"{url}: {reason}" for url, reason in reasons.items()) or "no URL was tried"
+    raise DownloadError(f"could not download {data_file.name}{waited}: {tried}")
 
 
 def _download_from(
@@ -108,9 +141,11 @@ def _download_from(
     dest: Path,
     timeout_s: float,
     progress: Progress | None,
+    deadline: Deadline,
 ) -> Path:
     """Stream `url` into `dest` through `install_file`; raise `_Failure` saying why not."""
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
+    timeout_s = max(min(timeout_s, deadline.remaining()), 0.1)  # no wait past the deadline
     try:
         response = opener.open(request, timeout=timeout_s)
     except urllib.error.HTTPError as error:
@@ -125,6 +160,8 @@ def _download_from(
                 permanent=True,
             ) from None
         raise _Failure(f"cannot connect ({error.reason})") from None
+    except TimeoutError:  # connected, but the answer did not begin in time
+        raise _Failure(f"no answer within {timeout_s:g} s") from None
     except (OSError, http.client.HTTPException) as error:
         raise _Failure(f"cannot connect ({error!r})") from None
 
@@ -142,6 +179,7 @@ def _download_from(
                 raise _Failure(f"the connection dropped after {received} bytes ({error!r})") from None
             if not chunk:
                 break
+            deadline.received()
             stream.write(chunk)
             received += len(chunk)
             if progress:

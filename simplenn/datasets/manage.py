@@ -8,15 +8,17 @@ functions that return what they found, for the CLI or a notebook to show.
 from __future__ import annotations
 
 import shutil
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from simplenn.datasets.cache import cache_root, cached_path, install_file, locate
+from simplenn.datasets.cache import cache_root, cached_path, copies, install_file, locate
 from simplenn.datasets.catalogue import CATALOGUE, DataFile, DatasetSpec, Source, dataset_spec
-from simplenn.datasets.download import DownloadError, DownloadOptions, Progress, download_file
+from simplenn.datasets.download import Deadline, DownloadError, DownloadOptions, Progress, download_file
 from simplenn.datasets.integrity import mismatch, verify_cached
 from simplenn.datasets.validation import DatasetError
 from simplenn.file_safety import user_path
+from simplenn.errors import SimplennWarning
 
 
 def dataset_files(
@@ -29,44 +31,61 @@ def dataset_files(
     """One complete source of `spec` and its files, each verified.
 
     A source already complete on this machine comes first; otherwise the missing files
-    of the first source that downloads are fetched. A file that fails verification raises
-    `DatasetError`, or with `repair` is downloaded again over the bad copy.
+    of the first source that downloads are fetched, all downloads sharing one deadline
+    (`options.deadline_s` without an answer). A copy that fails verification is passed
+    over, with a warning, for a verified copy elsewhere on this machine; with none, it
+    raises `DatasetError`, or with `repair` is replaced.
     """
     complete = [source for source in spec.sources if all(locate(spec, f) for f in source.files)]
-    failures = []
+    deadline, failures = Deadline(options.deadline_s), []
     for source in complete + [source for source in spec.sources if source not in complete]:
         try:
-            return source, [_ready_file(spec, data_file, repair, options, progress) for data_file in source.files]
+            return source, [_ready_file(spec, data_file, repair, options, progress, deadline)
+                            for data_file in source.files]
         except DownloadError as error:
             failures.append(str(error))
     raise DatasetError(_not_here(spec, failures))
 
 
 def _ready_file(
-    spec: DatasetSpec, data_file: DataFile, repair: bool, options: DownloadOptions, progress: Progress | None
+    spec: DatasetSpec, data_file: DataFile, repair: bool, options: DownloadOptions, progress: Progress | None,
+    deadline: Deadline,
 ) -> Path:
-    """A verified copy of `data_file`: the one found here, else a fresh download into the cache."""
-    path = locate(spec, data_file)
-    if path is not None:
+    """A verified copy of `data_file`: one found here, else a fresh download into the cache.
+
+    With `repair`, a bad copy in the cache is replaced: by a verified copy found elsewhere
+    (Debian's), else by a download.
+    """
+    problems = []
+    for path in copies(spec, data_file):
         try:
             verify_cached(path, data_file, spec.name)
-            return path
-        except DatasetError:
-            if not repair:
-                raise
-    return download_file(data_file, cached_path(data_file), options=options, progress=progress)
+        except DatasetError as error:
+            problems.append(str(error))
+            continue
+        if problems and repair:
+            return _copy_into_cache(path, data_file)
+        if problems:
+            warnings.warn(f"{problems[0]}; meanwhile using the verified copy {path}", SimplennWarning, stacklevel=2)
+        return path
+    if problems and not repair:
+        raise DatasetError(problems[0])
+    return download_file(data_file, cached_path(data_file), options=options, progress=progress, deadline=deadline)
 
 
 def _not_here(spec: DatasetSpec, failures: list[str]) -> str:
-    """The one-line error for a dataset that is neither here nor downloadable: what to get, and where to put it."""
+    """The error for a dataset that is neither here nor downloadable: what to get, where to put it, what failed.
+
+    Its clauses, split at "; ", are what the CLI prints on lines of their own.
+    """
     source = spec.sources[0]
     missing = [data_file for data_file in source.files if locate(spec, data_file) is None] or list(source.files)
     wanted = ", ".join(f"{f.name} ({f.pinned}) from {f.urls[0]}" for f in missing)
     debian = f", or install the Debian package {spec.debian_package}" if spec.debian_package else ""
     return (
-        f"{spec.name} is not on this machine and could not be downloaded ({failures[0]}); "
+        f"{spec.name} is not on this machine and could not be downloaded; "
         f"put {wanted} in {cached_path(missing[0]).parent}{debian}, "
-        f"or run `simplenn data import {spec.name} PATH` on copies obtained elsewhere"
+        f"or run `simplenn data import {spec.name} PATH` on copies obtained elsewhere; {failures[0]}"
     )
 
 

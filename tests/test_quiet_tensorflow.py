@@ -1,0 +1,54 @@
+"""TensorFlow says nothing on stderr when simplenn imports it, and its retracing warning
+about simplenn's per-run functions is dropped, while its other warnings still arrive."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+
+from simplenn.quiet_tensorflow import is_new_run_tracing, tf
+
+
+def run_python(code: str) -> subprocess.CompletedProcess:
+    # stderr is a pipe here, as it is in a Jupyter kernel
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+
+
+def test_importing_a_module_that_needs_tensorflow_prints_nothing():
+    done = run_python("import simplenn; from simplenn.network import Network; print(Network([4, 3, 2]))")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    assert done.stdout.startswith("Network(4 → 3 → 2")
+
+
+def test_stderr_works_again_after_the_import():
+    done = run_python("import sys; from simplenn.quiet_tensorflow import tf; print('still here', file=sys.stderr)")
+    assert done.stderr == "still here\n"
+
+
+def test_many_runs_in_one_process_raise_no_retracing_warning():
+    code = (
+        "import numpy as np\n"
+        "from simplenn.config import preset\n"
+        "from simplenn.training import Trainer\n"
+        "config = preset('fixed').replace(layers=(4, 3, 2), jit_compile=False)\n"
+        "for run in range(8):\n"
+        "    Trainer(config, n_train=10).forward(np.zeros((run + 1, 4), np.float32))\n"
+    )
+    done = run_python(code)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+
+
+def record(message: str) -> logging.LogRecord:
+    return logging.LogRecord("tensorflow", logging.WARNING, __file__, 1, message, None, None)
+
+
+def test_only_simplenn_functions_retracing_is_dropped():
+    about = "5 out of the last 5 calls to {} triggered tf.function retracing. Tracing is expensive"
+    assert is_new_run_tracing(record(about.format("<bound method Network.forward of Network(64 → 10)>")))
+    assert is_new_run_tracing(record(about.format("<bound method Trainer._train_steps of <simplenn.training.Trainer>>")))
+    assert not is_new_run_tracing(record(about.format("<function my_own_step at 0x7f>")))
+    assert not is_new_run_tracing(record("some other warning about Network.forward of Network("))
+    assert tf.get_logger().filters  # the filter is installed on TensorFlow's logger
