@@ -10,6 +10,7 @@ import pytest
 from simplenn.cli import main
 from simplenn.datasets import load_dataset
 from simplenn.loaded_run import load_run
+from cli_messages import error_message
 
 # Run in a fresh interpreter that never imports simplenn: the files must stand alone.
 STANDALONE = r"""
@@ -78,8 +79,8 @@ def test_export_refuses_an_existing_path_and_a_missing_run(digits_run_dir, tmp_p
     (tmp_path / "taken").mkdir()
     assert main(["export", str(digits_run_dir), str(tmp_path / "taken")]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "already exists; choose a new path" in err
+    assert bool(error_message(err)) and "already exists; choose a new path" in error_message(err)
     assert main(["export", str(tmp_path / "no-run"), str(tmp_path / "m")]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "cannot load run" in err
+    assert bool(error_message(err)) and "cannot load run" in error_message(err)
     assert not (tmp_path / "m").exists()

