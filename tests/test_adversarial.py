@@ -21,7 +21,6 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import resource
 import shlex
 import shutil
 import signal
