@@ -2,8 +2,9 @@
 
     data = prepare_data(config)          # load -> check -> scale -> split
     data.train.X  (n, 784) float32       # the post's X, flattened; /255 with scale_inputs
-    data.train.Y  (n, 10)  float32       # one-hot, the post's y_one_hot
+    data.train.Y  (n, K)   float32       # one-hot, the post's y_one_hot; K = 10 for MNIST
     data.train.labels (n,) integers      # for scikit-learn's metrics
+    data.class_names                     # K names, from the dataset
 
 `simplenn.datasets` finds, verifies and reads the files (`load_dataset`); this module
 turns what it returns into the tensors training, diagnosis and benchmarks use.
@@ -18,7 +19,6 @@ import tensorflow as tf
 
 from simplenn.config import Config
 from simplenn.datasets import load_dataset
-from simplenn.datasets.validation import N_CLASSES
 
 
 @dataclass
@@ -46,6 +46,7 @@ class PreparedData:
     validation: Split | None
     test: Split
     image_shape: tuple[int, int]  # (height, width) of the images before flattening
+    class_names: tuple[str, ...]  # one per output, from the dataset
 
     @property
     def n_features(self) -> int:
@@ -53,17 +54,17 @@ class PreparedData:
 
     @property
     def n_classes(self) -> int:
-        return int(self.train.Y.shape[1])
+        return len(self.class_names)
 
 
-def prepare(images: np.ndarray, labels: np.ndarray, *, scale: bool) -> tuple[np.ndarray, np.ndarray]:
+def prepare(images: np.ndarray, labels: np.ndarray, n_classes: int, *, scale: bool) -> tuple[np.ndarray, np.ndarray]:
     """The post's inputs and targets for one split.
 
-    images uint8 (n, height, width), labels (n,) with values 0-9
-    -> X float32 (n, height * width), Y float32 one-hot (n, 10).
+    images (n, height, width) pixels 0-255, labels (n,) class indices 0..K-1, K = n_classes
+    -> X float32 (n, height * width), Y float32 one-hot (n, K).
     """
     X = prepare_images(images, scale=scale)
-    Y = np.eye(N_CLASSES, dtype=np.float32)[labels]  # (n,) -> (n, 10)
+    Y = np.eye(n_classes, dtype=np.float32)[labels]  # (n,) -> (n, K)
     return X, Y
 
 
@@ -89,12 +90,14 @@ def split_validation(X: np.ndarray, Y: np.ndarray, fraction: float, seed: int) -
 
 def prepare_data(config: Config) -> PreparedData:
     """Load `config.dataset` and prepare it as the post does (scaling if configured)."""
-    (x_train, y_train), (x_test, y_test) = load_dataset(config.dataset)
-    X_train, Y_train = prepare(x_train, y_train, scale=config.scale_inputs)  # (n, 784), (n, 10)
-    X_test, Y_test = prepare(x_test, y_test, scale=config.scale_inputs)
+    dataset = load_dataset(config.dataset, test_split=config.test_split, image_size=config.image_size)
+    (x_train, y_train), (x_test, y_test) = dataset
+    K = len(dataset.class_names)
+    X_train, Y_train = prepare(x_train, y_train, K, scale=config.scale_inputs)  # (n, 784), (n, K)
+    X_test, Y_test = prepare(x_test, y_test, K, scale=config.scale_inputs)
     if config.validation_split:
         train, validation = split_validation(X_train, Y_train, config.validation_split, config.seed)
     else:
         train, validation = make_split(X_train, Y_train), None
     height, width = x_train.shape[1:]
-    return PreparedData(train, validation, make_split(X_test, Y_test), (height, width))
+    return PreparedData(train, validation, make_split(X_test, Y_test), (height, width), dataset.class_names)

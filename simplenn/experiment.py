@@ -63,6 +63,7 @@ def train_and_evaluate(
         if not resume:
             run.require_new()
             run.write_config(config)
+            run.write_data_facts(data.class_names, data.image_shape)
         return _train(config, data, run, live_progress, log)
 
 

@@ -39,7 +39,7 @@ class LoadedRun:
     network: Network
     history: list[EpochRecord]
     summary: dict | None  # None for a run that has not finished
-    class_names: list[str]  # e.g. "T-shirt/top" for Fashion-MNIST, "0".."9" for digits
+    class_names: list[str]  # e.g. "T-shirt/top" for Fashion-MNIST, "0".."9" for digits (data.json)
     image_shape: tuple[int, int]  # (height, width) of the images the network reads
     checkpoint: Path  # the checkpoint the weights were read from
     trainer: Trainer = field(repr=False, default=None)  # the restored trainer, for `diagnose`'s measurements
@@ -94,7 +94,7 @@ def scores_from_logits(logits: np.ndarray, loss: str) -> np.ndarray:
 
 
 def image_shape_of(n_features: int) -> tuple[int, int]:
-    """(28, 28) for 784 features: every dataset simplenn reads has square images."""
+    """(28, 28) for 784 features: what the image shape was in a run recorded before data.json."""
     side = math.isqrt(n_features)
     return (side, side) if side * side == n_features else (1, n_features)
 
@@ -113,7 +113,11 @@ def load_run(run_dir: str | Path) -> LoadedRun:
     config = _with_context(path, run.read_config)
     history = _with_context(path, run.read_history)
     summary = _with_context(path, run.read_summary) if run.finished else None
-    image_shape = image_shape_of(config.layers[0])
+    facts = _with_context(path, run.read_data_facts)
+    if facts is None:  # a run recorded before data.json: a catalogue dataset of square images
+        names, image_shape = class_names(config.dataset), image_shape_of(config.layers[0])
+    else:
+        names, image_shape = facts["class_names"], tuple(facts["image_shape"])
     warnings: list[str] = []
     # n_train only sets the batch count of the learning-rate schedule; restoring needs none.
     trainer = Trainer(config, n_train=1, image_shape=image_shape)
@@ -144,7 +148,7 @@ def load_run(run_dir: str | Path) -> LoadedRun:
         network=trainer.network,
         history=history,
         summary=summary,
-        class_names=class_names(config.dataset),
+        class_names=names,
         image_shape=image_shape,
         checkpoint=checkpoint,
         trainer=trainer,

@@ -44,11 +44,10 @@ ROWS = [
     (["train", "--epochs", "10000000"], "argument --epochs: must be at most 100,000, got 10000000"),
     (["train", "--lr", "nan"], "argument --lr: must be a positive number, got nan"),
     (["train", "--layers", "10,10"], "--layers starts with 10 inputs but digits has 64 features per image"),
-    (["train", "--layers", "64,30,5"], "--layers ends with 5 outputs but digits has 10 classes; make the last size 10"),
     (["train", "--patience", "3"], "argument --patience: needs a validation split for early stopping"),
     (["train", "--bogus"], "unrecognized arguments: --bogus"),
     # train: paths
-    (["train", "--dataset", "nope"], "'nope': expected a dataset name (mnist, fashion-mnist, kmnist, digits)"),
+    (["train", "--dataset", "nope"], "'nope': expected a dataset name (mnist, fashion-mnist, kmnist, digits, emnist-letters"),
     (["train", "--dataset", "{missing}"], "expected a dataset name"),
     (["train", "--dataset", "{folder}"], "expected the four MNIST-format files"),
     (["train", "--dataset", "{file}"], "expected a .npz (zip) archive, found a damaged or different file"),

@@ -36,18 +36,25 @@ def read_idx(path: Path, ndim: int) -> np.ndarray:
             raw.seek(0)
             if not compressed:
                 return _read_items(raw, path, ndim, file_size=path.stat().st_size)
-            with gzip.GzipFile(fileobj=raw) as unzipped:
-                return _read_items(unzipped, path, ndim, file_size=None)
-    except (EOFError, gzip.BadGzipFile, zlib.error) as error:
-        raise DatasetError(
-            f"{path}: expected a complete gzip file, found a damaged or cut-short one ({error}); "
-            "download it again"
-        ) from None
+            return read_gzipped_idx(raw, path, ndim)
     except OSError as error:
         raise DatasetError(f"{path}: cannot read the file ({error.strerror or error})") from None
 
 
-def _read_items(stream, path: Path, ndim: int, file_size: int | None) -> np.ndarray:
+def read_gzipped_idx(stream, where: str | Path, ndim: int) -> np.ndarray:
+    """The uint8 array of a gzipped IDX file read from an open binary `stream`, such as a
+    member of EMNIST's zip; `where` names it in errors."""
+    try:
+        with gzip.GzipFile(fileobj=stream) as unzipped:
+            return _read_items(unzipped, where, ndim, file_size=None)
+    except (EOFError, gzip.BadGzipFile, zlib.error) as error:
+        raise DatasetError(
+            f"{where}: expected a complete gzip file, found a damaged or cut-short one ({error}); "
+            "download it again"
+        ) from None
+
+
+def _read_items(stream, path: str | Path, ndim: int, file_size: int | None) -> np.ndarray:
     """Parse the header and items from `stream`; `file_size` is None when it is unknown (gzip)."""
     magic = stream.read(4)
     if len(magic) < 4:
