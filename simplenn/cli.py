@@ -365,6 +365,25 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_predict_parser(commands) -> None:
+    parser = commands.add_parser("predict", help="a trained run's classes for new images, as Kaggle's submission CSV")
+    parser.add_argument("run_dir", metavar="RUN", help="the --run-dir of a `simplenn train`")
+    parser.add_argument("images", metavar="IMAGES", help="a CSV (Kaggle's test.csv), a .npy, or a dataset path "
+                                                         "(its test split)")
+    parser.add_argument("--out", type=output_file, default="predictions.csv",
+                        help="the CSV of ImageId,Label rows (default predictions.csv)")
+    parser.set_defaults(handler=_predict)
+
+
+def _predict(args: argparse.Namespace) -> int:
+    import_tensorflow_quietly()
+    from simplenn.loaded_run import load_run
+    from simplenn.prediction import predict_file
+
+    print(f"predictions written to {predict_file(load_run(args.run_dir), args.images, args.out)}")
+    return 0
+
+
 def _add_plot_parser(commands) -> None:
     parser = commands.add_parser("plot", help="a trained run's figures as PNG files")
     parser.add_argument("run_dir", metavar="RUN", help="the --run-dir of a `simplenn train`")
@@ -450,6 +469,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_ablate_parser(commands)
     _add_bench_parser(commands)
     _add_evaluate_parser(commands)
+    _add_predict_parser(commands)
     _add_plot_parser(commands)
     _add_report_parser(commands)
     _add_compare_parser(commands)

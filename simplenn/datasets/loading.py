@@ -85,15 +85,15 @@ def load_dataset(
     )
 
 
-def load_images(path: str | Path) -> np.ndarray:
-    """Images to predict on, `(n, height, width)` pixels 0-255, from a CSV (with or without a
-    label column, which is ignored), a `.npy`, or a folder of IDX, `.npz` or class folders (its test split)."""
+def load_images(path: str | Path, image_size: int = DEFAULT_IMAGE_SIZE) -> np.ndarray:
+    """Images to predict on, `(n, height, width)` pixels 0-255: a CSV (a label column, if any,
+    is ignored), a `.npy`, or any other dataset path, whose test split is taken."""
     path = Path(path).expanduser()
     if path.is_file() and path.suffix.lower() == ".csv":
         return read_csv(path)[0]
     if path.is_file() and path.suffix.lower() == ".npy":
         return read_npy(path)
-    (_, _), (images, _) = load_dataset(str(path))
+    (_, _), (images, _) = load_dataset(str(path), image_size=image_size)
     return images
 
 
