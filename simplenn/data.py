@@ -88,6 +88,13 @@ def split_validation(X: np.ndarray, Y: np.ndarray, fraction: float, seed: int) -
     return make_split(X[kept], Y[kept]), make_split(X[held], Y[held])
 
 
+def training_splits(X: np.ndarray, Y: np.ndarray, config: Config) -> tuple[Split, Split | None]:
+    """(train, validation): `config.validation_split` of the rows held out, or no validation split."""
+    if config.validation_split:
+        return split_validation(X, Y, config.validation_split, config.seed)
+    return make_split(X, Y), None
+
+
 def prepare_data(config: Config) -> PreparedData:
     """Load `config.dataset` and prepare it as the post does (scaling if configured)."""
     dataset = load_dataset(config.dataset, test_split=config.test_split, image_size=config.image_size)
@@ -95,9 +102,6 @@ def prepare_data(config: Config) -> PreparedData:
     K = len(dataset.class_names)
     X_train, Y_train = prepare(x_train, y_train, K, scale=config.scale_inputs)  # (n, 784), (n, K)
     X_test, Y_test = prepare(x_test, y_test, K, scale=config.scale_inputs)
-    if config.validation_split:
-        train, validation = split_validation(X_train, Y_train, config.validation_split, config.seed)
-    else:
-        train, validation = make_split(X_train, Y_train), None
+    train, validation = training_splits(X_train, Y_train, config)
     height, width = x_train.shape[1:]
     return PreparedData(train, validation, make_split(X_test, Y_test), (height, width), dataset.class_names)

@@ -94,7 +94,9 @@ def scores_from_logits(logits: np.ndarray, loss: str) -> np.ndarray:
 
 
 def image_shape_of(n_features: int) -> tuple[int, int]:
-    """(28, 28) for 784 features: what the image shape was in a run recorded before data.json."""
+    """The image a row of features is taken to be: (28, 28) for 784, (1, n) when n is not a square.
+
+    For runs recorded before data.json stored the shape, and for `Classifier`'s rows."""
     side = math.isqrt(n_features)
     return (side, side) if side * side == n_features else (1, n_features)
 

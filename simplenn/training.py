@@ -279,9 +279,11 @@ def fit(
     on_chunk: Callable[[Trainer], None] | None = None,
     on_epoch: Callable[[Trainer, EpochRecord], None] | None = None,
     log: Callable[[str], None] = print,
+    epochs: int | None = None,
 ) -> list[EpochRecord]:
-    """Train from the trainer's current epoch and step to `config.epochs`.
+    """Train from the trainer's current epoch and step to `epochs` (default `config.epochs`).
 
+    `epochs` beyond the config's is how `Classifier.partial_fit` trains one more epoch.
     `on_chunk` runs after each finished chunk of steps (step checkpoints); `on_epoch`
     after each epoch (history, epoch checkpoints). Early stopping, when configured,
     restores the weights of the best validation epoch.
@@ -293,7 +295,7 @@ def fit(
     chunk = chunk_steps(config, trainer.steps_per_epoch, live_progress)
     history: list[EpochRecord] = []
     warned_overflow = False
-    while int(trainer.epoch.numpy()) < config.epochs and not stopped_early(trainer):
+    while int(trainer.epoch.numpy()) < (epochs or config.epochs) and not stopped_early(trainer):
         epoch = int(trainer.epoch.numpy()) + 1
         started, first_step = time.perf_counter(), int(trainer.step_in_epoch.numpy())
         bar = keras.utils.Progbar(trainer.steps_per_epoch, stateful_metrics=["loss", "accuracy"]) if live_progress else None
