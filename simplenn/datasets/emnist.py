@@ -3,9 +3,9 @@
 NIST publishes every split in one archive, `gzip.zip` (562 MB), as four gzipped IDX
 files per split under `gzip/`: `gzip/emnist-letters-train-images-idx3-ubyte.gz`, ...
 The members are read straight from the archive, one at a time, without unpacking it.
-Two things differ from MNIST and are undone here, as TensorFlow Datasets' readers do:
-each image is stored transposed (so it would show mirrored and turned), and the letters
-split numbers its 26 classes from 1, not 0.
+Two things differ from MNIST and are undone here (torchvision's and TensorFlow
+Datasets' loaders leave both as stored): each image is stored transposed, so it would
+show mirrored and turned, and the letters split numbers its 26 classes from 1, not 0.
 """
 
 from __future__ import annotations
