@@ -122,6 +122,9 @@ def test_a_csv_without_labels_can_be_predicted_on_but_not_trained_on(tmp_path, c
     lines = out.read_text().splitlines()
     assert lines[0] == "ImageId,Label" and len(lines) == 1 + len(x_test)
     assert lines[1].split(",")[0] == "1" and all(line.split(",")[1] in "0123456789" for line in lines[1:])
+    np.save(tmp_path / "small.npy", np.zeros((3, 5, 5), np.uint8))
+    assert main(["predict", str(run_dir), str(tmp_path / "small.npy")]) == 2
+    assert "images of shape (3, 5, 5) do not fit this run, which reads 28x28 images" in capsys.readouterr().err
 
 
 def test_float_arrays_of_features_and_npy_images_to_predict_on(tmp_path):
