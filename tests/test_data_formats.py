@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from cli_messages import error_message
 from mnist_format import idx_files, write_files
 from simplenn.cli import main
 from simplenn.datasets import DatasetError, load_dataset
@@ -110,7 +111,8 @@ def test_a_csv_without_labels_can_be_predicted_on_but_not_trained_on(tmp_path, c
     write_csv(folder / "test.csv", x_test)  # Kaggle's competition file: pixels only
     assert main(["train", "--dataset", str(folder)]) == 2
     error = capsys.readouterr().err
-    assert error.count("\n") == 1 and "test.csv: expected a label column" in error and "simplenn predict" in error
+    message = error_message(error)
+    assert "test.csv: expected a label column" in message and "simplenn predict" in message
     assert main(["train", "--dataset", str(folder / "test.csv")]) == 2
     assert "can be predicted on (`simplenn predict RUN_DIR FILE`) but not trained on" in capsys.readouterr().err
 
@@ -221,4 +223,4 @@ def test_a_bad_row_or_file_is_named_in_one_line_with_exit_status_2(tmp_path, cap
     path, expected = made if isinstance(made, tuple) else (made, expected)
     assert main(["train", "--dataset", str(path), "--epochs", "1"]) == 2
     error = capsys.readouterr().err
-    assert error.count("\n") == 1 and expected in error, error
+    assert expected in error_message(error), error

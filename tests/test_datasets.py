@@ -165,7 +165,7 @@ def npz_with(tmp_path, **changes) -> Path:
         (dict(y_train=np.full(12, 1000, np.int64)), r"d.npz: expected labels 0-999, found 1000 at index 0; labels are class indices"),
         (dict(y_test=np.full(8, -1, np.int64)), r"d.npz: expected labels 0-999, found -1 at index 0"),
         (dict(y_train=np.zeros(11, np.uint8)), r"expected one label per image, found 12 images and 11 labels"),
-        (dict(x_test=np.zeros((8, 20), np.uint8)), r"expected train and test images of one size, found \(5, 4\) and \(1, 20\)"),
+        (dict(x_test=np.zeros((8, 20), np.uint8)), r"expected training and test images of one size, found 5x4 training images and 1x20 test images"),
         (dict(y_train=np.zeros(12, np.uint8), y_test=np.zeros(8, np.uint8)), r"expected at least 2 classes, found labels of 1 class only"),
     ],
     ids=["missing key", "complex images", "pixels over 255", "float labels", "label 1000", "label -1", "count mismatch", "flat test images", "one class"],

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from simplenn.datasets.validation import DatasetError, check_examples, count_classes
+from simplenn.datasets.validation import DatasetError, check_examples, check_splits, count_classes
 
 ImagesAndLabels = tuple[np.ndarray, np.ndarray]  # (n, height, width), (n,)
 
@@ -32,11 +32,7 @@ class Dataset(tuple):
             raise DatasetError(f"{source}: expected at least 2 classes, found {len(class_names)}")
         for (images, labels), which in ((train, "train"), (test, "test")):
             check_examples(images, labels, f"{source} [{which}]", len(class_names))
-        if train[0].shape[1:] != test[0].shape[1:]:
-            raise DatasetError(
-                f"{source}: expected train and test images of one size, found {train[0].shape[1:]} "
-                f"and {test[0].shape[1:]}"
-            )
+        check_splits(train[0], test[0], source)
         as_int64 = lambda split: (split[0], split[1].astype(np.int64, copy=False))  # noqa: E731
         dataset = super().__new__(cls, (as_int64(train), as_int64(test)))
         dataset.class_names = class_names
