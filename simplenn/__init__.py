@@ -1,9 +1,10 @@
 """simplenn: the blog post's MNIST network built from TensorFlow's low-level pieces.
 
-    from simplenn import load_run, preset, train_and_evaluate
+    from simplenn import Classifier, load_run, preset, train_and_evaluate
     summary = train_and_evaluate(preset("fixed").replace(dataset="digits"), run_dir="runs/digits")
     run = load_run("runs/digits")          # the trained network, back from its checkpoint
     run.predict(images), run.evaluate()
+    Classifier(preset="fixed").fit(X, y)   # the same, as a scikit-learn estimator
 
 Reading order, following the data's way through a run:
 
@@ -19,6 +20,8 @@ Reading order, following the data's way through a run:
     augmentation.py  moved and mirrored training images
     metrics.py       scores of a trained network
     loaded_run.py    `load_run`: a finished run back from its checkpoint, to predict and evaluate
+    prediction.py    `simplenn predict`: a run's classes for new images, as a CSV
+    estimator.py     `Classifier`: the same training as a scikit-learn estimator
     evaluation.py, figures.py, run_checks.py, report.py, compare.py
                      look inside a run: scores, figures, a diagnosis, one HTML page, runs side by side
     experiment.py    `train_and_evaluate`: data -> training -> scores -> run directory
@@ -38,10 +41,14 @@ TensorFlow loads only when `Network`, `train_and_evaluate` or `load_run` is firs
 
 from simplenn.config import PRESETS, Config, preset
 
-__all__ = ["Config", "Network", "PRESETS", "load_run", "preset", "train_and_evaluate"]
+__all__ = ["Classifier", "Config", "Network", "PRESETS", "load_run", "preset", "train_and_evaluate"]
 
 
 def __getattr__(name):
+    if name == "Classifier":
+        from simplenn.estimator import Classifier
+
+        return Classifier
     if name == "Network":
         from simplenn.network import Network
 

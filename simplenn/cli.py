@@ -609,20 +609,34 @@ def _add_predict_parser(commands) -> None:
          "simplenn predict RUN photos/ --top-k 3 --save-input seen/ --json"),
     )
     parser.add_argument("run_dir", metavar="RUN", help="a run directory written by `simplenn train`")
-    parser.add_argument("images", metavar="IMAGE", nargs="+", help="image files, or folders of them")
+    parser.add_argument("images", metavar="IMAGE", nargs="+",
+                        help="image files, or folders of them; or one table of images, a CSV (Kaggle's test.csv) "
+                             "or a .npy, predicted into --out")
     parser.add_argument("--top-k", type=positive_int, default=3, help="how many classes to list (default 3)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of lines")
     parser.add_argument("--save-input", metavar="DIR", default=None,
                         help="write each image beside the 28x28 image the network saw, into DIR")
     parser.add_argument("--invert", action=argparse.BooleanOptionalAction, default=None,
                         help="the ink is dark on light paper (--invert) or not (--no-invert); default: decided per image")
+    parser.add_argument("--out", type=output_file, default="predictions.csv",
+                        help="for a CSV or .npy: the ImageId,Label file to write (default predictions.csv)")
     parser.set_defaults(handler=_predict)
 
 
 def _predict(args: argparse.Namespace) -> int:
     from simplenn.loaded_run import load_run
-    from simplenn.prediction import format_predictions, predict_images, predictions_json, save_inputs
+    from simplenn.prediction import (
+        format_predictions,
+        is_image_table,
+        predict_file,
+        predict_images,
+        predictions_json,
+        save_inputs,
+    )
 
+    if len(args.images) == 1 and is_image_table(args.images[0]):
+        print(f"predictions written to {predict_file(load_run(args.run_dir), args.images[0], args.out)}")
+        return 0
     predictions = predict_images(load_run(args.run_dir), args.images, args.invert)
     print(predictions_json(predictions, args.top_k) if args.json else format_predictions(predictions, args.top_k))
     if args.save_input:

@@ -71,10 +71,12 @@ class Config:
     """
 
     preset: str = knob("custom", "the named config to start from; the other flags change it", "run")
-    dataset: str = knob("digits", "digits, mnist, fashion-mnist, kmnist, or a folder of IDX files or a .npz",
-                        "data")
+    dataset: str = knob("digits", "digits, mnist, fashion-mnist, kmnist, emnist-letters, emnist-balanced, "
+                        "emnist-digits, or a path: a folder of IDX files, a .npz, a .csv or a folder of them, "
+                        "or a folder of class folders of images", "data")
     # Network
-    layers: tuple[int, ...] = knob((784, 100, 30, 10), "layer sizes, input first, e.g. 784,100,30,10", "network")
+    layers: tuple[int, ...] = knob((784, 100, 30, 10), "layer sizes, input first, e.g. 784,100,30,10; without "
+                                   "the class count at the end the data adds it", "network")
     activation: str = knob("relu", "hidden-layer activation", "network", choices=ACTIVATIONS)
     init: str = knob("normal", "weight initialiser", "network", choices=INITIALIZERS)
     init_stddev: float = knob(0.1, "standard deviation for --init normal (the post's 0.1)", "network",
@@ -84,6 +86,11 @@ class Config:
     # Data
     scale_inputs: bool = knob(False, "divide pixels by 255, or feed raw 0-255 pixels as the post does",
                               "data", flags=("--scale-inputs", "--raw-inputs"))
+    # Data that comes as one file or one folder of class folders has no test split of its own.
+    test_split: float = knob(0.2, "fraction held out for testing when the dataset is one CSV or one folder of "
+                             "class folders (always the same examples)", "data", limit="fraction")
+    image_size: int = knob(28, "side in pixels that images in class folders are resized to", "data",
+                           limit="positive", maximum=1024)
     validation_split: float = knob(0.0, "fraction of the training images held out for early stopping", "data",
                                    limit="fraction")
     # Augmentation: each training step sees moved or mirrored images; evaluation never does
@@ -308,8 +315,10 @@ def preset(name: str) -> Config:
 def fit_to_data(config: Config, n_features: int, n_classes: int, layers_given: bool) -> Config:
     """Match the input and output sizes to the data.
 
-    Presets are written for 28x28 images; on 8x8 digits their first layer is 64 wide.
-    Layers the user typed are checked instead of changed, so a mistake is reported.
+    Presets are written for 28x28 images and ten classes; on 8x8 digits their first layer
+    is 64 wide, on EMNIST letters their last is 26. Layers the user typed must start with
+    the data's feature count, so a mistake is reported; they may end with its class
+    count, or leave it to the data, which then adds the output layer.
     """
     if layers_given:
         _check(
@@ -318,12 +327,9 @@ def fit_to_data(config: Config, n_features: int, n_classes: int, layers_given: b
             f"{n_features} features per image; use --layers {n_features},"
             f"{','.join(map(str, config.layers[1:]))}",
         )
-        _check(
-            config.layers[-1] == n_classes,
-            f"--layers ends with {config.layers[-1]} outputs but {config.dataset} has "
-            f"{n_classes} classes; make the last size {n_classes}",
-        )
-        return config
+        if config.layers[-1] == n_classes:
+            return config
+        return config.replace(layers=(*config.layers, n_classes))
     return config.replace(layers=(n_features, *config.layers[1:-1], n_classes))
 
 

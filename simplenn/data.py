@@ -2,8 +2,9 @@
 
     data = prepare_data(config)          # load -> check -> scale -> split
     data.train.X  (n, 784) float32       # the post's X, flattened; /255 with scale_inputs
-    data.train.Y  (n, 10)  float32       # one-hot, the post's y_one_hot
+    data.train.Y  (n, K)   float32       # one-hot, the post's y_one_hot; K = 10 for MNIST
     data.train.labels (n,) integers      # for scikit-learn's metrics
+    data.class_names                     # K names, from the dataset
 
 `simplenn.datasets` finds, verifies and reads the files (`load_dataset`); this module
 turns what it returns into the tensors training, diagnosis and benchmarks use.
@@ -17,8 +18,7 @@ import numpy as np
 from simplenn.quiet_tensorflow import tf  # `import tensorflow as tf`, quietly
 
 from simplenn.config import Config
-from simplenn.datasets import load_dataset
-from simplenn.datasets.validation import N_CLASSES, DatasetError
+from simplenn.datasets import DatasetError, load_dataset
 from simplenn.memory import MemoryLimit, run_needs
 
 
@@ -47,6 +47,7 @@ class PreparedData:
     validation: Split | None
     test: Split
     image_shape: tuple[int, int]  # (height, width) of the images before flattening
+    class_names: tuple[str, ...]  # one per output, from the dataset
 
     @property
     def n_features(self) -> int:
@@ -54,17 +55,17 @@ class PreparedData:
 
     @property
     def n_classes(self) -> int:
-        return int(self.train.Y.shape[1])
+        return len(self.class_names)
 
 
-def prepare(images: np.ndarray, labels: np.ndarray, *, scale: bool) -> tuple[np.ndarray, np.ndarray]:
+def prepare(images: np.ndarray, labels: np.ndarray, n_classes: int, *, scale: bool) -> tuple[np.ndarray, np.ndarray]:
     """The post's inputs and targets for one split.
 
-    images uint8 (n, height, width), labels (n,) with values 0-9
-    -> X float32 (n, height * width), Y float32 one-hot (n, 10).
+    images (n, height, width) pixels 0-255, labels (n,) class indices 0..K-1, K = n_classes
+    -> X float32 (n, height * width), Y float32 one-hot (n, K).
     """
     X = prepare_images(images, scale=scale)
-    Y = np.eye(N_CLASSES, dtype=np.float32)[labels]  # (n,) -> (n, 10)
+    Y = np.eye(n_classes, dtype=np.float32)[labels]  # (n,) -> (n, K)
     return X, Y
 
 
@@ -95,6 +96,13 @@ def split_validation(X: np.ndarray, Y: np.ndarray, fraction: float, seed: int) -
     return make_split(X[kept], Y[kept]), make_split(X[held], Y[held])
 
 
+def training_splits(X: np.ndarray, Y: np.ndarray, config: Config) -> tuple[Split, Split | None]:
+    """(train, validation): `config.validation_split` of the rows held out, or no validation split."""
+    if config.validation_split:
+        return split_validation(X, Y, config.validation_split, config.seed)
+    return make_split(X, Y), None
+
+
 def prepare_data(config: Config, memory_limit: MemoryLimit | None = None) -> PreparedData:
     """Load `config.dataset` and prepare it as the post does (scaling if configured).
 
@@ -103,16 +111,16 @@ def prepare_data(config: Config, memory_limit: MemoryLimit | None = None) -> Pre
     converted, and `SimplennError` names the estimate and the limit when it is exceeded.
     """
     memory_limit = memory_limit or MemoryLimit.of(None)
-    (x_train, y_train), (x_test, y_test) = load_dataset(config.dataset, memory_limit=memory_limit)
+    dataset = load_dataset(config.dataset, test_split=config.test_split, image_size=config.image_size,
+                           memory_limit=memory_limit)
+    (x_train, y_train), (x_test, y_test) = dataset
+    K = len(dataset.class_names)
     # The layers as `fit_to_data` will make them: the input and output sizes come from the data.
-    layers = (int(np.prod(x_train.shape[1:])), *config.layers[1:-1], N_CLASSES)
+    layers = (int(np.prod(x_train.shape[1:])), *config.layers[1:-1], K)
     needs = run_needs(layers, x_train.shape[1:], len(x_train), len(x_test), config.batch_size)
     memory_limit.require(needs, f"training layers {','.join(map(str, layers))} on {config.dataset}")
-    X_train, Y_train = prepare(x_train, y_train, scale=config.scale_inputs)  # (n, 784), (n, 10)
-    X_test, Y_test = prepare(x_test, y_test, scale=config.scale_inputs)
-    if config.validation_split:
-        train, validation = split_validation(X_train, Y_train, config.validation_split, config.seed)
-    else:
-        train, validation = make_split(X_train, Y_train), None
+    X_train, Y_train = prepare(x_train, y_train, K, scale=config.scale_inputs)  # (n, 784), (n, K)
+    X_test, Y_test = prepare(x_test, y_test, K, scale=config.scale_inputs)
+    train, validation = training_splits(X_train, Y_train, config)
     height, width = x_train.shape[1:]
-    return PreparedData(train, validation, make_split(X_test, Y_test), (height, width))
+    return PreparedData(train, validation, make_split(X_test, Y_test), (height, width), dataset.class_names)

@@ -163,10 +163,11 @@ def calibration(confidence: np.ndarray, right: np.ndarray, n_bins: int = CALIBRA
 
 def evaluate_run(run, dataset: str | None = None) -> Evaluation:
     """Score a `LoadedRun` on the test split of `dataset` (default: the run's own)."""
-    from simplenn.datasets import class_names, load_dataset
+    from simplenn.datasets import load_dataset
 
     dataset = dataset or run.config.dataset
-    _, (x_test, y_test) = load_dataset(dataset)
+    loaded = load_dataset(dataset, test_split=run.config.test_split, image_size=run.config.image_size)
+    _, (x_test, y_test) = loaded
     n_features, n_classes = int(np.prod(x_test.shape[1:])), run.network.layer_sizes[-1]
     if n_features != run.network.layer_sizes[0]:
         h, w = run.image_shape
@@ -174,11 +175,14 @@ def evaluate_run(run, dataset: str | None = None) -> Evaluation:
             f"{dataset} has {x_test.shape[1]}x{x_test.shape[2]} images but the run in {run.run_dir} reads "
             f"{h}x{w}; evaluate it on a dataset of its own size, such as {run.config.dataset}"
         )
-    if int(y_test.max()) >= n_classes:
-        raise SimplennError(f"{dataset} has labels up to {int(y_test.max())} but the run predicts {n_classes} classes")
+    if len(loaded.class_names) != n_classes:
+        raise SimplennError(
+            f"{dataset} has {len(loaded.class_names)} classes but the run in {run.run_dir} predicts {n_classes}; "
+            f"evaluate it on a dataset of its own classes, such as {run.config.dataset}"
+        )
     started = time.perf_counter()
     scores = run.predict_proba(x_test)  # (n, K)
-    evaluation = evaluate_predictions(y_test, scores, class_names(dataset), dataset, images=x_test)
+    evaluation = evaluate_predictions(y_test, scores, loaded.class_names, dataset, images=x_test)
     evaluation.seconds = time.perf_counter() - started
     return evaluation
 

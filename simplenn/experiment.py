@@ -84,6 +84,7 @@ def _train_in(run: RunDirectory, trainer: Trainer, data: PreparedData, resume: b
         if not resume:
             run.require_new()
             run.write_config(trainer.config)
+            run.write_data_facts(data.class_names, data.image_shape)
         return _train(trainer, data, run, live_progress, log)
     except DiskFull as full:  # the checkpoints saved before are intact
         started = (run.path / "config.json").exists()

@@ -37,7 +37,7 @@ class LoadedRun:
     network: Network
     history: list[EpochRecord]
     summary: dict | None  # None for a run that has not finished
-    class_names: list[str]  # e.g. "T-shirt/top" for Fashion-MNIST, "0".."9" for digits
+    class_names: list[str]  # e.g. "T-shirt/top" for Fashion-MNIST, "0".."9" for digits (data.json)
     image_shape: tuple[int, int]  # (height, width) of the images the network reads
     checkpoint: Path  # the checkpoint the weights were read from
     trainer: Trainer = field(repr=False, default=None)  # the restored trainer, for `diagnose`'s measurements
@@ -90,7 +90,9 @@ def scores_from_logits(logits: np.ndarray, loss: str) -> np.ndarray:
 
 
 def image_shape_of(n_features: int) -> tuple[int, int]:
-    """(28, 28) for 784 features: every dataset simplenn reads has square images."""
+    """The image a row of features is taken to be: (28, 28) for 784, (1, n) when n is not a square.
+
+    For runs recorded before data.json stored the shape, and for `Classifier`'s rows."""
     side = math.isqrt(n_features)
     return (side, side) if side * side == n_features else (1, n_features)
 
@@ -103,7 +105,14 @@ def load_run(run_dir: str | Path) -> LoadedRun:
     run = RunDirectory(run_dir)
     path = run.path
     config, history, summary = run.read_records()
-    image_shape = image_shape_of(config.layers[0])
+    try:
+        facts = run.read_data_facts()
+    except SimplennError as error:
+        raise SimplennError(f"cannot load run {path}: {error}") from None
+    if facts is None:  # a run recorded before data.json: a catalogue dataset of square images
+        names, image_shape = class_names(config.dataset), image_shape_of(config.layers[0])
+    else:
+        names, image_shape = facts["class_names"], tuple(facts["image_shape"])
     warnings: list[str] = []
     # n_train only sets the batch count of the learning-rate schedule; restoring needs none.
     trainer = Trainer(config, n_train=1, image_shape=image_shape)
@@ -134,7 +143,7 @@ def load_run(run_dir: str | Path) -> LoadedRun:
         network=trainer.network,
         history=history,
         summary=summary,
-        class_names=class_names(config.dataset),
+        class_names=names,
         image_shape=image_shape,
         checkpoint=checkpoint,
         trainer=trainer,

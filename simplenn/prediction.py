@@ -7,10 +7,15 @@
 Every image goes through `preprocessing.preprocess` with its run's dataset recipe, the
 same function `simplenn serve` uses, so a photo and a drawing reach the network as its
 training images did.
+
+A table of images (a CSV such as Kaggle's unlabelled `test.csv`, or a `.npy`) is
+predicted as a whole instead, into Kaggle's submission format `ImageId,Label`
+(`predict_file`): those images are already the dataset's input, so they skip `preprocess`.
 """
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 from dataclasses import dataclass
@@ -20,6 +25,7 @@ import numpy as np
 from PIL import Image
 
 from simplenn.errors import SimplennError
+from simplenn.file_safety import write_text
 from simplenn.preprocessing import InputStyle, input_style, preprocess, read_image
 
 # What a folder given to `predict` is searched for (Pillow reads more; these are photos).
@@ -129,3 +135,21 @@ def side_by_side(original: Image.Image, seen: np.ndarray) -> Image.Image:
     strip.paste(left, (0, 0))
     strip.paste(right.convert("RGB"), (left.width + gap, 0))
     return strip
+
+
+def is_image_table(path: str | Path) -> bool:
+    """Whether `path` is a table of images (a CSV or a .npy) rather than an image or a folder."""
+    return Path(path).suffix.lower() in (".csv", ".npy") and Path(path).is_file()
+
+
+def predict_file(run, images_path: str | Path, out: str | Path) -> Path:
+    """Predict every image in `images_path` with `run` (a `LoadedRun`) and write `out`."""
+    from simplenn.datasets import load_images
+
+    images = load_images(images_path, image_size=run.config.image_size)  # (n, h, w)
+    predicted = run.predict(images)  # (n,) class indices
+    table = io.StringIO()
+    writer = csv.writer(table, lineterminator="\n")
+    writer.writerow(["ImageId", "Label"])
+    writer.writerows((i, run.class_names[k]) for i, k in enumerate(predicted, start=1))
+    return write_text(out, table.getvalue())

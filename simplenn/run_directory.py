@@ -1,6 +1,7 @@
 """A run's folder and its records: config, history (one `EpochRecord` per epoch), summary, TensorBoard scalars.
 
     RUN_DIR/config.json      the `Config` the run was started with
+    RUN_DIR/data.json        what the data said: its class names and image shape
     RUN_DIR/history.json     one record per finished epoch (also history.csv)
     RUN_DIR/summary.json     final scores, timings and `weights_sha256`
     RUN_DIR/tensorboard/     `tf.summary` scalars for `tensorboard --logdir runs`
@@ -47,7 +48,7 @@ from simplenn.file_safety import (
 
 LOCK_NAME = ".lock"
 # Everything simplenn writes in a run directory: none of them may be a link.
-RUN_FILES = (LOCK_NAME, "config.json", "history.json", "history.csv", "summary.json", "evaluation.json",
+RUN_FILES = (LOCK_NAME, "config.json", "history.json", "history.csv", "summary.json", "data.json", "evaluation.json",
              "report.html")
 RUN_FOLDERS = ("checkpoints", "tensorboard", "figures")
 SCALARS_BYTES = 4096  # an event file's header and one epoch's scalars, rounded up to a disk block
@@ -235,6 +236,21 @@ class RunDirectory:
             return Config.from_dict(read_json(path))
         except ConfigError as error:
             raise SimplennError(f"{path}: config field {error}") from None
+
+    def write_data_facts(self, class_names, image_shape: tuple[int, int]) -> None:
+        """data.json: what `load_run` needs to know of the data without reading it again."""
+        write_json(self.path / "data.json", {"class_names": list(class_names), "image_shape": list(image_shape)})
+
+    def read_data_facts(self) -> dict | None:
+        """data.json's `class_names` and `image_shape`, or None for a run recorded before it existed."""
+        path = self.path / "data.json"
+        if not path.exists():
+            return None
+        facts = read_json(path)
+        if not (isinstance(facts, dict) and isinstance(facts.get("class_names"), list)
+                and isinstance(facts.get("image_shape"), list) and len(facts["image_shape"]) == 2):
+            raise SimplennError(f"cannot read {path}: expected class_names and image_shape")
+        return facts
 
     def read_history(self) -> list[EpochRecord]:
         """The epochs recorded so far; `SimplennError` when history.json is not a list of epoch records."""

@@ -280,9 +280,11 @@ def fit(
     on_chunk: Callable[[Trainer], None] | None = None,
     on_epoch: Callable[[Trainer, EpochRecord], None] | None = None,
     log: Callable[[str], None] = print,
+    epochs: int | None = None,
 ) -> list[EpochRecord]:
-    """Train from the trainer's current epoch and step to `config.epochs`.
+    """Train from the trainer's current epoch and step to `epochs` (default `config.epochs`).
 
+    `epochs` beyond the config's is how `Classifier.partial_fit` trains one more epoch.
     `on_chunk` runs after each finished chunk of steps (step checkpoints); `on_epoch`
     after each epoch (history, epoch checkpoints). Early stopping, when configured,
     restores the weights of the best validation epoch. Each epoch's figures go to `log`,
@@ -295,7 +297,7 @@ def fit(
     warned_overflow = False
     progress = EpochProgress(config.epochs, trainer.steps_per_epoch) if live_progress else None
     try:
-        while int(trainer.epoch.numpy()) < config.epochs and not stopped_early(trainer):
+        while int(trainer.epoch.numpy()) < (epochs or config.epochs) and not stopped_early(trainer):
             record, warned_overflow = _fit_epoch(
                 trainer, train, validation, chunk, progress, on_chunk, log, warned_overflow
             )

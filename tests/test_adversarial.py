@@ -290,7 +290,7 @@ def save_npz(path: Path, n_train: int, n_test: int, shape=(8, 8), test_shape=Non
     np.savez(path, x_train=rng.integers(0, 256, (n_train, *shape), dtype=np.uint8),
              y_train=(np.arange(n_train) % 10).astype(np.uint8),
              x_test=rng.integers(0, 256, (n_test, *(test_shape or shape)), dtype=np.uint8),
-             y_test=(np.arange(n_test) % 10).astype(np.uint8))
+             y_test=((np.arange(n_test) + 1) % 10).astype(np.uint8))  # two classes even for one image each
     return path
 
 
@@ -309,9 +309,9 @@ def data_cases(tmp_path: Path) -> list[tuple[list, str]]:
     mixed = save_npz(tmp_path / "mixed.npz", 5, 5, (8, 8), (6, 6))
     idx = save_idx_folder(tmp_path / "idx", 3, 2, (28, 28), (14, 14))
     return [
-        (["--dataset", empty_train], f"{empty_train} [x_train, y_train]: expected at least one image, found none; "
+        (["--dataset", empty_train], f"{empty_train} [train]: expected at least one image, found none; "
                                      "the split is empty"),
-        (["--dataset", empty_test], f"{empty_test} [x_test, y_test]: expected at least one image, found none; "
+        (["--dataset", empty_test], f"{empty_test} [test]: expected at least one image, found none; "
                                     "the split is empty"),
         (["--dataset", mixed], f"{mixed}: expected training and test images of one size, found 8x8 training images "
                                "and 6x6 test images; the files do not belong to one dataset"),
@@ -521,9 +521,10 @@ def leftovers(folder: Path) -> list[str]:
 DISK_CASES = [
     (0, ".lock", f"{len(f'{os.getpid()}{chr(10)}')} bytes", None),  # the lock holds the pid of this process
     (4, "config.json", "{config_bytes} bytes", False),
-    (8, "history.json", "{history_bytes} bytes", True),  # its timings vary, so its length does
-    (16, "tensorboard", "4.0 KiB", True),
-    (24, "checkpoints/ckpt-1", "121.3 KiB", True),
+    (8, "data.json", "{data_bytes} bytes", True),
+    (12, "history.json", "{history_bytes} bytes", True),  # its timings vary, so its length does
+    (20, "tensorboard", "4.0 KiB", True),
+    (28, "checkpoints/ckpt-1", "121.3 KiB", True),
     (500, "checkpoints/ckpt-2", "239.9 KiB", True),
 ]
 DISK_RUN = ["--dataset", "digits", "--layers", "64,200,10", "--epochs", "3", "--no-xla", "--quiet"]
@@ -533,6 +534,7 @@ def test_a_full_disk_at_every_write_is_one_line_and_resumable(small_disk, tmp_pa
     reference = tmp_path / "reference"
     assert main(["train", *DISK_RUN, "--run-dir", str(reference)]) == 0
     config_bytes = len((reference / "config.json").read_bytes())
+    data_bytes = len((reference / "data.json").read_bytes())
     capsys.readouterr()
     run = small_disk / "my run"
     for leave_kib, name, needed, started in DISK_CASES:
@@ -544,7 +546,7 @@ def test_a_full_disk_at_every_write_is_one_line_and_resumable(small_disk, tmp_pa
         history_bytes = err.split("(it needs about ")[-1].split(" ")[0]
         if name == "history.json":
             assert history_bytes.isdigit() and 200 < int(history_bytes) < 300, err
-        needed = needed.format(config_bytes=config_bytes, history_bytes=history_bytes)
+        needed = needed.format(config_bytes=config_bytes, data_bytes=data_bytes, history_bytes=history_bytes)
         assert_refused(status, err, f"cannot write {run}/{name}: the disk is full (it needs about {needed}); "
                                     f"{advice[started]}")
         assert leftovers(small_disk) == []

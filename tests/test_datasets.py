@@ -125,7 +125,7 @@ def test_npz_reads_a_keras_style_archive(tmp_path):
     (a, b), (c, d) = read_npz(write(tmp_path / "d.npz", content))
     np.testing.assert_array_equal(a, x_train)
     np.testing.assert_array_equal(d, y_test)
-    assert b.dtype == np.uint8 and c.flags.writeable
+    assert b.dtype == np.int64 and c.flags.writeable  # labels of every reader are int64 class indices
 
 
 class Exploit:
@@ -159,14 +159,16 @@ def npz_with(tmp_path, **changes) -> Path:
     "changes, message",
     [
         (dict(y_test=None), r"expected arrays x_train, y_train, x_test, y_test, found x_test, x_train, y_train \(missing y_test\)"),
-        (dict(x_train=np.zeros((12, 5, 4), np.float32)), r"\[x_train.npy\]: expected uint8 images \(0-255\), found float32"),
-        (dict(y_train=np.zeros(12, np.float64)), r"\[y_train.npy\]: expected integer labels, found float64"),
-        (dict(y_train=np.full(12, 10, np.uint8)), r"\[x_train, y_train\]: expected labels 0-9, found 10 at index 0"),
-        (dict(y_test=np.full(8, -1, np.int64)), r"\[x_test, y_test\]: expected labels 0-9, found -1 at index 0"),
+        (dict(x_train=np.zeros((12, 5, 4), np.complex64)), r"\[x_train.npy\]: expected images of uint8 or float pixels, found complex64"),
+        (dict(x_train=np.full((12, 5, 4), 300.0)), r"\[x_train\]: expected pixels in 0-255 \(or 0-1\), found values from 300 to 300"),
+        (dict(y_train=np.zeros(12, np.float64)), r"\[y_train.npy\]: expected integer labels \(class indices 0, 1, ...\), found float64"),
+        (dict(y_train=np.full(12, 1000, np.int64)), r"d.npz: expected labels 0-999, found 1000 at index 0; labels are class indices"),
+        (dict(y_test=np.full(8, -1, np.int64)), r"d.npz: expected labels 0-999, found -1 at index 0"),
         (dict(y_train=np.zeros(11, np.uint8)), r"expected one label per image, found 12 images and 11 labels"),
-        (dict(x_test=np.zeros((8, 20), np.uint8)), r"expected uint8 images shaped \(n, height, width\), found uint8 shaped \(8, 20\)"),
+        (dict(x_test=np.zeros((8, 20), np.uint8)), r"expected training and test images of one size, found 5x4 training images and 1x20 test images"),
+        (dict(y_train=np.zeros(12, np.uint8), y_test=np.zeros(8, np.uint8)), r"expected at least 2 classes, found labels of 1 class only"),
     ],
-    ids=["missing key", "float images", "float labels", "label 10", "label -1", "count mismatch", "flat images"],
+    ids=["missing key", "complex images", "pixels over 255", "float labels", "label 1000", "label -1", "count mismatch", "flat test images", "one class"],
 )
 def test_npz_refuses_wrong_contents(tmp_path, changes, message):
     with pytest.raises(DatasetError, match=message):
@@ -276,7 +278,7 @@ def test_fuzz_npz_reader(tmp_path, content):
         (x_train, y_train), (x_test, y_test) = read_npz(write(tmp_path / "fuzz.npz", content))
     except DatasetError:
         return
-    assert x_train.dtype == np.uint8 and y_train.dtype == np.uint8 and len(x_test) == len(y_test)
+    assert x_train.dtype in (np.uint8, np.float32) and y_train.dtype == np.int64 and len(x_test) == len(y_test)
 
 
 # Loading by path, by name, and preparing
@@ -288,7 +290,7 @@ def test_load_dataset_reads_a_folder_of_idx_files(tmp_path, gz):
     (x_train, y_train), (x_test, y_test) = load_dataset(str(write_files(tmp_path, idx_files(splits, gz))))
     np.testing.assert_array_equal(x_train, splits[0][0])
     np.testing.assert_array_equal(y_test, splits[1][1])
-    assert x_test.shape == (8, 5, 4) and y_train.dtype == np.uint8
+    assert x_test.shape == (8, 5, 4) and y_train.dtype == np.int64
 
 
 def test_load_dataset_reads_a_npz_path(tmp_path):
@@ -296,11 +298,11 @@ def test_load_dataset_reads_a_npz_path(tmp_path):
     assert x_train.shape == (12, 5, 4)
 
 
-def test_idx_folder_with_labels_outside_0_to_9(tmp_path):
+def test_idx_folder_with_labels_beyond_9_has_as_many_classes(tmp_path):
     (x_train, y_train), test = tiny_splits()
     files = idx_files(((x_train, np.where(y_train == 3, 12, y_train).astype(np.uint8)), test), gz=False)
-    with pytest.raises(DatasetError, match=r"train-images-idx3-ubyte with .*train-labels-idx1-ubyte: expected labels 0-9, found 12 at index 3"):
-        load_dataset(str(write_files(tmp_path, files)))
+    dataset = load_dataset(str(write_files(tmp_path, files)))
+    assert dataset.class_names == tuple(str(k) for k in range(13))
 
 
 def test_idx_folder_with_image_and_label_counts_that_differ(tmp_path):
@@ -318,7 +320,7 @@ def test_idx_folder_missing_a_file_lists_what_is_there(tmp_path):
 
 
 def test_load_dataset_rejects_an_unknown_name():
-    with pytest.raises(SimplennError, match=r"'minst': expected a dataset name \(mnist, fashion-mnist, kmnist, digits\)"):
+    with pytest.raises(SimplennError, match=r"'minst': expected a dataset name \(mnist, fashion-mnist, kmnist, digits, emnist-letters"):
         load_dataset("minst")
 
 
@@ -334,12 +336,12 @@ def test_digits_are_rescaled_to_0_255_and_split_the_same_stratified_way_each_tim
 
 def test_prepare_flattens_and_one_hot_encodes():
     images = np.array([[[0, 255], [51, 102]], [[1, 2], [3, 4]]], np.uint8)  # (2, 2, 2)
-    X, Y = prepare(images, np.array([3, 0], np.uint8), scale=False)
+    X, Y = prepare(images, np.array([3, 0], np.uint8), 10, scale=False)
     assert X.dtype == Y.dtype == np.float32 and X.shape == (2, 4) and Y.shape == (2, 10)
     np.testing.assert_array_equal(X[0], [0, 255, 51, 102])  # the post's raw pixels
     np.testing.assert_array_equal(Y.argmax(axis=1), [3, 0])
     np.testing.assert_array_equal(Y.sum(axis=1), [1, 1])
-    X_scaled, _ = prepare(images, np.array([3, 0], np.uint8), scale=True)
+    X_scaled, _ = prepare(images, np.array([3, 0], np.uint8), 10, scale=True)
     np.testing.assert_allclose(X_scaled[0], [0, 1, 0.2, 0.4])
 
 
@@ -347,11 +349,12 @@ def test_class_names():
     assert class_names("fashion-mnist")[0] == "T-shirt/top"
     assert class_names("kmnist")[:3] == ["o", "ki", "su"]
     assert class_names("/some/folder") == [str(d) for d in range(10)]
-    assert all(len(class_names(name)) == 10 for name in DATASET_NAMES)
+    assert [len(class_names(name)) for name in DATASET_NAMES] == [10, 10, 10, 10, 26, 47, 10]
+    assert class_names("emnist-balanced")[35:38] == ["Z", "a", "b"]
 
 
 def test_catalogue_pins_well_formed_hashes_for_every_file():
-    assert set(DATASET_NAMES) == {"mnist", "fashion-mnist", "kmnist", "digits"}
+    assert set(DATASET_NAMES) == {"mnist", "fashion-mnist", "kmnist", "digits", "emnist-letters", "emnist-balanced", "emnist-digits"}
     for spec in CATALOGUE.values():
         for data_file in spec.files:
             pins = [data_file.md5, data_file.sha256, data_file.content_sha256]
@@ -375,6 +378,6 @@ def debian_fashion(tmp_path, monkeypatch):
 def test_fashion_mnist_loads_from_debian_and_verifies_by_content_hash(debian_fashion):
     (x_train, y_train), (x_test, y_test) = load_dataset("fashion-mnist", progress=None)
     assert x_train.shape == (60000, 28, 28) and x_test.shape == (10000, 28, 28)
-    assert x_train.dtype == y_train.dtype == np.uint8
+    assert x_train.dtype == np.uint8 and y_train.dtype == np.int64
     np.testing.assert_array_equal(np.bincount(y_train), [6000] * 10)
     np.testing.assert_array_equal(np.bincount(y_test), [1000] * 10)

@@ -6,6 +6,7 @@ No test touches the internet.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import shutil
@@ -490,3 +491,72 @@ def test_cli_train_on_a_bad_cached_file_exits_2_with_the_hash_mismatch(tiny_data
     message = error_message(capsys.readouterr().err)
     assert message.startswith(f"{bad}: sha256 is {sha256(b'damaged')}; expected sha256 ")
     assert not (tmp_path / "run").exists()
+
+
+# EMNIST: NIST's one zip of every split, here made small and served locally
+
+
+def emnist_zip(splits_by_name: dict) -> bytes:
+    """A zip laid out as NIST's gzip.zip: gzip/emnist-<split>-<train|test>-<images|labels>-idx?-ubyte.gz."""
+    import gzip
+    import io
+    import zipfile
+
+    from mnist_format import idx_bytes
+    from simplenn.datasets.emnist import member_names
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for split, ((x_train, y_train), (x_test, y_test)) in splits_by_name.items():
+            for member, array in zip(member_names(split), (x_train, y_train, x_test, y_test)):
+                archive.writestr(member, gzip.compress(idx_bytes(array), mtime=0))
+    return buffer.getvalue()
+
+
+def test_emnist_downloads_nists_zip_once_verifies_it_and_reads_each_split(server, cache_dir, monkeypatch):
+    rng = np.random.default_rng(0)
+    upright = rng.integers(0, 256, (26, 4, 3), dtype=np.uint8)  # (n, h, w), one image per letter
+    letters = np.arange(26)
+    stored = upright.transpose(0, 2, 1)  # EMNIST stores each image transposed, and numbers letters from 1
+    digits = rng.integers(0, 256, (10, 4, 4), dtype=np.uint8)
+    content = emnist_zip({
+        "letters": ((stored, (letters + 1).astype(np.uint8)), (stored[:5], (letters[:5] + 1).astype(np.uint8))),
+        "digits": ((digits, np.arange(10, dtype=np.uint8)), (digits, np.arange(10, dtype=np.uint8))),
+    })
+    server.routes["/EMNIST/gzip.zip"] = ("ok", content)
+    test_zip = DataFile(cache_path="emnist/gzip.zip", urls=(server.url + "/EMNIST/gzip.zip",), size=len(content),
+                        sha256=sha256(content))
+    for name in ("emnist-letters", "emnist-digits"):
+        spec = catalogue.CATALOGUE[name]
+        monkeypatch.setitem(catalogue.CATALOGUE, name, dataclasses.replace(
+            spec, sources=(dataclasses.replace(spec.sources[0], files=(test_zip,)),)))
+
+    dataset = load_dataset("emnist-letters", options=QUICK, progress=None)
+    (x_train, y_train), (x_test, y_test) = dataset
+    np.testing.assert_array_equal(x_train, upright)  # transposed back
+    np.testing.assert_array_equal(y_train, letters)  # numbered from 0
+    assert dataset.class_names[:3] == ("A", "B", "C") and len(dataset.class_names) == 26
+    assert (cache_dir / "emnist" / "gzip.zip").read_bytes() == content
+    (x_digits, _), _ = load_dataset("emnist-digits", options=QUICK, progress=None)
+    np.testing.assert_array_equal(x_digits, digits.transpose(0, 2, 1))
+    assert server.hits["/EMNIST/gzip.zip"] == 1  # one download serves every split
+
+
+def test_emnist_zip_without_the_split_names_the_missing_member(server, cache_dir, monkeypatch):
+    content = emnist_zip({"digits": tiny_splits()})
+    server.routes["/gzip.zip"] = ("ok", content)
+    test_zip = DataFile(cache_path="emnist/gzip.zip", urls=(server.url + "/gzip.zip",), size=len(content),
+                        sha256=sha256(content))
+    spec = catalogue.CATALOGUE["emnist-balanced"]
+    monkeypatch.setitem(catalogue.CATALOGUE, "emnist-balanced", dataclasses.replace(
+        spec, sources=(dataclasses.replace(spec.sources[0], files=(test_zip,)),)))
+    with pytest.raises(DatasetError, match=r"gzip.zip: expected EMNIST's member gzip/emnist-balanced-train-images-idx3-ubyte.gz"):
+        load_dataset("emnist-balanced", options=QUICK, progress=None)
+
+
+def test_the_real_emnist_entries_pin_nists_zip_by_the_md5_torchvision_pins():
+    for name in ("emnist-letters", "emnist-balanced", "emnist-digits"):
+        [source] = catalogue.CATALOGUE[name].sources
+        [data_file] = source.files
+        assert source.format == "emnist-zip" and data_file.md5 == "58c8d27c78d21e728a6bc7b3cc06412e"
+        assert data_file.urls[0] == "https://biometrics.nist.gov/cs_links/EMNIST/gzip.zip"

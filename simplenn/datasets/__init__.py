@@ -1,16 +1,19 @@
-"""MNIST-format datasets: a catalogue, a verified cache shared with Keras, safe readers.
+"""Datasets: a catalogue, a verified cache shared with Keras, safe readers for your own files.
 
     (x_train, y_train), (x_test, y_test) = load_dataset("fashion-mnist")  # uint8 (60000, 28, 28), (60000,)
+    load_dataset("fashion-mnist").class_names                              # ("T-shirt/top", ...)
 
-Modules, one concern each: `catalogue` (what exists and its pinned hashes), `idx` and
-`npz` (readers), `integrity` (hash checks), `cache` (where files live), `download`,
+Modules, one concern each: `catalogue` (what exists and its pinned hashes), `dataset`
+(what every reader returns), readers `idx`, `npz`, `csv`, `image_folder` and `emnist`,
+`validation`, `integrity` (hash checks), `cache` (where files live), `download`,
 `manage` (find or fetch files; the `simplenn data` commands), `loading`.
 """
 
 from simplenn.datasets.cache import cache_root
 from simplenn.datasets.catalogue import DATASET_NAMES, dataset_spec
 from simplenn.datasets.download import DownloadError, DownloadOptions, show_progress
-from simplenn.datasets.loading import check_dataset_name, class_names, load_dataset
+from simplenn.datasets.dataset import Dataset
+from simplenn.datasets.loading import check_dataset_name, class_names, load_dataset, load_images
 from simplenn.datasets.manage import (
     fetch,
     format_checks,
@@ -24,6 +27,7 @@ from simplenn.datasets.validation import DatasetError
 
 __all__ = [
     "DATASET_NAMES",
+    "Dataset",
     "DatasetError",
     "DownloadError",
     "DownloadOptions",
@@ -38,6 +42,7 @@ __all__ = [
     "list_datasets",
     "require_verified",
     "load_dataset",
+    "load_images",
     "show_progress",
     "verify",
 ]

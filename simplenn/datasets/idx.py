@@ -39,18 +39,27 @@ def read_idx(path: Path, ndim: int, memory_limit: MemoryLimit | None = None) -> 
             raw.seek(0)
             if not compressed:
                 return _read_items(raw, path, ndim, path.stat().st_size, memory_limit)
-            with gzip.GzipFile(fileobj=raw) as unzipped:
-                return _read_items(unzipped, path, ndim, None, memory_limit)
-    except (EOFError, gzip.BadGzipFile, zlib.error) as error:
-        raise DatasetError(
-            f"{path}: expected a complete gzip file, found a damaged or cut-short one ({error}); "
-            "download it again"
-        ) from None
+            return read_gzipped_idx(raw, path, ndim, memory_limit)
     except OSError as error:
         raise DatasetError(f"{path}: cannot read the file ({error.strerror or error})") from None
 
 
-def _read_items(stream, path: Path, ndim: int, file_size: int | None, memory_limit: MemoryLimit | None) -> np.ndarray:
+def read_gzipped_idx(stream, where: str | Path, ndim: int, memory_limit: MemoryLimit | None = None) -> np.ndarray:
+    """The uint8 array of a gzipped IDX file read from an open binary `stream`, such as a
+    member of EMNIST's zip; `where` names it in errors."""
+    try:
+        with gzip.GzipFile(fileobj=stream) as unzipped:
+            return _read_items(unzipped, where, ndim, None, memory_limit)
+    except (EOFError, gzip.BadGzipFile, zlib.error) as error:
+        raise DatasetError(
+            f"{where}: expected a complete gzip file, found a damaged or cut-short one ({error}); "
+            "download it again"
+        ) from None
+
+
+def _read_items(
+    stream, path: str | Path, ndim: int, file_size: int | None, memory_limit: MemoryLimit | None
+) -> np.ndarray:
     """Parse the header and items from `stream`; `file_size` is None when it is unknown (gzip)."""
     magic = stream.read(4)
     if len(magic) < 4:

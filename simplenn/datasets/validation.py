@@ -9,7 +9,9 @@ import numpy as np
 
 from simplenn.errors import SimplennError
 
-N_CLASSES = 10
+# Labels are class indices 0..K-1, K >= 2. A label of a thousand or more is a column
+# mix-up (pixels read as labels), not a class: nobody trains this MLP on that many.
+MAX_CLASSES = 1000
 
 
 class DatasetError(SimplennError):
@@ -19,14 +21,16 @@ class DatasetError(SimplennError):
     """
 
 
-def check_examples(images: np.ndarray, labels: np.ndarray, source: str) -> None:
-    """Check one split: `images` uint8 `(n, height, width)`, `labels` `(n,)` integers 0-9.
+def check_examples(images: np.ndarray, labels: np.ndarray, source: str, n_classes: int | None = None) -> None:
+    """Check one split: `images` `(n, height, width)` of pixels 0-255 (uint8, or float32 for
+    data given as floats), `labels` `(n,)` class indices 0..n_classes-1.
 
-    `source` names where the arrays came from (a file or two) for the error message.
+    `source` names where the arrays came from (a file or two) for the error message;
+    `n_classes` None allows any class index below `MAX_CLASSES`.
     """
-    if images.ndim != 3 or images.dtype != np.uint8:
+    if images.ndim != 3 or images.dtype not in (np.uint8, np.float32):
         raise DatasetError(
-            f"{source}: expected uint8 images shaped (n, height, width), "
+            f"{source}: expected images shaped (n, height, width) of pixels 0-255, "
             f"found {images.dtype} shaped {images.shape}; use MNIST-format data"
         )
     if labels.ndim != 1:
@@ -35,17 +39,24 @@ def check_examples(images: np.ndarray, labels: np.ndarray, source: str) -> None:
         raise DatasetError(f"{source}: expected at least one image, found none; the split is empty")
     if 0 in images.shape[1:]:
         raise DatasetError(f"{source}: expected images of at least 1x1 pixel, found shape {images.shape}")
+    if labels.dtype.kind not in "iu":
+        raise DatasetError(f"{source}: expected integer labels (class indices 0, 1, ...), found {labels.dtype}")
     if len(images) != len(labels):
         raise DatasetError(
             f"{source}: expected one label per image, found {len(images)} images and "
             f"{len(labels)} labels; the images and labels files do not belong together"
         )
-    outside = (labels < 0) | (labels >= N_CLASSES)
+    _check_labels(labels, source, n_classes)
+
+
+def _check_labels(labels: np.ndarray, source: str, n_classes: int | None = None) -> None:
+    limit = n_classes or MAX_CLASSES
+    outside = (labels < 0) | (labels >= limit)
     if outside.any():
         index = int(np.argmax(outside))
+        why = f"this dataset has {limit} classes" if n_classes else "labels are class indices 0, 1, ..."
         raise DatasetError(
-            f"{source}: expected labels 0-{N_CLASSES - 1}, found {labels[index]} at index {index}; "
-            "simplenn trains 10-class datasets only"
+            f"{source}: expected labels 0-{limit - 1}, found {labels[index]} at index {index}; {why}"
         )
 
 
@@ -57,3 +68,16 @@ def check_splits(train_images: np.ndarray, test_images: np.ndarray, source: str)
             f"{source}: expected training and test images of one size, found {h}x{w} training images "
             f"and {th}x{tw} test images; the files do not belong to one dataset"
         )
+
+
+def count_classes(source: str, *label_arrays: np.ndarray) -> int:
+    """K for labels that are class indices 0..K-1: the largest label plus one, at least 2."""
+    for labels in label_arrays:
+        if labels.dtype.kind not in "iu":
+            raise DatasetError(f"{source}: expected integer labels (class indices 0, 1, ...), found {labels.dtype}")
+        _check_labels(labels, source)
+    n_classes = 1 + max((int(labels.max()) for labels in label_arrays if labels.size), default=0)
+    if n_classes < 2:
+        raise DatasetError(f"{source}: expected at least 2 classes, found labels of 1 class only; "
+                           "a classifier needs examples of two classes or more")
+    return n_classes
