@@ -470,13 +470,18 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_run_argument(parser) -> None:
+    """The RUN argument of every command that works on one trained run."""
+    parser.add_argument("run_dir", metavar="RUN", help="the --run-dir of a `simplenn train`")
+
+
 def _add_evaluate_parser(commands) -> None:
     parser = _add_command(
         commands, "evaluate", "score a trained run again, class by class",
         ("simplenn evaluate runs/fixed-digits-20261127-201500",
          "simplenn evaluate runs/fixed-mnist-20261127-201500 --dataset kmnist --json kmnist-scores.json"),
     )
-    parser.add_argument("run_dir", metavar="RUN", help="the --run-dir of a `simplenn train`")
+    _add_run_argument(parser)
     parser.add_argument("--dataset", default=None, help="score on this dataset's test split (default: the run's)")
     parser.add_argument("--json", type=output_file, default=None, help="write the scores here (default RUN/evaluation.json)")
     parser.set_defaults(handler=_evaluate)
@@ -500,7 +505,7 @@ def _add_plot_parser(commands) -> None:
         ("simplenn plot runs/fixed-digits-20261127-201500",
          "simplenn plot runs/fixed-digits-20261127-201500 --out figures/fixed"),
     )
-    parser.add_argument("run_dir", metavar="RUN", help="the --run-dir of a `simplenn train`")
+    _add_run_argument(parser)
     parser.add_argument("--out", default=None, help="folder for the figures (default RUN/figures)")
     parser.set_defaults(handler=_plot)
 
@@ -524,7 +529,7 @@ def _add_report_parser(commands) -> None:
         ("simplenn report runs/fixed-digits-20261127-201500",
          "simplenn report runs/fixed-digits-20261127-201500 --lang ko --out report-ko.html"),
     )
-    parser.add_argument("run_dir", metavar="RUN", help="the --run-dir of a `simplenn train`")
+    _add_run_argument(parser)
     parser.add_argument("--out", type=output_file, default=None, help="the HTML file (default RUN/report.html)")
     parser.add_argument("--lang", choices=("en", "ko"), default="en", help="language of the headings (ko: Korean)")
     parser.set_defaults(handler=_report)
@@ -608,7 +613,7 @@ def _add_predict_parser(commands) -> None:
         ("simplenn predict runs/fixed-digits-20261127-201500 my_digit.png",
          "simplenn predict RUN photos/ --top-k 3 --save-input seen/ --json"),
     )
-    parser.add_argument("run_dir", metavar="RUN", help="a run directory written by `simplenn train`")
+    _add_run_argument(parser)
     parser.add_argument("images", metavar="IMAGE", nargs="+",
                         help="image files, or folders of them; or one table of images, a CSV (Kaggle's test.csv) "
                              "or a .npy, predicted into --out")
@@ -652,7 +657,7 @@ def _add_export_parser(commands) -> None:
         ("simplenn export runs/fixed-digits-20261127-201500 exported/simplenn/1",
          "simplenn export RUN model.tflite --format tflite"),
     )
-    parser.add_argument("run_dir", metavar="RUN", help="a run directory written by `simplenn train`")
+    _add_run_argument(parser)
     parser.add_argument("out", metavar="OUT", help="the SavedModel folder, or the .tflite file, to write")
     parser.add_argument("--format", choices=("saved_model", "tflite"), default="saved_model",
                         help="saved_model (for TensorFlow Serving; default) or tflite")
@@ -673,7 +678,7 @@ def _add_serve_parser(commands) -> None:
         commands, "serve", "a draw-a-digit page and a TF Serving-style JSON API for a run",
         ("simplenn serve runs/fixed-digits-20261127-201500", "simplenn serve RUN --port 8080"),
     )
-    parser.add_argument("run_dir", metavar="RUN", help="a run directory written by `simplenn train`")
+    _add_run_argument(parser)
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     parser.add_argument("--port", type=positive_int, default=8000, help="port (default 8000)")
     parser.set_defaults(handler=_serve)
