@@ -125,9 +125,14 @@ class Trainer(tf.Module):
         # Steps on whole batches run BLOCK_STEPS to a compiled call. An epoch's smaller last
         # batch runs without XLA: compiling its shape too would cost more than it saves.
         self.block_steps = min(BLOCK_STEPS, n_train // self.batch_size)
-        self._block = tf.function(self._train_block, jit_compile=config.jit_compile)
-        self._step = tf.function(self._train_step)
-        self._steps = tf.function(self._train_steps)
+        # Traced once each, without AutoGraph: its rewrite of every function the step calls
+        # cost more than a second of the first epoch. The loops are `tf.while_loop`s instead.
+        # The step is traced once for any batch size, and the block compiles it with XLA.
+        batch = tf.TensorSpec([None, None], tf.float32)  # X (B, n0) or Y (B, K), any B
+        self._step = tf.function(self._train_step, autograph=False,
+                                 input_signature=[batch, batch, tf.TensorSpec([2], tf.int64)])
+        self._block = tf.function(self._train_block, jit_compile=config.jit_compile, autograph=False)
+        self._steps = tf.function(self._train_steps, autograph=False)
         self.forward = tf.function(self.network.forward, jit_compile=config.jit_compile)  # X (n, n0) -> Z (n, K)
 
     @property
@@ -153,13 +158,12 @@ class Trainer(tf.Module):
 
         Returns (loss summed over the examples, correct), as `_train_step` does.
         """
-        loss_total, correct = tf.zeros(()), tf.zeros((), tf.int64)
-        s = tf.constant(0, tf.int64)
-        while s < count:  # not `for s in tf.range(count)`: XLA would compile once per count
-            step_loss, step_correct = self._train_step(Xb[s], Yb[s], self.step_seed())
-            loss_total += step_loss
-            correct += step_correct
-            s += 1
+        def step(s, loss_total, correct):  # a while loop, not `tf.range(count)`: XLA would compile once per count
+            step_loss, step_correct = self._step(Xb[s], Yb[s], self.step_seed())
+            return s + 1, loss_total + step_loss, correct + step_correct
+
+        start = (tf.constant(0, tf.int64), tf.zeros(()), tf.zeros((), tf.int64))
+        _, loss_total, correct = tf.while_loop(lambda s, *_: s < count, step, start)
         return loss_total, correct
 
     def _train_steps(self, X, Y, epoch, start, stop):
@@ -173,16 +177,23 @@ class Trainer(tf.Module):
                 tf.range(n), seed=tf.stack([tf.constant(self.config.seed, tf.int64), epoch])
             )
         whole = tf.minimum(stop, n // B)  # steps before `whole` have a whole batch of B rows
-        for first in tf.range(start, whole, S):
+
+        def block(first):
             count = tf.minimum(S, whole - first)
             rows = order[first * B : (first + count) * B]
             rows = tf.pad(rows, [[0, (S - count) * B]])  # a short block: steps it skips read row 0
             Xb = tf.reshape(tf.gather(X, rows), [S, B, -1])  # (S * B, n0) -> (S, B, n0)
             Yb = tf.reshape(tf.gather(Y, rows), [S, B, -1])
             self._add_to_epoch(*self._block(Xb, Yb, count))
-        if stop > whole:  # the epoch's last batch, of n mod B rows
+            return first + S
+
+        tf.while_loop(lambda first: first < whole, block, [start])
+
+        def last_batch():  # the epoch's last batch, of n mod B rows
             rows = order[whole * B :]
             self._add_to_epoch(*self._step(tf.gather(X, rows), tf.gather(Y, rows), self.step_seed()))
+
+        tf.cond(stop > whole, last_batch, lambda: None)
         self.step_in_epoch.assign(stop)
 
     def _add_to_epoch(self, loss_total, correct):
