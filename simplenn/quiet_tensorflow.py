@@ -18,6 +18,8 @@ import logging
 import os
 import sys
 
+from simplenn.compile_cache import use_compile_cache
+
 # Later messages (XLA's compiler, the GPU probe) do honour it.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -55,5 +57,6 @@ def is_new_run_tracing(record: logging.LogRecord) -> bool:
     )
 
 
+use_compile_cache()  # before TensorFlow reads TF_XLA_FLAGS
 tf = import_tensorflow()
 tf.get_logger().addFilter(lambda record: not is_new_run_tracing(record))

@@ -246,3 +246,16 @@ def test_train_help_groups_the_flags_and_shows_the_presets_values():
     headings = [line[:-1] for line in train_help.splitlines() if line.endswith(":") and not line.startswith(" ")]
     assert headings[:7] == ["options", "data", "network", "optimisation", "regularisation", "run", "where the run goes"]
     assert "(blog 0.01, fixed 0.005, best 0.001)" in " ".join(train_help.split())
+
+
+def test_a_reader_that_stops_early_gets_no_traceback():
+    # `simplenn data list | head -1` where head has already gone: the output pipe has no reader.
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # nobody will read what the program writes
+    try:
+        done = subprocess.run([sys.executable, "-m", "simplenn.cli", "data", "list"], stdout=write_end,
+                              stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(write_end)
+    assert done.stderr == ""
+    assert done.returncode == 128 + 13  # as if stopped by SIGPIPE, as `cat` would be
