@@ -31,8 +31,9 @@ Reading order, following the data's way through a run:
     diagnose.py, ablate.py, bench.py, plots.py
                      the glass-box tools, the benchmark and the figures
     doctor.py        `simplenn doctor`: is this machine ready to train
-    quiet_tensorflow.py
-                     TensorFlow imported without its start-up lines, for every module above
+    quiet_tensorflow.py, compile_cache.py
+                     TensorFlow imported without its start-up lines, for every module above,
+                     with XLA's programs kept on disk between runs
     cli.py           the `simplenn` command: argparse over all of the above
 
 TensorFlow loads only when `Network`, `train_and_evaluate` or `load_run` is first used, so
