@@ -103,8 +103,8 @@ def main() -> None:
         print(f"{args.dataset}, {args.epochs} epochs per row; load average {load_before:.1f} before")
         print(f"{'config':<8}{'XLA cache':>10}{'tracing':>10}{'epoch 1':>10}{'steady':>9}{'warm-up':>10}")
         for row in warmup_rows(args.dataset, args.epochs, scratch):
-            print(f"{row['config']:<8}{row['cache']:>10}{row['trace']:>8.3f}s{row['first']:>8.3f}s"
-                  f"{row['steady']:>7.3f}s{row['warmup']:>8.3f}s")
+            print(f"{row['config']:<8}{row['cache']:>10}{row['trace']:>9.3f}s{row['first']:>9.3f}s"
+                  f"{row['steady']:>8.3f}s{row['warmup']:>9.3f}s")
         if not args.skip_commands:
             print()
             for row in command_rows(scratch):
