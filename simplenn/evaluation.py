@@ -166,7 +166,8 @@ def evaluate_run(run, dataset: str | None = None) -> Evaluation:
     from simplenn.datasets import load_dataset
 
     dataset = dataset or run.config.dataset
-    loaded = load_dataset(dataset, test_split=run.config.test_split, image_size=run.config.image_size)
+    loaded = load_dataset(dataset, test_split=run.config.test_split, image_size=run.config.image_size,
+                          test_only=True)
     _, (x_test, y_test) = loaded
     n_features, n_classes = int(np.prod(x_test.shape[1:])), run.network.layer_sizes[-1]
     if n_features != run.network.layer_sizes[0]:

@@ -312,6 +312,25 @@ def test_a_corrupted_cached_file_is_detected_and_fetch_replaces_it(tiny_dataset,
     load_dataset("tiny", options=QUICK, progress=None)
 
 
+def test_test_only_reads_and_verifies_only_the_test_files(tiny_dataset, cache_dir, server):
+    # What `evaluate` asks for: the training files are not even verified, so a damaged one
+    # does not stop it, while a full load still refuses the same cache.
+    spec, files = tiny_dataset
+    write_files(cache_dir / "tiny", files)
+    bad = cache_dir / "tiny" / "train-images-idx3-ubyte.gz"
+    bad.write_bytes(files[bad.name][:-7])  # truncated
+    dataset = load_dataset("tiny", options=QUICK, progress=None, test_only=True)
+    (x_train, y_train), (x_test, y_test) = dataset
+    (_, _), (expected_images, expected_labels) = tiny_splits()
+    np.testing.assert_array_equal(x_test, expected_images)
+    np.testing.assert_array_equal(y_test, expected_labels)
+    assert x_train.shape == (0, *expected_images.shape[1:]) and y_train.shape == (0,)
+    assert dataset.image_shape == expected_images.shape[1:] and dataset.class_names == spec.class_names
+    assert server.hits == {}
+    with pytest.raises(DatasetError, match="sha256 is"):
+        load_dataset("tiny", options=QUICK, progress=None)
+
+
 def test_offline_error_names_the_files_their_hashes_urls_and_where_to_put_them(cache_dir, monkeypatch):
     files = idx_files(tiny_splits())
     closed_port = "http://127.0.0.1:9/"  # discard port: nothing listens, the connection is refused

@@ -25,14 +25,21 @@ class Dataset(tuple):
 
     class_names: tuple[str, ...]
 
-    def __new__(cls, train: ImagesAndLabels, test: ImagesAndLabels, class_names, source: str) -> "Dataset":
-        """Check both splits against each other and against `class_names` (names `source` in errors)."""
+    def __new__(cls, train: ImagesAndLabels | None, test: ImagesAndLabels, class_names, source: str) -> "Dataset":
+        """Check both splits against each other and against `class_names` (names `source` in errors).
+
+        train None: only the test split was read (`load_dataset(..., test_only=True)`); the
+        train split is empty, images of the test split's shape.
+        """
         class_names = tuple(str(name) for name in class_names)
         if len(class_names) < 2:
             raise DatasetError(f"{source}: expected at least 2 classes, found {len(class_names)}")
-        for (images, labels), which in ((train, "train"), (test, "test")):
-            check_examples(images, labels, f"{source} [{which}]", len(class_names))
-        check_splits(train[0], test[0], source)
+        check_examples(*test, f"{source} [test]", len(class_names))
+        if train is None:
+            train = (test[0][:0], test[1][:0])  # (0, height, width), (0,)
+        else:
+            check_examples(*train, f"{source} [train]", len(class_names))
+            check_splits(train[0], test[0], source)
         as_int64 = lambda split: (split[0], split[1].astype(np.int64, copy=False))  # noqa: E731
         dataset = super().__new__(cls, (as_int64(train), as_int64(test)))
         dataset.class_names = class_names

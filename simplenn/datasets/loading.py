@@ -37,6 +37,7 @@ def load_dataset(
     options: DownloadOptions = DownloadOptions(),
     progress: Progress | None = show_progress,
     memory_limit: MemoryLimit | None = None,
+    test_only: bool = False,
 ) -> Dataset:
     """The `Dataset` for a catalogue name or a path.
 
@@ -57,19 +58,24 @@ def load_dataset(
     path are checked for structure but have no hashes to match.
     memory_limit: image files (IDX, npz, EMNIST) whose headers declare more than fits it
     are refused before they are read (default: half the available memory).
+    test_only: only the test split is wanted (`evaluate`, `predict`): a catalogue dataset
+    stored as IDX files skips verifying and reading its training files, and its train
+    split is empty. Other forms are read whole, as the test split is inside them.
     """
     if name_or_path == DIGITS.name:
         return _load_digits()
     if name_or_path in CATALOGUE:
         spec = CATALOGUE[name_or_path]
-        source, paths = dataset_files(spec, options=options, progress=progress)
-        if source.format == "npz":
+        source, paths = dataset_files(spec, options=options, progress=progress, test_only=test_only)
+        if None in paths:  # test_only, and the training files were left alone
+            train, test = None, _read_idx_split(*paths[2:], memory_limit)
+        elif source.format == "npz":
             train, test = read_npz(paths[0], memory_limit)
         elif source.format == "emnist-zip":
             train, test = read_emnist(paths[0], spec.name.removeprefix("emnist-"), memory_limit)
         else:
             train, test = _read_idx_files(paths, memory_limit)
-        return Dataset(train, test, spec.class_names, str(paths[0].parent))
+        return Dataset(train, test, spec.class_names, str(paths[-1].parent))
     path = check_dataset_name(name_or_path)
     if path.is_file():
         if path.suffix.lower() == ".csv":
@@ -194,13 +200,17 @@ def _find_idx_file(folder: Path, stem: str) -> Path:
 def _read_idx_files(paths: list[Path], memory_limit: MemoryLimit | None):
     """Both splits from four IDX files in `IDX_FILE_NAMES` order."""
     train_images, train_labels, test_images, test_labels = paths
-    splits = []
-    for images_path, labels_path in ((train_images, train_labels), (test_images, test_labels)):
-        images, labels = read_idx(images_path, 3, memory_limit), read_idx(labels_path, 1)
-        check_examples(images, labels, f"{images_path} with {labels_path}")
-        splits.append((images, labels.astype(np.int64)))
-    check_splits(splits[0][0], splits[1][0], f"{train_images} with {test_images}")
-    return splits[0], splits[1]
+    train = _read_idx_split(train_images, train_labels, memory_limit)
+    test = _read_idx_split(test_images, test_labels, memory_limit)
+    check_splits(train[0], test[0], f"{train_images} with {test_images}")
+    return train, test
+
+
+def _read_idx_split(images_path: Path, labels_path: Path, memory_limit: MemoryLimit | None):
+    """One split from its IDX files: images (n, height, width) uint8, labels (n,) int64."""
+    images, labels = read_idx(images_path, 3, memory_limit), read_idx(labels_path, 1)
+    check_examples(images, labels, f"{images_path} with {labels_path}")
+    return images, labels.astype(np.int64)
 
 
 def _load_digits() -> Dataset:

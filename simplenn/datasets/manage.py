@@ -27,8 +27,12 @@ def dataset_files(
     repair: bool = False,
     options: DownloadOptions = DownloadOptions(),
     progress: Progress | None = None,
-) -> tuple[Source, list[Path]]:
+    test_only: bool = False,
+) -> tuple[Source, list[Path | None]]:
     """One complete source of `spec` and its files, each verified.
+
+    test_only: only the test split will be read (`evaluate`): a four-file IDX source's
+    training files are neither verified nor fetched, and stand as None in the list.
 
     A source already complete on this machine comes first; otherwise the missing files
     of the first source that downloads are fetched, all downloads sharing one deadline
@@ -40,11 +44,17 @@ def dataset_files(
     deadline, failures = Deadline(options.deadline_s), []
     for source in complete + [source for source in spec.sources if source not in complete]:
         try:
-            return source, [_ready_file(spec, data_file, repair, options, progress, deadline)
+            return source, [None if test_only and data_file in training_files(source) else
+                            _ready_file(spec, data_file, repair, options, progress, deadline)
                             for data_file in source.files]
         except DownloadError as error:
             failures.append(str(error))
     raise DatasetError(_not_here(spec, failures))
+
+
+def training_files(source: Source) -> tuple[DataFile, ...]:
+    """The files of `source` that hold only the training split: an IDX source's first two."""
+    return source.files[:2] if source.format == "idx" else ()
 
 
 def _ready_file(
