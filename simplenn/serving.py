@@ -79,7 +79,8 @@ def create_app(run) -> Starlette:
     async def model_metadata_route(request: Request):
         return JSONResponse(metadata)
 
-    batchers = {"serving_default": Batcher(model.serving_default), "images": Batcher(model.images)}
+    # The traced graphs themselves: calling one skips tf.function's argument matching.
+    batchers = {name: Batcher(getattr(model, name).get_concrete_function()) for name in SIGNATURES}
 
     async def predict(request: Request):
         body = await read_body(request)
@@ -143,9 +144,8 @@ class Batcher:
     for nothing. The call runs on a worker thread, and the event loop goes on reading requests.
     """
 
-    def __init__(self, function):
-        # The traced graph itself: calling it skips tf.function's argument matching.
-        self.graph = function.get_concrete_function()  # batch -> {"probabilities": (n, K), "classes": (n,)}
+    def __init__(self, graph):
+        self.graph = graph  # batch -> {"probabilities": (n, K), "classes": (n,)}
         self.waiting: list[tuple[np.ndarray, asyncio.Future]] = []
         self.busy = False
 

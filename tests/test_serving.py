@@ -1,7 +1,9 @@
 """`simplenn serve`'s app: TF Serving's REST shape, the page's image route, and every bad request."""
 
+import asyncio
 import io
 import json
+import time
 
 import numpy as np
 import pytest
@@ -12,6 +14,8 @@ from simplenn import serving
 from simplenn.datasets import load_dataset
 from simplenn.loaded_run import load_run
 from simplenn.photos import draw_digit
+from simplenn.quiet_tensorflow import tf
+from simplenn.serving import Batcher
 
 PREDICT = "/v1/models/simplenn:predict"
 
@@ -142,3 +146,53 @@ def test_unknown_paths_and_methods_get_json_errors(client):
     assert response.status_code == 405 and "error" in response.json()
     response = client.post("/api/image?invert=maybe", content=png(draw_digit("1")))
     assert response.status_code == 400 and "invert must be true or false" in response.json()["error"]
+
+
+def test_requests_that_arrive_together_are_answered_by_one_call_each_with_its_own_rows():
+    calls = []
+
+    def graph(batch):  # (n, 2): probabilities = the rows, classes = their sums
+        calls.append(int(batch.shape[0]))
+        time.sleep(0.05)  # busy: what arrives meanwhile waits for the next call
+        return {"probabilities": batch, "classes": tf.reduce_sum(tf.cast(batch, tf.int64), axis=1)}
+
+    batcher = Batcher(graph)
+    batches = [np.full((i % 3 + 1, 2), i, np.float32) for i in range(12)]
+
+    async def send_all():
+        return await asyncio.gather(*(batcher(batch) for batch in batches))
+
+    for batch, (probabilities, classes) in zip(batches, asyncio.run(send_all())):
+        np.testing.assert_array_equal(probabilities, batch)
+        np.testing.assert_array_equal(classes, batch.sum(axis=1))
+    assert sum(calls) == sum(len(batch) for batch in batches)
+    assert len(calls) < len(batches)
+
+
+def test_a_failed_call_fails_each_of_its_requests_and_the_next_call_works():
+    failures = iter([RuntimeError("broken once")])
+
+    def graph(batch):
+        for failure in failures:
+            raise failure
+        return {"probabilities": batch, "classes": tf.zeros(batch.shape[0], tf.int64)}
+
+    batcher = Batcher(graph)
+
+    async def send(n):
+        return await asyncio.gather(*(batcher(np.ones((1, 2), np.float32)) for _ in range(n)), return_exceptions=True)
+
+    assert all(isinstance(answer, RuntimeError) for answer in asyncio.run(send(3)))
+    assert all(isinstance(answer, tuple) for answer in asyncio.run(send(2)))
+
+
+@pytest.mark.parametrize("signature, shape", [("serving_default", (64,)), ("images", (8, 8))])
+def test_one_numpy_conversion_reads_instances_as_the_checks_one_by_one_do(signature, shape):
+    rng = np.random.default_rng(0)
+    instances = rng.integers(0, 256, (3, *shape)).tolist()
+    instances[1] = (np.asarray(instances[1]) / 7).tolist() if signature == "serving_default" else instances[1]
+    body = json.dumps({"signature_name": signature, "instances": instances}).encode()
+    _, fast = serving.parse_instances(body, (8, 8))
+    slow = serving._checked_numbers(instances, signature, 8, 8)
+    np.testing.assert_array_equal(fast, slow.astype(fast.dtype))
+    assert fast.dtype == (np.float32 if signature == "serving_default" else np.uint8)
