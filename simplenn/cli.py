@@ -629,6 +629,7 @@ def _add_predict_parser(commands) -> None:
 
 
 def _predict(args: argparse.Namespace) -> int:
+    _check_run_before_tensorflow(args.run_dir)
     from simplenn.loaded_run import load_run
     from simplenn.prediction import (
         format_predictions,
@@ -665,6 +666,7 @@ def _add_export_parser(commands) -> None:
 
 
 def _export(args: argparse.Namespace) -> int:
+    _check_run_before_tensorflow(args.run_dir)
     from simplenn.export import export_run, export_summary
     from simplenn.loaded_run import load_run
 
@@ -685,6 +687,7 @@ def _add_serve_parser(commands) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    _check_run_before_tensorflow(args.run_dir)
     from simplenn.loaded_run import load_run
     from simplenn.serving import serve
 

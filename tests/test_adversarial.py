@@ -645,6 +645,9 @@ BEFORE_TENSORFLOW = [
     ["plot", "{folder}"],
     ["report", "{file}"],
     ["compare", "{folder}", "{missing}"],
+    ["predict", "{missing}", "{file}"],
+    ["export", "{folder}", "{missing}"],
+    ["serve", "{file}"],
     ["show", "--out", "x.xyz"],
 ]
 
