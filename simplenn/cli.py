@@ -269,12 +269,16 @@ def _train(args: argparse.Namespace) -> int:
                 f"--resume goes on with the config stored in {args.resume}/config.json; drop {', '.join(given)}"
             )
         run_dir = args.resume
-        RunDirectory(run_dir).open().read_config()  # a mistake is reported before TensorFlow loads
+        cluster = _cluster_of(RunDirectory(run_dir).open().read_config())  # mistakes are reported before TensorFlow loads
     else:
         config = config_from_args(args)
         check_dataset_name(config.dataset)
+        cluster = _cluster_of(config)
+        if cluster is not None and args.run_dir is None:
+            raise SimplennError("--strategy multiworker needs --run-dir: every worker must name the same run directory")
         run_dir = args.run_dir or default_run_dir(config)
-        RunDirectory(run_dir).check_new()
+        if cluster is None or cluster.is_chief:  # the chief creates it; the others may find it made already
+            RunDirectory(run_dir).check_new()
     memory_limit = _memory_limit(args)
     from simplenn.experiment import check_target_accuracy, format_result, resume_run, train_and_evaluate
 
@@ -287,10 +291,20 @@ def _train(args: argparse.Namespace) -> int:
             config, run_dir=run_dir, adapt_layers=args.layers is None, live_progress=live_progress, log=log,
             memory_limit=memory_limit,
         )
-    print(format_result(summary, run_dir))
+    if cluster is None or cluster.is_chief:
+        print(format_result(summary, run_dir))
+    else:
+        print(format_result(summary) + f"\n{cluster.name(cluster.index)} done; the chief, worker 0, writes the run to {run_dir}")
     if args.target_accuracy is not None:
         check_target_accuracy(summary, args.target_accuracy)
     return 0
+
+
+def _cluster_of(config: configs.Config):
+    """The workers of a `--strategy multiworker` config, from TF_CONFIG; None for any other strategy."""
+    from simplenn.cluster import read_cluster
+
+    return read_cluster() if config.strategy == "multiworker" else None
 
 
 def _add_show_parser(commands) -> None:
