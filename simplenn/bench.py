@@ -313,3 +313,79 @@ def format_table(report: dict) -> str:
     return "\n".join(lines)
 
 
+
+
+def replica_counts(n_devices: int) -> list[int]:
+    """The replica counts a scaling bench measures in one process: 1, and every device.
+
+    One replica needs no collectives; each larger count would open a group of collectives
+    of its own size, and TensorFlow refuses groups of different sizes in one process.
+    """
+    return [1, n_devices] if n_devices > 1 else [1]
+
+
+def run_strategy_bench(dataset: str, epochs: int, seed: int, strategy: str, cpu_devices: int = 0,
+                       log: Callable[[str], None] = print, memory_limit: MemoryLimit | None = None) -> dict:
+    """simplenn's own loop under `strategy`: samples/s against the replica count, and the scaling efficiency.
+
+    mirrored: 1 replica, then one on each of this machine's devices (GPUs, or `cpu_devices`
+    logical CPUs), in one process. multiworker: the cluster of TF_CONFIG, then
+    each worker alone with the default strategy (at the same time, so workers that share a
+    machine share its cores). The `default` row is simplenn without a strategy. Efficiency
+    is speed / (replicas x the speed of one replica).
+    """
+    from simplenn.cluster import read_cluster
+    from simplenn.distribution import DistributedTrainer, local_devices, mirrored, place
+
+    config = bench_config(dataset, epochs, seed).replace(strategy=strategy, cpu_devices=cpu_devices)
+    if strategy == "mirrored":  # before the data: devices are fixed when TensorFlow starts
+        devices = local_devices(cpu_devices)
+        placements = [mirrored(devices[:count]) for count in replica_counts(len(devices))]
+    else:
+        placements = [place(config, read_cluster())]
+    data = prepare_data(config, memory_limit)
+    config = fit_to_data(config, data.n_features, data.n_classes, layers_given=False)
+    load_before = os.getloadavg()[0]
+    rows = {}
+    for placement in placements:
+        log(f"training {strategy} on {placement.replicas} replica(s) ...")
+        trainer = DistributedTrainer(config, data.train.size, data.image_shape, placement)
+        rows[f"{strategy} x{placement.replicas}"] = _scaling_row(trainer, data, placement.replicas)
+    log("training default ...")
+    default = bench_simplenn(config.replace(strategy="default", cpu_devices=0), data)
+    rows["default"] = {"replicas": 1, "samples_per_s": default.samples_per_s, "test_accuracy": default.test_accuracy}
+    one_replica = rows[f"{strategy} x1"]["samples_per_s"] if f"{strategy} x1" in rows else default.samples_per_s
+    for name, row in rows.items():
+        row["efficiency"] = row["samples_per_s"] / (row["replicas"] * one_replica) if name != "default" else None
+    machine = {"cpus": os.cpu_count(), "devices": list(placements[-1].devices), "load_average_before": load_before,
+               "load_average_after": os.getloadavg()[0], "tensorflow": tf.__version__}
+    return {"dataset": config.dataset, "n_train": data.train.size, "layers": list(config.layers),
+            "batch_size": config.batch_size, "epochs": config.epochs, "strategy": strategy,
+            "efficiency_against": f"{strategy} x1" if f"{strategy} x1" in rows else "default",
+            "rows": rows, "machine": machine}
+
+
+def _scaling_row(trainer: Trainer, data: PreparedData, replicas: int) -> dict:
+    history = fit(trainer, data.train, log=lambda line: None)
+    result = SystemResult("", [r.seconds for r in history], data.train.size, 0.0)
+    _, accuracy = loss_and_accuracy(trainer.forward, data.test, trainer.config)
+    return {"replicas": replicas, "samples_per_s": result.samples_per_s, "test_accuracy": accuracy}
+
+
+def format_scaling_table(report: dict) -> str:
+    """`run_strategy_bench`'s report as the table `simplenn bench --strategy ...` prints."""
+    machine = report["machine"]
+    lines = [
+        f"{report['dataset']}: {report['n_train']:,} training images, {'-'.join(map(str, report['layers']))}, "
+        f"global batch {report['batch_size']}, {report['epochs']} epochs; samples/s leave out epoch 1",
+        f"{machine['cpus']} CPUs, devices {', '.join(d.split('device:')[-1] for d in machine['devices'])}; load average "
+        f"{machine['load_average_before']:.1f} before, {machine['load_average_after']:.1f} after; "
+        f"efficiency against {report['efficiency_against']}; TensorFlow {machine['tensorflow']}",
+        "",
+        f"{'run':<18}{'replicas':>9}{'samples/s':>12}{'efficiency':>12}{'test acc':>10}",
+    ]
+    for name, row in report["rows"].items():
+        efficiency = "" if row["efficiency"] is None else f"{100 * row['efficiency']:.0f}%"
+        lines.append(f"{name:<18}{row['replicas']:>9}{row['samples_per_s']:>12,.0f}{efficiency:>12}"
+                     f"{100 * row['test_accuracy']:>9.2f}%")
+    return "\n".join(lines)

@@ -466,6 +466,11 @@ def _add_bench_parser(commands) -> None:
                           json_help="also write the report to this file")
     parser.add_argument("--threads", type=positive_int, default=None,
                         help="threads for every system's arithmetic (default: each library's own)")
+    parser.add_argument("--strategy", choices=configs.STRATEGIES, default="default",
+                        help="mirrored or multiworker: instead of the systems, simplenn's samples/s against the "
+                             "replica count, with the scaling efficiency")
+    parser.add_argument("--cpu-devices", type=non_negative_int, default=0, metavar="N",
+                        help="for --strategy mirrored without GPUs: split the CPU into N logical devices")
     parser.set_defaults(handler=_bench)
 
 
@@ -474,11 +479,17 @@ def _bench(args: argparse.Namespace) -> int:
 
     check_dataset_name(args.dataset)
     memory_limit = _memory_limit(args)
-    from simplenn.bench import format_table, run_bench
+    _cluster_of(config_from_args(args, base=configs.Config()))  # --strategy, --cpu-devices and TF_CONFIG checked
+    from simplenn.bench import format_scaling_table, format_table, run_bench, run_strategy_bench
     from simplenn.file_safety import write_json
 
-    report = run_bench(args.dataset, args.epochs, args.seed, args.threads, memory_limit=memory_limit)
-    print(format_table(report))
+    if args.strategy != "default":
+        report = run_strategy_bench(args.dataset, args.epochs, args.seed, args.strategy, args.cpu_devices,
+                                    memory_limit=memory_limit)
+        print(format_scaling_table(report))
+    else:
+        report = run_bench(args.dataset, args.epochs, args.seed, args.threads, memory_limit=memory_limit)
+        print(format_table(report))
     if args.json:
         print(f"report written to {write_json(args.json, report)}")
     return 0

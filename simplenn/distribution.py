@@ -83,7 +83,10 @@ class Placement:
         return self.cluster is None or self.cluster.is_chief
 
 
-_placements: dict[tuple, Placement] = {}  # one strategy per setting and process: devices are fixed once set
+# One placement per device set, or cluster, and process. Strategies number their collective
+# groups per process from the same start: a second strategy over other devices would open a
+# group of another size under the same number, which TensorFlow refuses.
+_placements: dict[tuple[str, ...] | Cluster, Placement] = {}
 
 
 def place(config: Config, cluster: Cluster | None = None) -> Placement | None:
@@ -95,13 +98,11 @@ def place(config: Config, cluster: Cluster | None = None) -> Placement | None:
     """
     if config.strategy == "default":
         return None
-    key = (config.strategy, config.cpu_devices, cluster)
-    if key not in _placements:
-        if config.strategy == "mirrored":
-            _placements[key] = _mirrored(config.cpu_devices)
-        else:
-            _placements[key] = _multiworker(cluster)
-    return _placements[key]
+    if config.strategy == "mirrored":
+        return mirrored(local_devices(config.cpu_devices))
+    if cluster not in _placements:
+        _placements[cluster] = _multiworker(cluster)
+    return _placements[cluster]
 
 
 def split_cpu(n: int) -> None:
@@ -117,13 +118,20 @@ def split_cpu(n: int) -> None:
         ) from None
 
 
-def _mirrored(cpu_devices: int) -> Placement:
+def local_devices(cpu_devices: int) -> tuple[str, ...]:
+    """The devices `--strategy mirrored` uses: `cpu_devices` logical CPUs, else every GPU, else the CPU."""
     if cpu_devices:
         split_cpu(cpu_devices)
     devices = tf.config.list_logical_devices("CPU") if cpu_devices else \
         tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
-    names = tuple(device.name for device in devices)
-    return Placement(tf.distribute.MirroredStrategy(list(names)), names, None)
+    return tuple(device.name for device in devices)
+
+
+def mirrored(devices: tuple[str, ...]) -> Placement:
+    """One replica on each of `devices`, all in this process."""
+    if devices not in _placements:
+        _placements[devices] = Placement(tf.distribute.MirroredStrategy(list(devices)), devices, None)
+    return _placements[devices]
 
 
 def _multiworker(cluster: Cluster) -> Placement:
@@ -165,6 +173,8 @@ class DistributedTrainer(Trainer):
             role = "the chief" if cluster.is_chief else "not the chief"
             where = f"{cluster.name(cluster.index)}, {role}, of {len(cluster.workers)} workers; {R} replicas in all"
         share = f"{B // R}" if B % R == 0 else f"{B // R}-{-(-B // R)}"
+        if self.config.strategy == "mirrored" and R == 1 and "CPU" in devices:
+            where += " (a machine without GPUs has one device: --cpu-devices N splits its CPU into N)"
         xla = ("XLA compiles each replica's forward and backward pass; the all-reduce and the update run outside it"
                if self.config.jit_compile else "no XLA (--no-xla): every step runs as a plain graph")
         return f"strategy {self.config.strategy}: {where}; each step's {B} rows split {share} per replica; {xla}"
@@ -244,8 +254,8 @@ def lost_worker_message(cluster: Cluster, error: Exception) -> str:
         lost = sorted(named - {cluster.index})
     who = " and ".join(cluster.name(index) for index in lost) or "a worker"
     kind = "timed out" if isinstance(error, tf.errors.DeadlineExceededError) else "failed"
-    return (f"lost {who}: a collective with it {kind} in the middle of a step, so {cluster.name(cluster.index)} "
-            "stops too, without a checkpoint of the unfinished step; the checkpoints saved before are intact")
+    return (f"lost {who}: a collective with it {kind} mid-step, so {cluster.name(cluster.index)} stops too, "
+            "with no checkpoint of the unfinished step (those saved before are intact)")
 
 
 class WorkerCheckpoints:
