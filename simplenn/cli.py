@@ -479,17 +479,27 @@ def _bench(args: argparse.Namespace) -> int:
 
     check_dataset_name(args.dataset)
     memory_limit = _memory_limit(args)
-    _cluster_of(config_from_args(args, base=configs.Config()))  # --strategy, --cpu-devices and TF_CONFIG checked
-    from simplenn.bench import format_scaling_table, format_table, run_bench, run_strategy_bench
+    cluster = _cluster_of(config_from_args(args, base=configs.Config()))  # checks --strategy, --cpu-devices, TF_CONFIG
+    if args.strategy != "default":
+        return _bench_strategy(args, memory_limit, cluster)
+    from simplenn.bench import format_table, run_bench
     from simplenn.file_safety import write_json
 
-    if args.strategy != "default":
-        report = run_strategy_bench(args.dataset, args.epochs, args.seed, args.strategy, args.cpu_devices,
-                                    memory_limit=memory_limit)
-        print(format_scaling_table(report))
-    else:
-        report = run_bench(args.dataset, args.epochs, args.seed, args.threads, memory_limit=memory_limit)
-        print(format_table(report))
+    report = run_bench(args.dataset, args.epochs, args.seed, args.threads, memory_limit=memory_limit)
+    print(format_table(report))
+    if args.json:
+        print(f"report written to {write_json(args.json, report)}")
+    return 0
+
+
+def _bench_strategy(args: argparse.Namespace, memory_limit, cluster) -> int:
+    """`simplenn bench --strategy mirrored|multiworker`: samples/s against the replica count."""
+    from simplenn.bench_strategies import format_scaling_table, run_strategy_bench
+    from simplenn.file_safety import write_json
+
+    report = run_strategy_bench(args.dataset, args.epochs, args.seed, args.strategy, args.cpu_devices, cluster,
+                                memory_limit=memory_limit)
+    print(format_scaling_table(report))
     if args.json:
         print(f"report written to {write_json(args.json, report)}")
     return 0

@@ -18,7 +18,7 @@ import pytest
 
 from cli_messages import error_message
 from conftest import needs_fashion_mnist
-from simplenn.bench import replica_counts
+from simplenn.bench_strategies import replica_counts
 from simplenn.cli import main
 from simplenn.cluster import Cluster, read_cluster
 from simplenn.config import Config
