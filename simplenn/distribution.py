@@ -41,6 +41,7 @@ unavailable") after 17 epochs of Fashion-MNIST.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 from dataclasses import dataclass
@@ -81,14 +82,11 @@ class Placement:
     def replicas(self) -> int:
         return self.strategy.num_replicas_in_sync
 
-    @property
-    def is_chief(self) -> bool:
-        return self.cluster is None or self.cluster.is_chief
 
-
-# One placement per device set, or cluster, and process. Strategies number their collective
-# groups per process from the same start: a second strategy over other devices would open a
-# group of another size under the same number, which TensorFlow refuses.
+# One placement per device set, or cluster, and process: a worker's collectives are set up
+# once, and every MirroredStrategy numbers its collective groups from the same start, so two
+# over the same devices would share numbers (two over device sets of different sizes are
+# refused outright: see `bench_strategies.replica_counts`).
 _placements: dict[tuple[str, ...] | Cluster, Placement] = {}
 
 
@@ -163,7 +161,6 @@ class DistributedTrainer(Trainer):
         self.placement = placement
         self._replica_gradients = tf.function(self._gradients, jit_compile=config.jit_compile)
         self._distributed_steps = tf.function(self._train_distributed)
-        self._started_together = False
 
     def describe(self) -> str:
         """Which path the run takes, for its log: the replicas, the batch split, what XLA compiles."""
@@ -183,10 +180,14 @@ class DistributedTrainer(Trainer):
 
     def run_steps(self, train: Split, stop: int) -> None:
         """Advance the current epoch up to step `stop`, every replica on its part of each batch."""
-        try:
-            if self.placement.cluster is not None and not self._started_together:
-                self._require_same_start()
+        with self._naming_lost_workers():
             self._distributed_steps(train.X, train.Y, self.epoch, self.step_in_epoch, tf.constant(stop, tf.int64))
+
+    @contextlib.contextmanager
+    def _naming_lost_workers(self):
+        """A collective that lost a worker raises `WorkerLost`, naming it, in a multi-worker run."""
+        try:
+            yield
         except COLLECTIVE_FAILURES as error:
             if self.placement.cluster is None:
                 raise
@@ -226,16 +227,19 @@ class DistributedTrainer(Trainer):
         correct = tf.reduce_sum(tf.cast(tf.argmax(Z, 1) == tf.argmax(Y, 1), loss.dtype))
         return tf.stack([loss_total, correct]), grads
 
-    def _require_same_start(self) -> None:
-        """`SimplennError` unless every replica goes on from the same step.
+    def require_same_start(self) -> None:
+        """`SimplennError` unless every worker goes on from the same step; call it after restoring.
 
         Each worker restores the chief's newest checkpoint; one that cannot see the chief's
         run directory would start again from step 0 while the others go on.
         """
+        if self.placement.cluster is None:
+            return  # one process: one restore
         step = float(self.global_step)
         ours = tf.constant([step, step * step], tf.float64)
-        sums = tf.function(lambda: self.placement.strategy.reduce(
-            tf.distribute.ReduceOp.SUM, self.placement.strategy.run(lambda: tf.identity(ours)), axis=None))()
+        with self._naming_lost_workers():
+            sums = tf.function(lambda: self.placement.strategy.reduce(
+                tf.distribute.ReduceOp.SUM, self.placement.strategy.run(lambda: tf.identity(ours)), axis=None))()
         R = self.placement.replicas
         # Every replica at step s: sum s = R s and sum s^2 = R s^2; any other mix breaks one of them.
         if sums.numpy().tolist() != [R * step, R * step * step]:
@@ -244,7 +248,6 @@ class DistributedTrainer(Trainer):
                 "restores the chief's checkpoints, so the run directory must be one folder that all of them see "
                 "(shared, or copied to each); then resume every worker with the same command"
             )
-        self._started_together = True
 
 
 def lost_worker_message(cluster: Cluster, error: Exception) -> str:

@@ -156,6 +156,8 @@ def _train(trainer: Trainer, data: PreparedData, run: RunDirectory | None, live_
     else:
         with RunRecorder(run, trainer, log, worker) as recorder:
             try:
+                if isinstance(trainer, DistributedTrainer):
+                    trainer.require_same_start()
                 fit(trainer, data.train, data.validation, live_progress=live_progress,
                     on_chunk=recorder.on_chunk, on_epoch=recorder.on_epoch, log=log)
             except WorkerLost as lost:

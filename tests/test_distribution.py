@@ -7,6 +7,8 @@ over 127.0.0.1 on free ports.
 
 import json
 import os
+import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -48,15 +50,17 @@ def tf_config(ports: list[int], index: int) -> str:
 class Workers:
     """Two `simplenn train` worker processes, each in its own session, output in files."""
 
-    def __init__(self, argv: list[str], ports: list[int], folder: Path):
+    def __init__(self, argv: list[str], ports: list[int], folder: Path, argv_of: list[list[str]] | None = None):
+        """argv: every worker's arguments after `train`; argv_of: each worker's own, instead."""
         folder.mkdir(exist_ok=True)
         self.logs = [folder / f"worker{i}.log" for i in range(len(ports))]
         self.processes = []
         for index, log in enumerate(self.logs):
             with open(log, "w") as out:
                 self.processes.append(subprocess.Popen(
-                    [sys.executable, "-m", "simplenn.cli", "train", *argv], env={**ENV, "TF_CONFIG": tf_config(ports, index)},
-                    stdout=out, stderr=subprocess.STDOUT, text=True, start_new_session=True))
+                    [sys.executable, "-m", "simplenn.cli", "train", *(argv_of[index] if argv_of else argv)],
+                    env={**ENV, "TF_CONFIG": tf_config(ports, index)}, stdout=out, stderr=subprocess.STDOUT,
+                    text=True, start_new_session=True))
 
     def wait(self, timeout_s: float) -> list[int]:
         deadline = time.monotonic() + timeout_s
@@ -80,8 +84,8 @@ class Workers:
 def workers():
     started = []
 
-    def start(argv, ports, folder):
-        started.append(Workers(argv, ports, folder))
+    def start(argv, ports, folder, argv_of=None):
+        started.append(Workers(argv, ports, folder, argv_of))
         return started[-1]
 
     yield start
@@ -247,16 +251,27 @@ def test_two_workers_killed_mid_run_resume_to_the_weights_of_two_local_replicas(
     assert load_run(run_dir).evaluate().accuracy == pytest.approx(summary(run_dir)["test_accuracy"])
 
 
-def test_a_lost_worker_stops_the_other_with_its_name_and_no_checkpoint(tmp_path, workers):
-    run_dir, ports = tmp_path / "run", free_ports(2)
-    group = workers([*WORKER_RUN, "--strategy", "multiworker", "--run-dir", str(run_dir)], ports, tmp_path / "logs")
-    wait_for(lambda: list((run_dir / "checkpoints").glob("ckpt-*.sha256")), 120, "the chief's first checkpoint")
-    group.kill(1)
-    lost_at = time.monotonic()
-    status = group.processes[0].wait(timeout=90)
-    assert time.monotonic() - lost_at < 30  # bounded: the collective fails, it does not hang
+@pytest.fixture(scope="module")
+def lost_worker(tmp_path_factory):
+    """Two workers, worker 1 killed once the chief has a checkpoint: (run_dir, ports, chief's status,
+    seconds from the kill to the chief's exit, the chief's output)."""
+    folder = tmp_path_factory.mktemp("lost")
+    run_dir, ports = folder / "run", free_ports(2)
+    group = Workers([*WORKER_RUN, "--strategy", "multiworker", "--run-dir", str(run_dir)], ports, folder / "logs")
+    try:
+        wait_for(lambda: list((run_dir / "checkpoints").glob("ckpt-*.sha256")), 120, "the chief's first checkpoint")
+        group.kill(1)
+        lost_at = time.monotonic()
+        status = group.processes[0].wait(timeout=90)
+        return run_dir, ports, status, time.monotonic() - lost_at, group.output(0)
+    finally:
+        group.close()
+
+
+def test_a_lost_worker_stops_the_other_with_its_name_and_no_checkpoint(lost_worker):
+    run_dir, ports, status, seconds, output = lost_worker
+    assert seconds < 30  # bounded: the collective fails, it does not hang
     assert status == 1
-    output = group.output(0)
     message = error_message(output[output.index("simplenn: error: "):])
     assert message.startswith(f"lost worker 1 (127.0.0.1:{ports[1]})")
     assert f"resume each with: simplenn train --resume {run_dir}" in message
@@ -268,6 +283,24 @@ def test_a_lost_worker_stops_the_other_with_its_name_and_no_checkpoint(tmp_path,
         step = tf.train.load_checkpoint(str(run_dir / "checkpoints" / prefix)).get_tensor(
             "trainer/step_in_epoch/.ATTRIBUTES/VARIABLE_VALUE")
         assert step in (0, 20, 40, 60, 80), (prefix, step)
+
+
+def test_workers_that_would_resume_from_different_steps_are_stopped(lost_worker, tmp_path, workers):
+    """Worker 1 resumes a copy of the run without the chief's checkpoints: it would start again."""
+    run_dir, ports, _, _, _ = lost_worker
+    copy = tmp_path / "copy"
+    shutil.copytree(run_dir, copy, ignore=shutil.ignore_patterns("ckpt-*", "checkpoint"))
+    apart = workers(None, ports, tmp_path / "apart", argv_of=[["--resume", str(run_dir)], ["--resume", str(copy)]])
+    assert apart.wait(timeout_s=120) == [2, 2]
+    steps = []
+    for index in (0, 1):
+        output = apart.output(index)
+        message = error_message(output[output.index("simplenn: error: "):])
+        found = re.match(r"the workers would go on from different steps \(this one from step (\d+)\)", message)
+        assert found and "the run directory must be one folder that all of them see" in message, message
+        steps.append(int(found[1]))
+    assert steps[0] > 0 and steps[1] == 0  # the chief's checkpoint; worker 1 found none
+    assert not (run_dir / "summary.json").exists()
 
 
 # Mistakes: one line, exit 2, before TensorFlow would start a server.
