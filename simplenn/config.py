@@ -202,7 +202,8 @@ class Config:
         _require(self.cpu_devices == 0 or self.strategy == "mirrored", "cpu_devices",
                  "splits the CPU for --strategy mirrored; add --strategy mirrored or drop --cpu-devices")
         if self.strategy != "default":
-            # Keras 3 clips each replica's gradients before it sums them (keras-team/keras#19308), not the sum.
+            # Keras 3 clips each replica's gradients, then sums them (its TF optimizer's _backend_update_step);
+            # clipping before the sum is "usually wrong" (tensorflow/tensorflow#33929).
             _require(self.clip_norm == 0, "clip_norm", f"would be applied to each replica's part of the gradient "
                      f"under --strategy {self.strategy}, not to the whole; use --clip-norm 0 or --strategy default")
             _require(self.grad == "tape", "grad", "manual writes the backward pass for one device; use --grad tape "

@@ -288,6 +288,10 @@ class WorkerCheckpoints:
     def save(self) -> Path:
         try:
             self.chief.write_copy(self.folder / CHECKPOINT_NAME)
+        except (tf.errors.OpError, OSError) as error:  # a full disk: the chief's checkpoints are what count
+            first_line = (getattr(error, "message", None) or str(error)).strip().splitlines()[0]
+            raise SimplennError(f"cannot write this worker's copy of the checkpoint in {self.folder}: "
+                                f"{first_line}") from None
         finally:
             shutil.rmtree(self.folder, ignore_errors=True)
         self.saved_at_step = self.trainer.global_step
