@@ -25,11 +25,15 @@ Reading order, following the data's way through a run:
     evaluation.py, figures.py, run_checks.py, report.py, compare.py
                      look inside a run: scores, figures, a diagnosis, one HTML page, runs side by side
     experiment.py    `train_and_evaluate`: data -> training -> scores -> run directory
+    cluster.py, distribution.py
+                     TF_CONFIG's workers; training under tf.distribute (`--strategy`)
     run_directory.py, checkpoints.py, file_safety.py, interruption.py
                      what a run writes, atomically, and how it survives kills
     memory.py        what a run needs in memory, checked before it starts
     diagnose.py, ablate.py, bench.py, plots.py
                      the glass-box tools, the benchmark and the figures
+    bench_strategies.py
+                     `simplenn bench --strategy`: speed against the replica count
     doctor.py        `simplenn doctor`: is this machine ready to train
     quiet_tensorflow.py, compile_cache.py
                      TensorFlow imported without its start-up lines, for every module above,

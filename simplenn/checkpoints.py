@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Callable
 
 from simplenn.quiet_tensorflow import tf  # `import tensorflow as tf`, quietly
 
+from simplenn.config import Config
 from simplenn.errors import SimplennError
 from simplenn.file_safety import DiskFull, is_disk_full, remove_unfinished_writes, sha256_of, write_atomically
 
@@ -103,6 +104,13 @@ class CheckpointStore:
         self._remove_orphan_digests()
         self.latest, self.saved_at_step = prefix, self.trainer.global_step
         return prefix
+
+    def write_copy(self, prefix: Path) -> None:
+        """Write the trainer's state to `prefix`, outside the checkpoints this store keeps.
+
+        A multi-worker run's other workers save so, into a folder they then remove.
+        """
+        self._checkpoint.write(str(prefix))
 
     def _size_estimate(self) -> int:
         """Bytes a checkpoint takes: the newest one's files, or the variables' bytes before the first."""
@@ -186,7 +194,8 @@ class CheckpointStore:
                 f"checkpoint {prefix} was saved from a different network: it holds {weight_shapes(saved)}, "
                 f"but this config builds {weight_shapes(ours)}; resume with the config the run started with"
             )
-        saved_config = json.loads(reader.get_tensor("config/.ATTRIBUTES/VARIABLE_VALUE"))
+        # A field added to Config since the checkpoint was saved has its default there.
+        saved_config = {**Config().to_dict(), **json.loads(reader.get_tensor("config/.ATTRIBUTES/VARIABLE_VALUE"))}
         our_config = self.trainer.config.to_dict()
         changed = [
             f"{field} {saved_config.get(field)!r} -> {our_config.get(field)!r}"

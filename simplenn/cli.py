@@ -269,12 +269,16 @@ def _train(args: argparse.Namespace) -> int:
                 f"--resume goes on with the config stored in {args.resume}/config.json; drop {', '.join(given)}"
             )
         run_dir = args.resume
-        RunDirectory(run_dir).open().read_config()  # a mistake is reported before TensorFlow loads
+        cluster = _cluster_of(RunDirectory(run_dir).open().read_config())  # mistakes are reported before TensorFlow loads
     else:
         config = config_from_args(args)
         check_dataset_name(config.dataset)
+        cluster = _cluster_of(config)
+        if cluster is not None and args.run_dir is None:
+            raise SimplennError("--strategy multiworker needs --run-dir: every worker must name the same run directory")
         run_dir = args.run_dir or default_run_dir(config)
-        RunDirectory(run_dir).check_new()
+        if cluster is None or cluster.is_chief:  # the chief creates it; the others may find it made already
+            RunDirectory(run_dir).check_new()
     memory_limit = _memory_limit(args)
     from simplenn.experiment import check_target_accuracy, format_result, resume_run, train_and_evaluate
 
@@ -287,10 +291,20 @@ def _train(args: argparse.Namespace) -> int:
             config, run_dir=run_dir, adapt_layers=args.layers is None, live_progress=live_progress, log=log,
             memory_limit=memory_limit,
         )
-    print(format_result(summary, run_dir))
+    if cluster is None or cluster.is_chief:
+        print(format_result(summary, run_dir))
+    else:
+        print(format_result(summary) + f"\n{cluster.name(cluster.index)} done; the chief, worker 0, writes the run to {run_dir}")
     if args.target_accuracy is not None:
         check_target_accuracy(summary, args.target_accuracy)
     return 0
+
+
+def _cluster_of(config: configs.Config):
+    """The workers of a `--strategy multiworker` config, from TF_CONFIG; None for any other strategy."""
+    from simplenn.cluster import read_cluster
+
+    return read_cluster() if config.strategy == "multiworker" else None
 
 
 def _add_show_parser(commands) -> None:
@@ -452,6 +466,11 @@ def _add_bench_parser(commands) -> None:
                           json_help="also write the report to this file")
     parser.add_argument("--threads", type=positive_int, default=None,
                         help="threads for every system's arithmetic (default: each library's own)")
+    parser.add_argument("--strategy", choices=configs.STRATEGIES, default="default",
+                        help="mirrored or multiworker: instead of the systems, simplenn's samples/s against the "
+                             "replica count, with the scaling efficiency")
+    parser.add_argument("--cpu-devices", type=non_negative_int, default=0, metavar="N",
+                        help="for --strategy mirrored without GPUs: split the CPU into N logical devices")
     parser.set_defaults(handler=_bench)
 
 
@@ -460,11 +479,27 @@ def _bench(args: argparse.Namespace) -> int:
 
     check_dataset_name(args.dataset)
     memory_limit = _memory_limit(args)
+    cluster = _cluster_of(config_from_args(args, base=configs.Config()))  # checks --strategy, --cpu-devices, TF_CONFIG
+    if args.strategy != "default":
+        return _bench_strategy(args, memory_limit, cluster)
     from simplenn.bench import format_table, run_bench
     from simplenn.file_safety import write_json
 
     report = run_bench(args.dataset, args.epochs, args.seed, args.threads, memory_limit=memory_limit)
     print(format_table(report))
+    if args.json:
+        print(f"report written to {write_json(args.json, report)}")
+    return 0
+
+
+def _bench_strategy(args: argparse.Namespace, memory_limit, cluster) -> int:
+    """`simplenn bench --strategy mirrored|multiworker`: samples/s against the replica count."""
+    from simplenn.bench_strategies import format_scaling_table, run_strategy_bench
+    from simplenn.file_safety import write_json
+
+    report = run_strategy_bench(args.dataset, args.epochs, args.seed, args.strategy, args.cpu_devices, cluster,
+                                memory_limit=memory_limit)
+    print(format_scaling_table(report))
     if args.json:
         print(f"report written to {write_json(args.json, report)}")
     return 0

@@ -24,6 +24,7 @@ REDUCTIONS = ("sum", "mean")
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw")
 SCHEDULES = ("constant", "step", "cosine", "onecycle")
 GRADIENTS = ("tape", "manual")
+STRATEGIES = ("default", "mirrored", "multiworker")  # see distribution.py
 
 # The groups `simplenn train --help` shows the flags in, in this order.
 GROUPS = ("data", "network", "optimisation", "regularisation", "run")
@@ -136,6 +137,12 @@ class Config:
                                        "epoch", "run", limit="non_negative", whole_run=True)
     max_to_keep: int = knob(3, "how many of the newest checkpoints to keep", "run", limit="positive",
                             whole_run=True)
+    # Devices: where the steps run. The global batch is `batch_size` whatever the replica count.
+    strategy: str = knob("default", "default: one device; mirrored: every local GPU, or --cpu-devices logical CPUs; "
+                         "multiworker: the workers named in TF_CONFIG", "run", choices=STRATEGIES, whole_run=True)
+    cpu_devices: int = knob(0, "for --strategy mirrored on a machine without GPUs: split the CPU into this many "
+                            "logical devices; 0 = leave it whole", "run", limit="non_negative", maximum=64,
+                            whole_run=True)
     # Presets that exist to show a failure do not stop on NaN; they warn and carry on.
     stop_on_nan: bool = knob(True, "stop when the loss becomes NaN or infinite, or warn and carry on as the "
                              "blog preset does", "run", whole_run=True)
@@ -192,6 +199,15 @@ class Config:
                  "needs at least an input and an output size, e.g. 784,100,30,10")
         _require(self.patience == 0 or self.validation_split > 0, "patience",
                  "needs a validation split for early stopping, e.g. --validation-split 0.1")
+        _require(self.cpu_devices == 0 or self.strategy == "mirrored", "cpu_devices",
+                 "splits the CPU for --strategy mirrored; add --strategy mirrored or drop --cpu-devices")
+        if self.strategy != "default":
+            # Keras 3 clips each replica's gradients, then sums them (its TF optimizer's _backend_update_step);
+            # clipping before the sum is "usually wrong" (tensorflow/tensorflow#33929).
+            _require(self.clip_norm == 0, "clip_norm", f"would be applied to each replica's part of the gradient "
+                     f"under --strategy {self.strategy}, not to the whole; use --clip-norm 0 or --strategy default")
+            _require(self.grad == "tape", "grad", "manual writes the backward pass for one device; use --grad tape "
+                     f"with --strategy {self.strategy}")
 
 
 def _check_field(field: dataclasses.Field, value: Any) -> None:
@@ -366,4 +382,5 @@ __all__ = [
     "OPTIMIZERS",
     "SCHEDULES",
     "GRADIENTS",
+    "STRATEGIES",
 ]

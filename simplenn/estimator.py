@@ -41,8 +41,9 @@ from simplenn.config import Config, ConfigError, config_fields, fit_to_data, pre
 from simplenn.errors import SimplennError
 
 # Config fields that are not estimator parameters: the data comes through fit, not a
-# file, and the estimator writes no run directory. `seed` becomes `random_state`.
-NOT_PARAMETERS = ("preset", "dataset", "test_split", "image_size", "checkpoint_every_steps", "max_to_keep", "seed")
+# file, the estimator writes no run directory and trains on one device. `seed` becomes `random_state`.
+NOT_PARAMETERS = ("preset", "dataset", "test_split", "image_size", "checkpoint_every_steps", "max_to_keep", "seed",
+                  "strategy", "cpu_devices")
 CONFIG_PARAMETERS = tuple(f.name for f in config_fields() if f.name not in NOT_PARAMETERS)
 DEFAULT_PRESET = "fixed"
 

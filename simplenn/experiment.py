@@ -19,7 +19,9 @@ from simplenn.quiet_tensorflow import tf  # `import tensorflow as tf`, quietly
 from simplenn.augmentation import check_augmentation
 from simplenn.checkpoints import CheckpointStore
 from simplenn.config import Config, fit_to_data
+from simplenn.cluster import read_cluster
 from simplenn.data import PreparedData, prepare_data
+from simplenn.distribution import DistributedTrainer, WorkerCheckpoints, WorkerLost, place
 from simplenn.errors import SimplennError
 from simplenn.file_safety import DiskFull
 from simplenn.interruption import StopRequests, Terminated, TrainingInterrupted
@@ -56,18 +58,27 @@ def train_and_evaluate(
     Every check runs before the run directory is created, so a run that never starts
     leaves nothing behind.
     """
+    cluster = read_cluster() if config.strategy == "multiworker" else None
+    chief = cluster is None or cluster.is_chief  # the one worker that writes the run directory
     run = RunDirectory(run_dir) if run_dir is not None else None
     if run is not None and resume:
         run.open()
-    elif run is not None:
+    elif run is not None and chief:
         run.check_new()  # before the data: a mistake costs no time
+    placement = place(config, cluster)  # before the data too: TensorFlow must not have started
     data = data or prepare_data(config, memory_limit)
     config = fit_to_data(config, data.n_features, data.n_classes, layers_given=not adapt_layers)
     if config.augments:
         check_augmentation(config, data.image_shape)
-    trainer = Trainer(config, data.train.size, data.image_shape)
+    if placement is None:
+        trainer = Trainer(config, data.train.size, data.image_shape)
+    else:
+        trainer = DistributedTrainer(config, data.train.size, data.image_shape, placement)
+        log(trainer.describe())
     if run is None:
         return _train(trainer, data, None, live_progress, log)
+    if not chief:  # it trains alongside the chief and keeps none of the run's files
+        return _train(trainer, data, run, live_progress, log, WorkerCheckpoints(run.checkpoints, trainer, log, cluster))
     if not resume:
         run.create()
     try:
@@ -125,8 +136,12 @@ def resume_command(run: RunDirectory) -> str:
     return f"simplenn train --resume {shlex.quote(str(run.path))}"
 
 
-def _train(trainer: Trainer, data: PreparedData, run: RunDirectory | None, live_progress, log) -> dict:
-    """Train from the run's newest checkpoint, or from the start, and write the summary."""
+def _train(trainer: Trainer, data: PreparedData, run: RunDirectory | None, live_progress, log,
+           worker: WorkerCheckpoints | None = None) -> dict:
+    """Train from the run's newest checkpoint, or from the start, and write the summary.
+
+    worker: the checkpoints of a multi-worker run's non-chief worker, which writes no record.
+    """
     config = trainer.config
     if config.batch_size > data.train.size:
         log(f"note: --batch-size {config.batch_size} is more than the {data.train.size:,} training images; "
@@ -139,13 +154,18 @@ def _train(trainer: Trainer, data: PreparedData, run: RunDirectory | None, live_
     if run is None:
         history = fit(trainer, data.train, data.validation, live_progress=live_progress, log=log)
     else:
-        with RunRecorder(run, trainer, log) as recorder:
-            fit(trainer, data.train, data.validation, live_progress=live_progress,
-                on_chunk=recorder.on_chunk, on_epoch=recorder.on_epoch, log=log)
+        with RunRecorder(run, trainer, log, worker) as recorder:
+            try:
+                if isinstance(trainer, DistributedTrainer):
+                    trainer.require_same_start()
+                fit(trainer, data.train, data.validation, live_progress=live_progress,
+                    on_chunk=recorder.on_chunk, on_epoch=recorder.on_epoch, log=log)
+            except WorkerLost as lost:
+                raise WorkerLost(f"{lost}; once every worker is up, resume each with: {resume_command(run)}") from None
         history = recorder.history
     train_seconds = time.perf_counter() - started
     summary = summarize(config, trainer, data, history, train_seconds)
-    if run is not None:
+    if run is not None and worker is None:
         run.write_summary(summary)
     return summary
 
@@ -159,10 +179,13 @@ class RunRecorder:
     and SIGTERM are caught: a checkpoint at the end of the chunk, then `TrainingInterrupted`.
     """
 
-    def __init__(self, run: RunDirectory, trainer: Trainer, log: Callable[[str], None]):
+    def __init__(self, run: RunDirectory, trainer: Trainer, log: Callable[[str], None],
+                 worker: WorkerCheckpoints | None = None):
+        """worker: a non-chief worker's checkpoints; it then writes no history, as the chief does."""
         self.run = run
         self.trainer = trainer
-        self.checkpoints = CheckpointStore(run.checkpoints, trainer, log)
+        self.checkpoints = worker or CheckpointStore(run.checkpoints, trainer, log)
+        self.keeps_records = worker is None
         self.stop_requests = StopRequests()
         restored = self.checkpoints.restore()
         # history.json is written before the epoch's checkpoint, so it can be an epoch ahead.
@@ -194,8 +217,9 @@ class RunRecorder:
 
     def on_epoch(self, trainer: Trainer, record: EpochRecord) -> None:
         self.history.append(record)
-        self.run.write_history(self.history)
-        self.run.write_scalars(record)
+        if self.keeps_records:
+            self.run.write_history(self.history)
+            self.run.write_scalars(record)
         self.checkpoints.save()
         self._stop_if_asked()
 

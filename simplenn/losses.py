@@ -44,18 +44,24 @@ def per_example_loss(Y, Z, loss: str):
     return tf.reduce_sum(ELEMENTWISE[loss](Y, Z), axis=1)
 
 
-def reduce_loss(per_example, reduction: str):
-    """Sum over the batch (the post: `tape.gradient` of its element-wise tensor) or mean."""
+def reduce_loss(per_example, reduction: str, global_batch_size=None):
+    """Sum over the batch (the post: `tape.gradient` of its element-wise tensor) or mean.
+
+    global_batch_size: under a tf.distribute strategy, the rows of the step on all replicas;
+    a replica's mean is then its sum over that many rows, its share of the step's mean.
+    """
+    if reduction == "mean" and global_batch_size is not None:
+        return tf.nn.compute_average_loss(per_example, global_batch_size=global_batch_size)
     total = tf.reduce_sum(per_example)
     if reduction == "sum":
         return total
     return total / tf.cast(tf.shape(per_example)[0], total.dtype)
 
 
-def data_loss(Y, Z, loss: str, reduction: str, label_smoothing: float = 0.0):
+def data_loss(Y, Z, loss: str, reduction: str, label_smoothing: float = 0.0, global_batch_size=None):
     """The scalar cross-entropy that training minimises, before any weight penalty."""
     Y = smooth_labels(Y, label_smoothing, loss)
-    return reduce_loss(per_example_loss(Y, Z, loss), reduction)
+    return reduce_loss(per_example_loss(Y, Z, loss), reduction, global_batch_size)
 
 
 def l2_penalty(weights, weight_decay: float):

@@ -46,17 +46,20 @@ class TrainingDiverged(SimplennError):
     """The loss became NaN or infinite."""
 
 
-def tape_gradients(network: Network, config: Config, X, Y, step_seed=None):
+def tape_gradients(network: Network, config: Config, X, Y, step_seed=None, global_batch_size=None):
     """The post's backward pass: loss `()`, logits `(B, K)` and d(objective)/d(params).
 
     step_seed (2,) keys the dropout masks; a config without dropout needs none.
+    global_batch_size: under a tf.distribute strategy (distribution.py), the rows of the
+    step on all replicas; the loss and penalty are then this replica's share of them.
     """
     with tf.GradientTape() as tape:
         Z = network.forward(X, training=True, dropout_seed=step_seed)  # (B, K)
-        loss = data_loss(Y, Z, config.loss, config.reduction, config.label_smoothing)
+        loss = data_loss(Y, Z, config.loss, config.reduction, config.label_smoothing, global_batch_size)
         objective = loss
         if uses_l2_penalty(config):
-            objective += l2_penalty(network.weights, config.weight_decay)
+            penalty = l2_penalty(network.weights, config.weight_decay)
+            objective += penalty if global_batch_size is None else tf.nn.scale_regularization_loss(penalty)
     return loss, Z, tape.gradient(objective, network.params)
 
 
@@ -170,12 +173,7 @@ class Trainer(tf.Module):
         """Run steps `start..stop-1` of `epoch` over the shuffled rows of `X (n, n0)`."""
         n = tf.shape(X, out_type=tf.int64)[0]
         B, S = self.batch_size, tf.constant(self.block_steps, tf.int64)
-        if self.steps_per_epoch == 1:
-            order = tf.range(n)  # the post's full batch, unshuffled
-        else:
-            order = tf.random.experimental.stateless_shuffle(
-                tf.range(n), seed=tf.stack([tf.constant(self.config.seed, tf.int64), epoch])
-            )
+        order = self.epoch_order(n, epoch)
         whole = tf.minimum(stop, n // B)  # steps before `whole` have a whole batch of B rows
 
         def block(first):
@@ -195,6 +193,14 @@ class Trainer(tf.Module):
 
         tf.cond(stop > whole, last_batch, lambda: None)
         self.step_in_epoch.assign(stop)
+
+    def epoch_order(self, n, epoch):
+        """The rows `(n,)` in the order the batches of `epoch` take them: shuffled by (seed, epoch)."""
+        if self.steps_per_epoch == 1:
+            return tf.range(n)  # the post's full batch, unshuffled
+        return tf.random.experimental.stateless_shuffle(
+            tf.range(n), seed=tf.stack([tf.constant(self.config.seed, tf.int64), epoch])
+        )
 
     def _add_to_epoch(self, loss_total, correct):
         self.loss_sum.assign_add(tf.cast(loss_total, tf.float64))
