@@ -14,14 +14,19 @@ repeats, and every repeat's raw figures.
 Speeds leave out the first epoch, which compiles graphs and warms caches
 (`samples_per_s_with_first_epoch` keeps it, `first_epoch_extra_s` is what it cost beyond
 a steady epoch). scikit-learn compiles nothing and reports no per-epoch times, so its
-speed is that of all its epochs. Repeats run in one process: a later repeat may reuse
-what a library cached in an earlier one (imports, kernels, compiled programs).
+speed is that of all its epochs. Every run of every system trains in a new Python process
+(`run_in_fresh_process`), as a user's run would: nothing that one run compiled or cached
+in memory helps the next, and no library's idle threads linger beside another's.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import statistics
+import subprocess
+import sys
 import time
 from typing import Callable
 
@@ -30,6 +35,7 @@ from simplenn.quiet_tensorflow import tf  # `import tensorflow as tf`, quietly
 from simplenn.bench_systems import SYSTEMS, System, SystemResult, limit_threads
 from simplenn.config import Config, fit_to_data
 from simplenn.data import prepare_data
+from simplenn.errors import SimplennError
 from simplenn.memory import MemoryLimit
 
 REFERENCE = "simplenn"  # the system every ratio divides by the others
@@ -104,38 +110,54 @@ def matmul_gflops(layers, batch_size: int, steps: int = 32, repeats: int = 20) -
 
 def run_bench(dataset: str = "fashion-mnist", epochs: int = 5, seed: int = 0, threads: int | None = None,
               repeat: int = 1, log: Callable[[str], None] = print, memory_limit: MemoryLimit | None = None,
-              systems: tuple[System, ...] = SYSTEMS) -> dict:
-    """Train every system of `systems` on `dataset`, `repeat` times interleaved, and return the
-    report that `format_table` prints. Systems whose libraries are missing are skipped.
+              systems: tuple[System, ...] | None = None) -> dict:
+    """Train every system of `systems` (default `SYSTEMS`) on `dataset`, `repeat` times interleaved,
+    and return the report that `format_table` prints. Systems whose libraries are missing are skipped.
 
     threads: run every system's arithmetic on this many threads (TensorFlow's and PyTorch's
     pools and the BLAS under scikit-learn); None keeps each library's default. On a machine
     shared with other work, threads that wait for each other can slow a library tenfold.
     memory_limit: as for `train_and_evaluate` (default: half the available memory).
     """
-    from threadpoolctl import threadpool_limits  # scikit-learn's own dependency
-
+    systems = systems or SYSTEMS
     limit_threads(threads)
+    memory_limit = memory_limit or MemoryLimit.of(None)
     config = bench_config(dataset, epochs, seed)
-    data = prepare_data(config, memory_limit)
+    data = prepare_data(config, memory_limit)  # here only to check the data and size the network
     config = fit_to_data(config, data.n_features, data.n_classes, layers_given=False)
     skipped = {system.name: reason for system in systems if (reason := system.missing())}
     runs: dict[str, list[SystemResult]] = {system.name: [] for system in systems if system.name not in skipped}
     gflops, load_averages = [], [os.getloadavg()[0]]
-    with threadpool_limits(threads):
-        for r in range(repeat):
-            which = f"repeat {r + 1}/{repeat}: " if repeat > 1 else ""
-            for system in systems:
-                if system.name not in skipped:
-                    log(f"{which}training {system.name} ...")
-                    runs[system.name].append(system.train(config, data))
-            log(f"{which}measuring matmul speed ...")
-            gflops.append(matmul_gflops(config.layers, config.batch_size))
-            load_averages.append(os.getloadavg()[0])
+    for r in range(repeat):
+        which = f"repeat {r + 1}/{repeat}: " if repeat > 1 else ""
+        for system in systems:
+            if system.name not in skipped:
+                log(f"{which}training {system.name} ...")
+                runs[system.name].append(run_in_fresh_process(system, config, threads, memory_limit))
+        log(f"{which}measuring matmul speed ...")
+        gflops.append(matmul_gflops(config.layers, config.batch_size))
+        load_averages.append(os.getloadavg()[0])
     machine = {"cpus": os.cpu_count(), "threads": threads, "load_average_before": load_averages[0],
                "load_average_after": load_averages[-1], "load_averages": load_averages,
                "tensorflow": tf.__version__}
     return bench_report(config, data.train.size, runs, gflops, machine, skipped)
+
+
+def run_in_fresh_process(system: System, config: Config, threads: int | None,
+                         memory_limit: MemoryLimit) -> SystemResult:
+    """Train `system` on `config` in a new Python process (`python -m simplenn.bench_systems`).
+
+    Starting Python, importing the libraries and loading the data are not timed; the
+    first epoch pays whatever the library compiles, as in a user's first run.
+    """
+    request = {"system": system.name, "config": config.to_dict(), "threads": threads,
+               "memory_limit": dataclasses.asdict(memory_limit)}
+    done = subprocess.run([sys.executable, "-m", "simplenn.bench_systems"], input=json.dumps(request),
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        last_line = (done.stderr.strip().splitlines() or ["no message"])[-1]
+        raise SimplennError(f"{system.name} failed in its process (exit status {done.returncode}): {last_line}")
+    return SystemResult(**json.loads(done.stdout.splitlines()[-1]))
 
 
 def _median_and_range(values: list[float | None]) -> tuple[float | None, list[float] | None]:
@@ -263,7 +285,7 @@ def format_table(report: dict) -> str:
 def format_markdown(report: dict) -> str:
     """The report as a Markdown table, for a README: the lines above it, then one row per system."""
     repeats = report["repeats"]
-    lines = [" ".join(_header(report)), "",
+    lines = ["; ".join(_header(report)), "",
              "| system | samples/s | with epoch 1 | epoch 1's extra time | test accuracy | simplenn is "
              "| counting epoch 1 | of the FLOP bound |",
              "|---|---:|---:|---:|---:|---:|---:|---:|"]

@@ -16,11 +16,19 @@ a `SystemResult`: the seconds of each epoch and the test accuracy.
 
 PyTorch and JAX are optional (`pip install "simplenn[bench]"`); `System.missing` says
 which library is absent, and the bench skips that system with that line.
+
+`python -m simplenn.bench_systems` trains one system in a process of its own: it reads
+`{"system", "config", "threads", "memory_limit"}` as JSON on stdin and prints the
+`SystemResult` as JSON, the last line on stdout. The bench runs every system that way,
+so that each run starts as a user's would, with nothing compiled or cached by another.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
+import json
+import sys
 import time
 import warnings
 from dataclasses import dataclass
@@ -30,7 +38,9 @@ import numpy as np
 from simplenn.quiet_tensorflow import tf  # `import tensorflow as tf`, quietly
 
 from simplenn.config import Config
-from simplenn.data import PreparedData
+from simplenn.data import PreparedData, prepare_data
+from simplenn.errors import SimplennError
+from simplenn.memory import MemoryLimit
 from simplenn.metrics import loss_and_accuracy
 from simplenn.training import Trainer, fit, train_step
 
@@ -204,7 +214,6 @@ def bench_jax(config: Config, data: PreparedData) -> SystemResult:
     params = [(he_normal(k, (n_in, n_out), jnp.float32), jnp.zeros((n_out,), jnp.float32))
               for k, n_in, n_out in zip(keys[1:], layers[:-1], layers[1:])]
     optimizer = optax.adam(config.lr)
-    X_all, Y_all = jnp.asarray(data.train.X.numpy()), jnp.asarray(data.train.Y.numpy())  # (n, n0), (n, K)
 
     def forward(params, X):
         A = X
@@ -217,26 +226,30 @@ def bench_jax(config: Config, data: PreparedData) -> SystemResult:
         per_example = optax.softmax_cross_entropy(forward(params, X), Y)  # (B,)
         return jnp.sum(weight * per_example) / jnp.sum(weight)  # the mean over real rows
 
-    def step(carry, batch):
-        params, opt_state = carry
-        rows, weight = batch  # (B,) indices, (B,) 1 for a real row, 0 for padding
-        loss, grads = jax.value_and_grad(loss_fn)(params, X_all[rows], Y_all[rows], weight)
-        updates, opt_state = optimizer.update(grads, opt_state, params)
-        return (optax.apply_updates(params, updates), opt_state), loss
-
     @jax.jit
-    def train_epoch(params, opt_state, epoch_key):
+    def train_epoch(params, opt_state, X_all, Y_all, epoch_key):
+        """One epoch over `X_all (n, n0)`, `Y_all (n, K)`: arguments, not constants of a closure,
+        which XLA would copy into the compiled program."""
+
+        def step(carry, batch):
+            params, opt_state = carry
+            rows, weight = batch  # (B,) indices, (B,) 1 for a real row, 0 for padding
+            loss, grads = jax.value_and_grad(loss_fn)(params, X_all[rows], Y_all[rows], weight)
+            updates, opt_state = optimizer.update(grads, opt_state, params)
+            return (optax.apply_updates(params, updates), opt_state), loss
+
         order = jax.random.permutation(epoch_key, n)  # (n,)
         rows = jnp.zeros(steps * B, order.dtype).at[:n].set(order).reshape(steps, B)
         weight = (jnp.arange(steps * B) < n).astype(jnp.float32).reshape(steps, B)
-        (params, opt_state), losses = jax.lax.scan(step, (params, opt_state), (rows, weight))
+        (params, opt_state), _ = jax.lax.scan(step, (params, opt_state), (rows, weight))
         return params, opt_state
 
+    X_all, Y_all = jnp.asarray(data.train.X.numpy()), jnp.asarray(data.train.Y.numpy())  # (n, n0), (n, K)
     opt_state = optimizer.init(params)
     seconds = []
     for epoch in range(config.epochs):
         started = time.perf_counter()
-        params, opt_state = train_epoch(params, opt_state, jax.random.fold_in(keys[0], epoch))
+        params, opt_state = train_epoch(params, opt_state, X_all, Y_all, jax.random.fold_in(keys[0], epoch))
         jax.block_until_ready(params)  # JAX returns before the work is done
         seconds.append(time.perf_counter() - started)
     logits = jax.jit(forward)(params, jnp.asarray(data.test.X.numpy()))  # (n_test, K)
@@ -291,3 +304,29 @@ def limit_threads(threads: int | None) -> None:
         import torch
 
         torch.set_num_threads(threads)
+
+
+def train_requested_system(request: dict) -> SystemResult:
+    """Train the system `request` names, on the data its config names: the work of one process."""
+    from threadpoolctl import threadpool_limits  # scikit-learn's own dependency
+
+    limit_threads(request["threads"])
+    config = Config.from_dict(request["config"])
+    data = prepare_data(config, MemoryLimit(**request["memory_limit"]))
+    [system] = [system for system in SYSTEMS if system.name == request["system"]]
+    with threadpool_limits(request["threads"]):
+        return system.train(config, data)
+
+
+def main() -> int:
+    try:
+        result = train_requested_system(json.load(sys.stdin))
+    except SimplennError as error:
+        print(error, file=sys.stderr)
+        return 2
+    print(json.dumps(dataclasses.asdict(result)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
