@@ -45,8 +45,8 @@ class SweepPlan:
         ("width", 100), ("width", 512), ("width", 2048), ("depth", 1), ("depth", 4),
         ("batch_size", 32), ("batch_size", 128), ("batch_size", 1024),
     )
-    n_train: int = 10_000  # enough steps for a steady speed even at batch 1024 (10 an epoch)
-    matmul_repeats: int = 5  # fewer than the bench's 20: the wide points' products take long
+    n_train: int = 20_000  # enough steps for a steady speed even at batch 1024 (20 an epoch)
+    matmul_repeats: int = 10  # half the bench's 20: the wide points' products take long
 
     def points(self) -> list[tuple[str, int]]:
         return [(axis, value) for axis in AXES for value in getattr(self, axis)]
