@@ -134,7 +134,7 @@ def run_bench(dataset: str = "fashion-mnist", epochs: int = 5, seed: int = 0, th
             if system.name not in skipped:
                 log(f"{which}training {system.name} ...")
                 runs[system.name].append(run_in_fresh_process(system, config, threads, memory_limit))
-        log(f"{which}measuring matmul speed ...")
+        log(f"{which}measuring matmul speed ...")  # here, between the systems' processes
         gflops.append(matmul_gflops(config.layers, config.batch_size))
         load_averages.append(os.getloadavg()[0])
     machine = {"cpus": os.cpu_count(), "threads": threads, "load_average_before": load_averages[0],
@@ -185,7 +185,7 @@ def bench_report(config: Config, n_train: int, runs: dict[str, list[SystemResult
             figures[figure], figures[f"{figure}_range"] = _median_and_range([getattr(r, figure) for r in results])
         systems[name] = {**figures, "epochs": len(results[0].epoch_seconds), "note": results[0].note,
                          "fraction_of_flop_bound": figures["samples_per_s"] * flops / (bound_gflops * 1e9),
-                         "runs": [_raw_figures(result) for result in results]}
+                         "runs": [result.figures() for result in results]}
     reference = systems[REFERENCE]
     for system in systems.values():
         system["simplenn_speedup"] = reference["samples_per_s"] / system["samples_per_s"]
@@ -210,12 +210,6 @@ def bench_report(config: Config, n_train: int, runs: dict[str, list[SystemResult
         "skipped": skipped or {},
         "machine": machine,
     }
-
-
-def _raw_figures(result: SystemResult) -> dict:
-    return {"epoch_seconds": result.epoch_seconds, "samples_per_s": result.samples_per_s,
-            "samples_per_s_with_first_epoch": result.samples_per_s_with_first_epoch,
-            "first_epoch_extra_s": result.first_epoch_extra_s, "test_accuracy": result.test_accuracy}
 
 
 def _header(report: dict) -> list[str]:

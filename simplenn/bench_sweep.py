@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Callable
 
 from simplenn.bench import bench_config, matmul_gflops, training_flops
-from simplenn.bench_systems import SystemResult, bench_keras, bench_simplenn, limit_threads
+from simplenn.bench_systems import bench_keras, bench_simplenn, limit_threads
 from simplenn.data import prepare_data
 from simplenn.errors import SimplennError
 from simplenn.file_safety import require_no_links, user_path, write_json
@@ -103,7 +103,9 @@ def run_sweep(out: str | Path, dataset: str = "fashion-mnist", epochs: int = 5, 
         if (axis, value) in plan.keras_at:
             results.append(bench_keras(config, data))
         gflops = matmul_gflops(layers, batch_size, repeats=plan.matmul_repeats)
-        systems = {result.name: _point_figures(result, flops, gflops) for result in results}
+        systems = {result.name: {**result.figures(),
+                                 "fraction_of_flop_bound": result.samples_per_s * flops / (gflops * 1e9)}
+                   for result in results}
         points.append({"axis": axis, "value": value, "layers": list(layers), "batch_size": batch_size,
                        "flops_per_sample": flops, "matmul_gflops": gflops,
                        "flop_bound_samples_per_s": gflops * 1e9 / flops, "systems": systems})
@@ -119,14 +121,6 @@ def run_sweep(out: str | Path, dataset: str = "fashion-mnist", epochs: int = 5, 
     }
     written = [write_json(folder / "sweep.json", sweep), sweep_chart(sweep, folder / "sweep.png")]
     return sweep, written
-
-
-def _point_figures(result: SystemResult, flops: int, gflops: float) -> dict:
-    return {"samples_per_s": result.samples_per_s,
-            "samples_per_s_with_first_epoch": result.samples_per_s_with_first_epoch,
-            "first_epoch_extra_s": result.first_epoch_extra_s, "test_accuracy": result.test_accuracy,
-            "fraction_of_flop_bound": result.samples_per_s * flops / (gflops * 1e9),
-            "epoch_seconds": result.epoch_seconds}
 
 
 def format_sweep(sweep: dict, markdown: bool = False) -> str:

@@ -78,6 +78,12 @@ class SystemResult:
             return None
         return self.epoch_seconds[0] - float(np.median(self.epoch_seconds[1:]))
 
+    def figures(self) -> dict:
+        """What a report keeps of this run: its epoch times and the figures drawn from them."""
+        return {"epoch_seconds": self.epoch_seconds, "samples_per_s": self.samples_per_s,
+                "samples_per_s_with_first_epoch": self.samples_per_s_with_first_epoch,
+                "first_epoch_extra_s": self.first_epoch_extra_s, "test_accuracy": self.test_accuracy}
+
 
 @dataclass(frozen=True)
 class System:
