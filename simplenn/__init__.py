@@ -30,8 +30,8 @@ Reading order, following the data's way through a run:
     run_directory.py, checkpoints.py, file_safety.py, interruption.py
                      what a run writes, atomically, and how it survives kills
     memory.py        what a run needs in memory, checked before it starts
-    diagnose.py, ablate.py, bench.py, plots.py
-                     the glass-box tools, the benchmark and the figures
+    diagnose.py, ablate.py, bench.py, bench_systems.py, bench_sweep.py, plots.py
+                     the glass-box tools, the benchmark (its systems, its sweep) and the figures
     bench_strategies.py
                      `simplenn bench --strategy`: speed against the replica count
     doctor.py        `simplenn doctor`: is this machine ready to train

@@ -1,42 +1,44 @@
 """`simplenn bench`: how fast simplenn trains the post's network, next to the usual tools.
 
-In one process, on the same data (pixels scaled to 0-1, `X (n, n0)`) and the same
-network (n0-100-30-10, ReLU, softmax cross-entropy averaged over each batch), with Adam
-at lr 1e-3, batches of 128 and the same number of epochs, it trains
+In one process, on the same data and the same network, it trains every system of
+`bench_systems.SYSTEMS` (simplenn, Keras `fit`, scikit-learn, PyTorch eager, JAX, the
+post's eager loop) and measures how fast this machine multiplies matrices of the
+network's shapes, which bounds every system: a training step cannot beat its own
+matrix products.
 
-- simplenn: `bench_config()` (He initialisation, the compiled loop), through `fit`;
-- Keras: a `Sequential` of `Dense` layers and `model.fit`, Keras's defaults otherwise
-  (Glorot initialisation, its own shuffling);
-- scikit-learn: `MLPClassifier(hidden_layer_sizes=(100, 30), solver="adam", ...)`;
-- the post's style: one eager `tf.GradientTape` step per mini-batch from a Python loop;
+With `repeat` above 1 the systems run interleaved, A B C A B C ..., so that a busy
+second of the machine falls on one run of one system rather than on all of another
+system's runs; the report gives each figure's median and its range (min-max) over the
+repeats, and every repeat's raw figures.
 
-and measures how fast this machine multiplies matrices of the network's shapes, which
-bounds every system: a training step cannot beat its own matrix products.
-
-Speeds leave out the first epoch, which compiles TensorFlow's graphs and warms caches
-(`samples_per_s_with_first_epoch` keeps it). scikit-learn compiles nothing and reports
-no per-epoch times, so its speed is that of all its epochs.
+Speeds leave out the first epoch, which compiles graphs and warms caches
+(`samples_per_s_with_first_epoch` keeps it, `first_epoch_extra_s` is what it cost beyond
+a steady epoch). scikit-learn compiles nothing and reports no per-epoch times, so its
+speed is that of all its epochs. Every run of every system trains in a new Python process
+(`run_in_fresh_process`), as a user's run would: nothing that one run compiled or cached
+in memory helps the next, and no library's idle threads linger beside another's.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
+import statistics
+import subprocess
+import sys
 import time
-import warnings
-from dataclasses import dataclass
 from typing import Callable
 
-import numpy as np
 from simplenn.quiet_tensorflow import tf  # `import tensorflow as tf`, quietly
 
+from simplenn.bench_systems import SYSTEMS, System, SystemResult, limit_threads
 from simplenn.config import Config, fit_to_data
-from simplenn.data import PreparedData, prepare_data
+from simplenn.data import prepare_data
+from simplenn.errors import SimplennError
 from simplenn.memory import MemoryLimit
-from simplenn.metrics import loss_and_accuracy
-from simplenn.training import Trainer, fit, train_step
 
-# The eager loop runs at Python speed; beyond this many epochs it would dominate the bench.
-EAGER_MAX_EPOCHS = 3
+REFERENCE = "simplenn"  # the system every ratio divides by the others
 
 
 def bench_config(dataset: str, epochs: int, seed: int) -> Config:
@@ -68,114 +70,6 @@ def training_flops(layers) -> int:
     """FLOPs of the matrix products that train on one example (biases and activations,
     a few hundred FLOPs, are left out)."""
     return forward_flops(layers) + backward_flops(layers)
-
-
-@dataclass
-class SystemResult:
-    """One system's run: seconds of each epoch (or the mean epoch) and the test score."""
-
-    name: str
-    epoch_seconds: list[float]
-    samples_per_epoch: int
-    test_accuracy: float
-    note: str = ""
-
-    @property
-    def samples_per_s(self) -> float:
-        """Speed without the first epoch, when there is more than one."""
-        timed = self.epoch_seconds[1:] or self.epoch_seconds
-        return self.samples_per_epoch * len(timed) / sum(timed)
-
-    @property
-    def samples_per_s_with_first_epoch(self) -> float:
-        return self.samples_per_epoch * len(self.epoch_seconds) / sum(self.epoch_seconds)
-
-
-def bench_simplenn(config: Config, data: PreparedData) -> SystemResult:
-    """simplenn's compiled training loop, as `simplenn train` runs it."""
-    trainer = Trainer(config, data.train.size, data.image_shape)
-    history = fit(trainer, data.train, log=lambda line: None)
-    _, accuracy = loss_and_accuracy(trainer.forward, data.test, config)
-    return SystemResult("simplenn", [r.seconds for r in history], data.train.size, accuracy,
-                        f"{config.init} init, compiled loop")
-
-
-def bench_keras(config: Config, data: PreparedData) -> SystemResult:
-    """`keras.Sequential` + `compile` + `fit`, timed epoch by epoch by a callback."""
-    import keras
-
-    class EpochTimer(keras.callbacks.Callback):
-        def __init__(self):
-            super().__init__()
-            self.seconds: list[float] = []
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self.started = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            self.seconds.append(time.perf_counter() - self.started)
-
-    keras.utils.set_random_seed(config.seed)
-    layers = config.layers
-    model = keras.Sequential(
-        [keras.Input((layers[0],))]
-        + [keras.layers.Dense(n, activation=config.activation) for n in layers[1:-1]]
-        + [keras.layers.Dense(layers[-1])]  # logits, as in simplenn
-    )
-    model.compile(
-        optimizer=keras.optimizers.Adam(config.lr),
-        loss=keras.losses.CategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-    )
-    timer = EpochTimer()
-    model.fit(data.train.X.numpy(), data.train.Y.numpy(), batch_size=config.batch_size,
-              epochs=config.epochs, shuffle=True, verbose=0, callbacks=[timer])
-    logits = model.predict(data.test.X.numpy(), batch_size=10_000, verbose=0)  # (n, K)
-    accuracy = float(np.mean(np.argmax(logits, 1) == data.test.labels))
-    return SystemResult("keras fit", timer.seconds, data.train.size, accuracy, "glorot init, Keras defaults")
-
-
-def bench_sklearn(config: Config, data: PreparedData) -> SystemResult:
-    """`MLPClassifier` with the same layers, optimizer, batch and epochs, on float32 data."""
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.neural_network import MLPClassifier
-
-    model = MLPClassifier(
-        hidden_layer_sizes=config.layers[1:-1], activation=config.activation, solver="adam",
-        batch_size=config.batch_size, learning_rate_init=config.lr, max_iter=config.epochs,
-        shuffle=True, random_state=config.seed,
-    )
-    started = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)  # max_iter is the epoch budget here
-        model.fit(data.train.X.numpy(), data.train.labels)
-    seconds = time.perf_counter() - started
-    accuracy = float(model.score(data.test.X.numpy(), data.test.labels))
-    epochs = model.n_iter_
-    return SystemResult("scikit-learn", [seconds / epochs] * epochs, data.train.size, accuracy,
-                        "glorot init; mean of all epochs")
-
-
-def bench_eager(config: Config, data: PreparedData) -> SystemResult:
-    """The post's style: a Python loop calling an eager GradientTape step per mini-batch."""
-    epochs = min(config.epochs, EAGER_MAX_EPOCHS)
-    trainer = Trainer(config, data.train.size)  # its network and optimizer; not its compiled loop
-    network, optimizer = trainer.network, trainer.optimizer
-    order_of = np.random.default_rng(config.seed).permutation
-    seconds = []
-    for _ in range(epochs):
-        started = time.perf_counter()
-        order = order_of(data.train.size)
-        for first in range(0, data.train.size, config.batch_size):
-            rows = order[first : first + config.batch_size]
-            X, Y = tf.gather(data.train.X, rows), tf.gather(data.train.Y, rows)  # (B, n0), (B, K)
-            train_step(network, optimizer, config, X, Y, step_seed=None)
-        seconds.append(time.perf_counter() - started)
-    _, accuracy = loss_and_accuracy(network.forward, data.test, config)
-    note = f"{config.init} init"
-    if epochs < config.epochs:
-        note += f"; only {epochs} epochs (Python speed), so its accuracy is not comparable"
-    return SystemResult("post (eager)", seconds, data.train.size, accuracy, note)
 
 
 def matmul_gflops(layers, batch_size: int, steps: int = 32, repeats: int = 20) -> float:
@@ -214,60 +108,89 @@ def matmul_gflops(layers, batch_size: int, steps: int = 32, repeats: int = 20) -
     return training_flops(layers) * batch_size * steps / best / 1e9
 
 
-SYSTEMS: dict[str, Callable[..., SystemResult]] = {
-    "simplenn": bench_simplenn,
-    "keras": bench_keras,
-    "sklearn": bench_sklearn,
-    "eager": bench_eager,
-}
-
-
 def run_bench(dataset: str = "fashion-mnist", epochs: int = 5, seed: int = 0, threads: int | None = None,
-              log: Callable[[str], None] = print, memory_limit: MemoryLimit | None = None) -> dict:
-    """Train every system on `dataset` and return the report that `format_table` prints.
+              repeat: int = 1, log: Callable[[str], None] = print, memory_limit: MemoryLimit | None = None,
+              systems: tuple[System, ...] | None = None) -> dict:
+    """Train every system of `systems` (default `SYSTEMS`) on `dataset`, `repeat` times interleaved,
+    and return the report that `format_table` prints. Systems whose libraries are missing are skipped.
 
-    threads: run every system's arithmetic on this many threads (TensorFlow's pools and
-    the BLAS under scikit-learn); None keeps each library's default. On a machine shared
-    with other work, threads that wait for each other can slow a library tenfold.
+    threads: run every system's arithmetic on this many threads (TensorFlow's and PyTorch's
+    pools and the BLAS under scikit-learn); None keeps each library's default. On a machine
+    shared with other work, threads that wait for each other can slow a library tenfold.
     memory_limit: as for `train_and_evaluate` (default: half the available memory).
     """
-    from threadpoolctl import threadpool_limits  # scikit-learn's own dependency
-
-    if threads is not None:  # before TensorFlow's first op, which fixes its thread pools
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    systems = systems or SYSTEMS
+    limit_threads(threads)
+    memory_limit = memory_limit or MemoryLimit.of(None)
     config = bench_config(dataset, epochs, seed)
-    data = prepare_data(config, memory_limit)
+    data = prepare_data(config, memory_limit)  # here only to check the data and size the network
     config = fit_to_data(config, data.n_features, data.n_classes, layers_given=False)
-    load_before = os.getloadavg()[0]
-    results = []
-    with threadpool_limits(threads):
-        for name, bench in SYSTEMS.items():
-            log(f"training {name} ...")
-            results.append(bench(config, data))
-    log("measuring matmul speed ...")
-    gflops = matmul_gflops(config.layers, config.batch_size)
-    machine = {"cpus": os.cpu_count(), "threads": threads, "load_average_before": load_before,
-               "load_average_after": os.getloadavg()[0], "tensorflow": tf.__version__}
-    return bench_report(config, data.train.size, results, gflops, machine)
+    skipped = {system.name: reason for system in systems if (reason := system.missing())}
+    runs: dict[str, list[SystemResult]] = {system.name: [] for system in systems if system.name not in skipped}
+    gflops, load_averages = [], [os.getloadavg()[0]]
+    for r in range(repeat):
+        which = f"repeat {r + 1}/{repeat}: " if repeat > 1 else ""
+        for system in systems:
+            if system.name not in skipped:
+                log(f"{which}training {system.name} ...")
+                runs[system.name].append(run_in_fresh_process(system, config, threads, memory_limit))
+        log(f"{which}measuring matmul speed ...")  # here, between the systems' processes
+        gflops.append(matmul_gflops(config.layers, config.batch_size))
+        load_averages.append(os.getloadavg()[0])
+    machine = {"cpus": os.cpu_count(), "threads": threads, "load_average_before": load_averages[0],
+               "load_average_after": load_averages[-1], "load_averages": load_averages,
+               "tensorflow": tf.__version__}
+    return bench_report(config, data.train.size, runs, gflops, machine, skipped)
 
 
-def bench_report(config: Config, n_train: int, results: list[SystemResult], gflops: float, machine: dict) -> dict:
-    """The report of `results` (simplenn's first), measured at `gflops` GFLOP/s of matmuls."""
+def run_in_fresh_process(system: System, config: Config, threads: int | None,
+                         memory_limit: MemoryLimit) -> SystemResult:
+    """Train `system` on `config` in a new Python process (`python -m simplenn.bench_systems`).
+
+    Starting Python, importing the libraries and loading the data are not timed; the
+    first epoch pays whatever the library compiles, as in a user's first run.
+    """
+    request = {"system": system.name, "config": config.to_dict(), "threads": threads,
+               "memory_limit": dataclasses.asdict(memory_limit)}
+    done = subprocess.run([sys.executable, "-m", "simplenn.bench_systems"], input=json.dumps(request),
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        last_line = (done.stderr.strip().splitlines() or ["no message"])[-1]
+        raise SimplennError(f"{system.name} failed in its process (exit status {done.returncode}): {last_line}")
+    return SystemResult(**json.loads(done.stdout.splitlines()[-1]))
+
+
+def _median_and_range(values: list[float | None]) -> tuple[float | None, list[float] | None]:
+    """(median, [min, max]) of `values`; (None, None) when they are None (a figure a system lacks)."""
+    if any(value is None for value in values):
+        return None, None
+    return statistics.median(values), [min(values), max(values)]
+
+
+def bench_report(config: Config, n_train: int, runs: dict[str, list[SystemResult]], gflops: list[float],
+                 machine: dict, skipped: dict[str, str] | None = None) -> dict:
+    """The report of `runs` (each system's results, one per repeat; simplenn's among them),
+    measured at `gflops` GFLOP/s of matmuls (one figure per repeat).
+
+    Every figure of a system is the median over its repeats, with its range; the ratios
+    divide simplenn's median by the other system's median. `runs` in the report keeps
+    each repeat's raw figures.
+    """
     flops = training_flops(config.layers)
-    simplenn = results[0].samples_per_s
+    bound_gflops = statistics.median(gflops)
     systems = {}
-    for result in results:
-        systems[result.name] = {
-            "samples_per_s": result.samples_per_s,
-            "samples_per_s_with_first_epoch": result.samples_per_s_with_first_epoch,
-            "test_accuracy": result.test_accuracy,
-            "epochs": len(result.epoch_seconds),
-            "epoch_seconds": result.epoch_seconds,
-            "simplenn_speedup": simplenn / result.samples_per_s,
-            "fraction_of_flop_bound": result.samples_per_s * flops / (gflops * 1e9),
-            "note": result.note,
-        }
+    for name, results in runs.items():
+        figures = {}
+        for figure in ("samples_per_s", "samples_per_s_with_first_epoch", "first_epoch_extra_s", "test_accuracy"):
+            figures[figure], figures[f"{figure}_range"] = _median_and_range([getattr(r, figure) for r in results])
+        systems[name] = {**figures, "epochs": len(results[0].epoch_seconds), "note": results[0].note,
+                         "fraction_of_flop_bound": figures["samples_per_s"] * flops / (bound_gflops * 1e9),
+                         "runs": [result.figures() for result in results]}
+    reference = systems[REFERENCE]
+    for system in systems.values():
+        system["simplenn_speedup"] = reference["samples_per_s"] / system["samples_per_s"]
+        system["simplenn_speedup_with_first_epoch"] = (
+            reference["samples_per_s_with_first_epoch"] / system["samples_per_s_with_first_epoch"])
     return {
         "dataset": config.dataset,
         "n_train": n_train,
@@ -275,41 +198,99 @@ def bench_report(config: Config, n_train: int, results: list[SystemResult], gflo
         "batch_size": config.batch_size,
         "optimizer": f"{config.optimizer} lr {config.lr:g}",
         "epochs": config.epochs,
-        "timing": "samples_per_s leaves out epoch 1 (compilation, warm-up) when there are more",
+        "repeats": len(gflops),
+        "timing": "samples_per_s leaves out epoch 1 (compilation, warm-up) when there are more; "
+                  "each figure is the median over the repeats, which ran interleaved",
         "flops_per_sample": {"forward": forward_flops(config.layers),
                              "backward": backward_flops(config.layers), "training": flops},
-        "matmul_gflops": gflops,
-        "flop_bound_samples_per_s": gflops * 1e9 / flops,
+        "matmul_gflops": bound_gflops,
+        "matmul_gflops_runs": gflops,
+        "flop_bound_samples_per_s": bound_gflops * 1e9 / flops,
         "systems": systems,
+        "skipped": skipped or {},
         "machine": machine,
     }
 
 
-def format_table(report: dict) -> str:
-    """The report as the table `simplenn bench` prints."""
+def _header(report: dict) -> list[str]:
+    """The lines above the table: what was trained, how it was timed, on what machine."""
     layers = "-".join(map(str, report["layers"]))
     machine = report["machine"]
-    lines = [
+    timing = "samples/s leave out epoch 1 (compilation and warm-up)"
+    if report["repeats"] > 1:
+        timing += f"; medians of {report['repeats']} interleaved repeats, min–max in brackets"
+    return [
         f"{report['dataset']}: {report['n_train']:,} training images, {layers}, {report['optimizer']}, "
         f"batch {report['batch_size']}, {report['epochs']} epochs",
-        f"samples/s leave out epoch 1 (compilation and warm-up); {machine['cpus']} CPUs, "
+        f"{timing}; {machine['cpus']} CPUs, "
         f"threads: {machine['threads'] or 'library defaults'}, load average {machine['load_average_before']:.1f} before, "
         f"{machine['load_average_after']:.1f} after; TensorFlow {machine['tensorflow']}",
-        "",
-        f"{'system':<14}{'samples/s':>11}{'with ep. 1':>12}{'test acc':>10}{'simplenn is':>13}"
-        f"{'FLOP bound':>12}  note",
     ]
-    for name, s in report["systems"].items():
-        lines.append(
-            f"{name:<14}{s['samples_per_s']:>11,.0f}{s['samples_per_s_with_first_epoch']:>12,.0f}"
-            f"{100 * s['test_accuracy']:>9.2f}%{s['simplenn_speedup']:>12.2f}x"
-            f"{100 * s['fraction_of_flop_bound']:>11.0f}%  {s['note']}"
-        )
-    lines.append(
-        f"{'FLOP bound':<14}{report['flop_bound_samples_per_s']:>11,.0f}{'':>35}{100:>11}%  "
-        f"matmuls of these shapes at {report['matmul_gflops']:.0f} GFLOP/s, "
-        f"{report['flops_per_sample']['training']:,} FLOPs per sample"
-    )
+
+
+def _bound_note(report: dict) -> str:
+    return (f"matmuls of these shapes at {report['matmul_gflops']:.0f} GFLOP/s, "
+            f"{report['flops_per_sample']['training']:,} FLOPs per sample")
+
+
+def _speed(s: dict, figure: str, repeats: int) -> str:
+    """A speed and, over several repeats, its range: "478,289 (460,112–490,005)"."""
+    text = f"{s[figure]:,.0f}"
+    if repeats > 1:
+        low, high = s[f"{figure}_range"]
+        text += f" ({low:,.0f}–{high:,.0f})"
+    return text
+
+
+def _extra(s: dict) -> str:
+    return "-" if s["first_epoch_extra_s"] is None else f"{s['first_epoch_extra_s']:.2f} s"
+
+
+def format_table(report: dict) -> str:
+    """The report as the table `simplenn bench` prints: medians, with ranges over several repeats."""
+    repeats = report["repeats"]
+    lines = _header(report) + [""]
+    if repeats == 1:
+        lines.append(f"{'system':<14}{'samples/s':>11}{'with ep. 1':>12}{'test acc':>10}{'simplenn is':>13}"
+                     f"{'FLOP bound':>12}  note")
+        for name, s in report["systems"].items():
+            lines.append(
+                f"{name:<14}{s['samples_per_s']:>11,.0f}{s['samples_per_s_with_first_epoch']:>12,.0f}"
+                f"{100 * s['test_accuracy']:>9.2f}%{s['simplenn_speedup']:>12.2f}x"
+                f"{100 * s['fraction_of_flop_bound']:>11.0f}%  {s['note']}"
+            )
+        bound = f"{report['flop_bound_samples_per_s']:>11,.0f}{'':>35}{100:>11}%"
+    else:
+        lines.append(f"{'system':<14}{'samples/s':>26}{'with ep. 1':>26}{'ep. 1 extra':>12}{'test acc':>10}"
+                     f"{'simplenn is':>13}{'with ep. 1':>11}{'FLOP bound':>12}  note")
+        for name, s in report["systems"].items():
+            lines.append(
+                f"{name:<14}{_speed(s, 'samples_per_s', repeats):>26}"
+                f"{_speed(s, 'samples_per_s_with_first_epoch', repeats):>26}{_extra(s):>12}"
+                f"{100 * s['test_accuracy']:>9.2f}%{s['simplenn_speedup']:>12.2f}x"
+                f"{s['simplenn_speedup_with_first_epoch']:>10.2f}x{100 * s['fraction_of_flop_bound']:>11.0f}%  {s['note']}"
+            )
+        bound = f"{report['flop_bound_samples_per_s']:>26,.0f}{'':>82}{100:>11}%"
+    lines.extend(f"{name:<14}{reason}" for name, reason in report["skipped"].items())
+    lines.append(f"{'FLOP bound':<14}{bound}  {_bound_note(report)}")
     return "\n".join(lines)
 
 
+def format_markdown(report: dict) -> str:
+    """The report as a Markdown table, for a README: the lines above it, then one row per system."""
+    repeats = report["repeats"]
+    lines = ["; ".join(_header(report)), "",
+             "| system | samples/s | with epoch 1 | epoch 1's extra time | test accuracy | simplenn is "
+             "| counting epoch 1 | of the FLOP bound |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for name, s in report["systems"].items():
+        cells = [name, _speed(s, "samples_per_s", repeats), _speed(s, "samples_per_s_with_first_epoch", repeats),
+                 _extra(s), f"{100 * s['test_accuracy']:.2f} %", f"{s['simplenn_speedup']:.2f}×",
+                 f"{s['simplenn_speedup_with_first_epoch']:.2f}×", f"{100 * s['fraction_of_flop_bound']:.0f} %"]
+        if name == REFERENCE:
+            cells = [f"**{cell}**" for cell in cells]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.extend(f"| {name} | {reason} | | | | | | |" for name, reason in report["skipped"].items())
+    lines.append(f"| FLOP bound | {report['flop_bound_samples_per_s']:,.0f} | | | | | | 100 % |")
+    lines += ["", f"FLOP bound: {_bound_note(report)}."]
+    return "\n".join(lines)

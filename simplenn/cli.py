@@ -83,11 +83,27 @@ def output_file(text: str) -> str:
     path = Path(text)
     if path.is_dir():
         raise argparse.ArgumentTypeError(f"cannot write {text}: it is a folder; give a file name")
-    existing = path.parent
-    while not existing.exists():
-        existing = existing.parent
+    existing = _nearest_existing(path.parent)
     if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
         raise argparse.ArgumentTypeError(f"cannot write {text}: {existing} is not a writable folder")
+    return text
+
+
+def _nearest_existing(path: Path) -> Path:
+    """`path`, or the nearest of its parents that exists: where a new file or folder would be made."""
+    while not path.exists():
+        path = path.parent
+    return path
+
+
+def output_folder(text: str) -> str:
+    """A folder a command will create or write into, checked before the command does any work."""
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"cannot write into {text}: it is a file; give a folder")
+    existing = _nearest_existing(path)
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"cannot write into {text}: {existing} is not a writable folder")
     return text
 
 
@@ -458,12 +474,12 @@ def _ablate(args: argparse.Namespace) -> int:
 
 def _add_bench_parser(commands) -> None:
     parser = _add_command(
-        commands, "bench", "simplenn's training speed next to Keras, scikit-learn and the post's eager loop",
-        ("simplenn bench --dataset digits --epochs 2",
-         "simplenn bench --dataset fashion-mnist --threads 4 --json runs/bench.json"),
+        commands, "bench", "simplenn's training speed next to Keras, scikit-learn, PyTorch, JAX and the post's eager loop",
+        ("simplenn bench --dataset fashion-mnist --epochs 5 --repeat 3 --markdown",
+         "simplenn bench --sweep --out runs/sweep"),
     )
     _add_comparison_flags(parser, "system", dataset="fashion-mnist", epochs=5,
-                          json_help="also write the report to this file")
+                          json_help="also write the report, with every repeat's figures, to this file")
     parser.add_argument("--threads", type=positive_int, default=None,
                         help="threads for every system's arithmetic (default: each library's own)")
     parser.add_argument("--strategy", choices=configs.STRATEGIES, default="default",
@@ -471,22 +487,39 @@ def _add_bench_parser(commands) -> None:
                              "replica count, with the scaling efficiency")
     parser.add_argument("--cpu-devices", type=non_negative_int, default=0, metavar="N",
                         help="for --strategy mirrored without GPUs: split the CPU into N logical devices")
+    parser.add_argument("--repeat", type=positive_int, default=1, metavar="N",
+                        help="run the systems N times, interleaved, and report medians with their range (default 1)")
+    parser.add_argument("--markdown", action="store_true", help="print the table in Markdown, for a README")
+    parser.add_argument("--sweep", action="store_true",
+                        help="measure how speed grows with width, depth and batch size instead; needs --out")
+    parser.add_argument("--out", type=output_folder, default=None, metavar="DIR",
+                        help="the folder --sweep writes sweep.json and sweep.png into")
     parser.set_defaults(handler=_bench)
 
 
 def _bench(args: argparse.Namespace) -> int:
     from simplenn.datasets import check_dataset_name
 
+    if args.sweep and not args.out:
+        raise SimplennError("--sweep writes sweep.json and sweep.png: name their folder with --out DIR")
+    if args.out and not args.sweep:
+        raise SimplennError("--out is the folder --sweep writes into; add --sweep, or drop --out "
+                            "(--json FILE keeps the comparison's report)")
+    if args.sweep and (args.repeat > 1 or args.json):
+        flag = "--repeat" if args.repeat > 1 else "--json"
+        raise SimplennError(f"{flag} is for the comparison, not --sweep, which writes its JSON into --out; drop {flag}")
     check_dataset_name(args.dataset)
     memory_limit = _memory_limit(args)
     cluster = _cluster_of(config_from_args(args, base=configs.Config()))  # checks --strategy, --cpu-devices, TF_CONFIG
     if args.strategy != "default":
         return _bench_strategy(args, memory_limit, cluster)
-    from simplenn.bench import format_table, run_bench
+    if args.sweep:
+        return _bench_sweep(args, memory_limit)
+    from simplenn.bench import format_markdown, format_table, run_bench
     from simplenn.file_safety import write_json
 
-    report = run_bench(args.dataset, args.epochs, args.seed, args.threads, memory_limit=memory_limit)
-    print(format_table(report))
+    report = run_bench(args.dataset, args.epochs, args.seed, args.threads, args.repeat, memory_limit=memory_limit)
+    print(format_markdown(report) if args.markdown else format_table(report))
     if args.json:
         print(f"report written to {write_json(args.json, report)}")
     return 0
@@ -502,6 +535,18 @@ def _bench_strategy(args: argparse.Namespace, memory_limit, cluster) -> int:
     print(format_scaling_table(report))
     if args.json:
         print(f"report written to {write_json(args.json, report)}")
+    return 0
+
+
+def _bench_sweep(args: argparse.Namespace, memory_limit) -> int:
+    from simplenn.bench_sweep import format_sweep, run_sweep
+    from simplenn.plots import draw_into_files_only
+
+    draw_into_files_only()
+    sweep, written = run_sweep(args.out, args.dataset, args.epochs, args.seed, args.threads,
+                               memory_limit=memory_limit)
+    print(format_sweep(sweep, markdown=args.markdown))
+    print(f"written to {', '.join(map(str, written))}")
     return 0
 
 

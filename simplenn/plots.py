@@ -1,4 +1,4 @@
-"""Figures: the post's sample image and the ablation chart.
+"""Figures: the post's sample image, the ablation chart and the benchmark's sweep.
 
 Every function writes a PNG when given a path (or when there is no display) and
 returns the path it wrote; otherwise it opens a window as the post's `plt.show()` does.
@@ -78,3 +78,46 @@ def ablation_chart(changes: list[str], accuracies: list[float], out: str | Path 
     axes.set_title("From the post to the fixed network, one change at a time")
     axes.legend(loc="upper right")
     return _finish(figure, out, "ablation.png")
+
+
+SWEEP_AXES = {  # the sweep's axes: their x label, and whether their values double from one to the next
+    "width": ("hidden width w  ({n0}-w-30-10, batch 128)", True),
+    "depth": ("hidden layers d  ({n0}-100-...-100-10, batch 128)", False),
+    "batch_size": ("batch size B  ({n0}-100-30-10)", True),
+}
+SWEEP_STYLES = {"simplenn": dict(marker="o", linestyle="-", color="tab:blue"),
+                "keras fit": dict(marker="s", linestyle="--", color="tab:orange")}
+
+
+def sweep_chart(sweep: dict, out: str | Path | None = None) -> Path | None:
+    """`simplenn bench --sweep`'s figure: per axis, samples/s against the FLOP bound (top) and
+    the share of the bound each system reaches (bottom)."""
+    figure, grid = plt.subplots(2, len(SWEEP_AXES), figsize=(14, 8), sharey="row", squeeze=False)
+    for column, (axis, (label, doubling)) in enumerate(SWEEP_AXES.items()):
+        points = [point for point in sweep["points"] if point["axis"] == axis]
+        speed, share = grid[0, column], grid[1, column]
+        values = [point["value"] for point in points]
+        speed.plot(values, [point["flop_bound_samples_per_s"] for point in points], color="black",
+                   linestyle=":", label="FLOP bound (matmuls of these shapes)")
+        for name, style in SWEEP_STYLES.items():
+            measured = [(point["value"], point["systems"][name]) for point in points if name in point["systems"]]
+            if measured:
+                x = [value for value, _ in measured]
+                speed.plot(x, [system["samples_per_s"] for _, system in measured], label=name, **style)
+                share.plot(x, [100 * system["fraction_of_flop_bound"] for _, system in measured], label=name, **style)
+        speed.set_yscale("log")
+        share.set_ylim(0, 100)
+        share.set_xlabel(label.format(n0=points[0]["layers"][0]))
+        for axes in (speed, share):
+            if doubling:
+                axes.set_xscale("log", base=2)
+                axes.minorticks_off()  # only the measured values are ticked
+            axes.set_xticks(values, [str(value) for value in values])
+            axes.grid(True, alpha=0.3)
+    grid[0, 0].set_ylabel("samples/s (log scale)")
+    grid[1, 0].set_ylabel("% of the FLOP bound")
+    grid[0, 0].legend(loc="lower left", fontsize=9)
+    figure.suptitle(f"Training speed as the network grows: {sweep['dataset']}, {sweep['n_train']:,} images, "
+                    f"{sweep['epochs']} epochs, Adam, epoch 1 left out")
+    figure.tight_layout()
+    return _finish(figure, out, "sweep.png")

@@ -50,10 +50,12 @@ def is_new_run_tracing(record: logging.LogRecord) -> bool:
     `tf.function`s, each traced once per input shape; TensorFlow counts traces per Python
     function, so a second run in the same process (`ablate`, `bench`, a notebook) looks to
     it like one function retraced on every call. These traces are the work, not a mistake.
+    So are those of `bench.matmul_gflops`, one per shape it measures.
     """
     message = record.getMessage()
     return "triggered tf.function retracing" in message and (
         "Network.forward of Network(" in message or "<simplenn." in message
+        or "matmul_gflops.<locals>.products" in message
     )
 
 

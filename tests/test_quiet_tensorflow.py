@@ -49,6 +49,7 @@ def test_only_simplenn_functions_retracing_is_dropped():
     about = "5 out of the last 5 calls to {} triggered tf.function retracing. Tracing is expensive"
     assert is_new_run_tracing(record(about.format("<bound method Network.forward of Network(64 → 10)>")))
     assert is_new_run_tracing(record(about.format("<bound method Trainer._train_steps of <simplenn.training.Trainer>>")))
+    assert is_new_run_tracing(record(about.format("<function matmul_gflops.<locals>.products at 0x7f>")))
     assert not is_new_run_tracing(record(about.format("<function my_own_step at 0x7f>")))
     assert not is_new_run_tracing(record("some other warning about Network.forward of Network("))
     assert tf.get_logger().filters  # the filter is installed on TensorFlow's logger
