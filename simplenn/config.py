@@ -21,10 +21,10 @@ ACTIVATIONS = ("relu", "leaky_relu", "gelu", "tanh", "sigmoid")
 INITIALIZERS = ("normal", "he", "glorot")
 LOSSES = ("sigmoid", "softmax")
 REDUCTIONS = ("sum", "mean")
+PRECISIONS = ("float32", "mixed_bfloat16")
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw")
 SCHEDULES = ("constant", "step", "cosine", "onecycle")
 GRADIENTS = ("tape", "manual")
-PRECISIONS = ("float32", "mixed_bfloat16")
 
 # The groups `simplenn train --help` shows the flags in, in this order.
 GROUPS = ("data", "network", "optimisation", "regularisation", "run")
@@ -195,10 +195,10 @@ class Config:
             )
         _require(len(self.layers) >= 2, "layers",
                  "needs at least an input and an output size, e.g. 784,100,30,10")
-        _require(self.patience == 0 or self.validation_split > 0, "patience",
-                 "needs a validation split for early stopping, e.g. --validation-split 0.1")
         _require(self.precision == "float32" or self.grad == "tape", "precision",
                  f"{self.precision} needs --grad tape: the hand-written gradients are float32 only")
+        _require(self.patience == 0 or self.validation_split > 0, "patience",
+                 "needs a validation split for early stopping, e.g. --validation-split 0.1")
 
 
 def _check_field(field: dataclasses.Field, value: Any) -> None:
@@ -370,8 +370,8 @@ __all__ = [
     "INITIALIZERS",
     "LOSSES",
     "REDUCTIONS",
+    "PRECISIONS",
     "OPTIMIZERS",
     "SCHEDULES",
     "GRADIENTS",
-    "PRECISIONS",
 ]
