@@ -21,6 +21,7 @@ ACTIVATIONS = ("relu", "leaky_relu", "gelu", "tanh", "sigmoid")
 INITIALIZERS = ("normal", "he", "glorot")
 LOSSES = ("sigmoid", "softmax")
 REDUCTIONS = ("sum", "mean")
+PRECISIONS = ("float32", "mixed_bfloat16")
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw")
 SCHEDULES = ("constant", "step", "cosine", "onecycle")
 GRADIENTS = ("tape", "manual")
@@ -130,6 +131,10 @@ class Config:
                      choices=GRADIENTS)
     jit_compile: bool = knob(True, "compile steps with XLA, or run them as plain graphs", "run",
                              flags=("--xla", "--no-xla"))
+    # Keras's mixed_bfloat16 policy: bfloat16 halves the bytes a matmul reads and uses the
+    # CPU's AVX512_BF16 or a GPU's tensor cores; float32 master weights keep small updates.
+    precision: str = knob("float32", "mixed_bfloat16: matmuls and activations in bfloat16, weights, loss, "
+                          "gradients and optimizer state in float32", "run", choices=PRECISIONS)
     seed: int = knob(0, "seed for initial weights, shuffling, augmentation and dropout", "run",
                      limit="non_negative", maximum=MAX_SEED)
     # Durability
@@ -197,6 +202,8 @@ class Config:
             )
         _require(len(self.layers) >= 2, "layers",
                  "needs at least an input and an output size, e.g. 784,100,30,10")
+        _require(self.precision == "float32" or self.grad == "tape", "precision",
+                 f"{self.precision} needs --grad tape: the hand-written gradients are float32 only")
         _require(self.patience == 0 or self.validation_split > 0, "patience",
                  "needs a validation split for early stopping, e.g. --validation-split 0.1")
         _require(self.cpu_devices == 0 or self.strategy == "mirrored", "cpu_devices",
@@ -379,6 +386,7 @@ __all__ = [
     "INITIALIZERS",
     "LOSSES",
     "REDUCTIONS",
+    "PRECISIONS",
     "OPTIMIZERS",
     "SCHEDULES",
     "GRADIENTS",

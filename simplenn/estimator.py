@@ -202,7 +202,7 @@ class Classifier(ClassifierMixin, BaseEstimator):
             from simplenn.network import Network
 
             c = self.config_
-            self._network = Network(c.layers, c.activation, c.init, c.init_stddev, c.dropout, c.seed)
+            self._network = Network(c.layers, c.activation, c.init, c.init_stddev, c.dropout, c.seed, c.precision)
             for p, w in zip(self._network.params, self.weights_):
                 p.assign(w)
 

@@ -68,6 +68,9 @@ def export_run(run, out: str | Path, format: str = "saved_model") -> Path:
     """
     if format not in FORMATS:
         raise SimplennError(f"unknown export format {format!r}; choose one of {', '.join(FORMATS)}")
+    if format == "tflite" and run.config.precision != "float32":
+        raise SimplennError(f"{run.run_dir} trained with --precision {run.config.precision} and TFLite has no "
+                            "bfloat16 kernels; export it with --format saved_model")
     out = Path(out)
     if out.exists():
         raise SimplennError(f"{out} already exists; choose a new path or remove it first")

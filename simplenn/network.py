@@ -5,6 +5,10 @@
 `(n_in, n_out)` so that a batch of row vectors `X (B, 784)` flows left to right,
 `Z1 = X @ W1 + b1`. Hidden layers apply an activation; the last layer returns logits
 and leaves the sigmoid or softmax to the loss, as the post does.
+
+With `precision="mixed_bfloat16"` (Keras's policy of that name, written out for raw
+variables) the forward pass computes in bfloat16 from float32 master weights and returns
+float32 logits, so the loss, the gradients and the optimizer stay in float32.
 """
 
 from __future__ import annotations
@@ -86,6 +90,7 @@ class Network(tf.Module):
         init_stddev: float = 0.1,
         dropout: float = 0.0,
         seed: int = 0,
+        precision: str = "float32",
     ):
         super().__init__(name="network")
         self.layer_sizes = tuple(int(n) for n in layer_sizes)
@@ -94,6 +99,7 @@ class Network(tf.Module):
         self.activation = activation
         self.activation_function = ACTIVATION_FUNCTIONS[activation]
         self.dropout = dropout
+        self.precision = precision  # "float32" or "mixed_bfloat16"; the variables are float32 either way
         self.params = []  # the post's order: W1, b1, W2, b2, ...
         for l, (n_in, n_out) in enumerate(zip(self.layer_sizes[:-1], self.layer_sizes[1:]), start=1):
             W = tf.Variable(initial_weights(init, n_in, n_out, init_stddev, (seed, l)), name=f"W{l}")
@@ -124,15 +130,22 @@ class Network(tf.Module):
         With `training` and dropout > 0, hidden units are dropped with a stateless mask
         from `dropout_seed` (shape (2,) int), so a resumed run draws the same masks.
         """
-        # (B, n0); the post's X_tf, float32 unless the weights were cast (float64 gradient checks)
-        A = tf.cast(x, self.params[0].dtype)
+        # The weights' dtype: float32, or float64 when a gradient check cast them.
+        weights_dtype = self.params[0].dtype
+        # mixed_bfloat16 (not in the post): each step reads bfloat16 copies of the float32
+        # weights; the tape's gradient flows back through the cast and arrives as float32.
+        dtype = tf.bfloat16 if self.precision == "mixed_bfloat16" else weights_dtype
+        A = tf.cast(x, dtype)  # (B, n0); the post's X_tf
         forward = ForwardPass(Z=[], A=[A], keep=[])
         L = len(self.weights)
         for l, (W, b) in enumerate(zip(self.weights, self.biases), start=1):
-            Z = A @ W + b  # (B, n_{l-1}) @ (n_{l-1}, n_l) + (1, n_l) -> (B, n_l)
-            forward.Z.append(Z)
+            # tf.cast to the dtype a tensor already has returns it unchanged: float32 runs as before.
+            Z = A @ tf.cast(W, dtype) + tf.cast(b, dtype)  # (B, n_{l-1}) @ (n_{l-1}, n_l) + (1, n_l) -> (B, n_l)
             if l == L:
+                # The logits (B, n_L) go back to float32, so the loss and its gradient are float32.
+                forward.Z.append(tf.cast(Z, weights_dtype))
                 break  # the last layer's Z are the logits; the loss applies sigmoid or softmax
+            forward.Z.append(Z)
             A = self.activation_function(Z)  # (B, n_l)
             keep = None
             if training and self.dropout > 0:

@@ -111,7 +111,7 @@ class Trainer(tf.Module):
         self.steps_per_epoch = math.ceil(n_train / self.batch_size)
         self.network = Network(
             config.layers, config.activation, config.init, config.init_stddev,
-            config.dropout, config.seed,
+            config.dropout, config.seed, config.precision,
         )
         self.optimizer = make_optimizer(config, self.steps_per_epoch)
         if config.optimizer == "adamw":
