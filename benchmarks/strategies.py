@@ -19,11 +19,12 @@ import argparse
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from simplenn.cluster import free_loopback_ports
 
 TIMEOUT_S = 900
 
@@ -32,19 +33,10 @@ def load() -> str:
     return "load " + " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def free_ports(n: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
 
 def start_workers(argv: list[str], logs: list[Path]) -> list[subprocess.Popen]:
     """One `simplenn train` per log, each a worker of the same TF_CONFIG cluster."""
-    workers = [f"127.0.0.1:{port}" for port in free_ports(len(logs))]
+    workers = [f"127.0.0.1:{port}" for port in free_loopback_ports(len(logs))]
     processes = []
     for index, log in enumerate(logs):
         config = json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})

@@ -124,3 +124,15 @@ def unreachable(cluster: Cluster, indices, timeout_s: float = 2.0) -> list[int]:
         except OSError:
             lost.append(index)
     return lost
+
+
+def free_loopback_ports(n: int) -> list[int]:
+    """`n` distinct ports free on 127.0.0.1 now: a cluster of local workers for a test or a benchmark."""
+    sockets = [socket.socket() for _ in range(n)]
+    try:
+        for s in sockets:  # held open together, so the system hands out n different ports
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()

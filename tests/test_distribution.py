@@ -22,7 +22,7 @@ from cli_messages import error_message
 from conftest import needs_fashion_mnist
 from simplenn.bench_strategies import replica_counts
 from simplenn.cli import main
-from simplenn.cluster import Cluster, read_cluster
+from simplenn.cluster import Cluster, free_loopback_ports, read_cluster
 from simplenn.config import Config
 from simplenn.errors import SimplennError
 
@@ -31,15 +31,6 @@ ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
 WORKER_RUN = ["--preset", "fixed", "--dataset", "digits", "--epochs", "6", "--batch-size", "16",
               "--checkpoint-every-steps", "20"]
 
-
-def free_ports(n: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
 
 
 def tf_config(ports: list[int], index: int) -> str:
@@ -225,7 +216,7 @@ def test_replica_counts_are_one_and_every_device():
 # Two workers on this machine.
 
 def test_two_workers_killed_mid_run_resume_to_the_weights_of_two_local_replicas(tmp_path, workers):
-    run_dir, ports = tmp_path / "run", free_ports(2)
+    run_dir, ports = tmp_path / "run", free_loopback_ports(2)
     argv = [*WORKER_RUN, "--strategy", "multiworker", "--run-dir", str(run_dir)]
     first = workers(argv, ports, tmp_path / "first")
     wait_for(lambda: list((run_dir / "checkpoints").glob("ckpt-*.sha256")), 120, "the chief's first checkpoint")
@@ -256,7 +247,7 @@ def lost_worker(tmp_path_factory):
     """Two workers, worker 1 killed once the chief has a checkpoint: (run_dir, ports, chief's status,
     seconds from the kill to the chief's exit, the chief's output)."""
     folder = tmp_path_factory.mktemp("lost")
-    run_dir, ports = folder / "run", free_ports(2)
+    run_dir, ports = folder / "run", free_loopback_ports(2)
     group = Workers([*WORKER_RUN, "--strategy", "multiworker", "--run-dir", str(run_dir)], ports, folder / "logs")
     try:
         wait_for(lambda: list((run_dir / "checkpoints").glob("ckpt-*.sha256")), 120, "the chief's first checkpoint")
@@ -339,7 +330,7 @@ def test_a_port_in_use_is_one_line_and_exit_2(tmp_path):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
-        ports = [taken.getsockname()[1], free_ports(1)[0]]
+        ports = [taken.getsockname()[1], free_loopback_ports(1)[0]]
         done = subprocess.run([sys.executable, "-m", "simplenn.cli", "train", "--dataset", "digits", "--strategy",
                                "multiworker", "--run-dir", str(tmp_path / "run")],
                               env={**ENV, "TF_CONFIG": tf_config(ports, 0)}, capture_output=True, text=True, timeout=60)
