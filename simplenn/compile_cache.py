@@ -41,15 +41,15 @@ def use_compile_cache() -> Path | None:
     flags = os.environ.get("TF_XLA_FLAGS", "")
     if FLAG in flags:  # the user's own choice
         return None
-    folder = compile_cache_dir()
-    if folder is None:
-        return None
     try:
+        folder = compile_cache_dir()
+        if folder is None:
+            return None
         folder.mkdir(parents=True, exist_ok=True)
         if folder.is_symlink() or not os.access(folder, os.W_OK):
             return None
         prune(folder, MAX_ENTRIES)
-    except OSError:
+    except (OSError, RuntimeError):  # RuntimeError: no home folder to be found
         return None
     os.environ["TF_XLA_FLAGS"] = f"{flags} {FLAG}={folder}".strip()
     return folder
