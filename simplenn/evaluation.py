@@ -80,14 +80,19 @@ class Evaluation:
         return values
 
 
-def evaluate_predictions(labels, scores, class_names: list[str], dataset: str = "", images=None) -> Evaluation:
-    """Score class scores `(n, K)` against true classes `labels (n,)`."""
+def evaluate_predictions(labels, scores, class_names: list[str], dataset: str = "", images=None,
+                         predicted=None) -> Evaluation:
+    """Score class scores `(n, K)` against true classes `labels (n,)`.
+
+    predicted: the classes `(n,)`, when they come from elsewhere than the scores' argmax: a
+    run's answer is the argmax of its logits, which sigmoids saturated at 1.0 would tie.
+    """
     started = time.perf_counter()
     labels = np.asarray(labels).astype(np.int64)
     scores = np.asarray(scores)
     K = scores.shape[1]
     classes = np.arange(K)
-    predicted = np.argmax(scores, axis=1)
+    predicted = np.argmax(scores, axis=1) if predicted is None else np.asarray(predicted)
     confidence = np.max(scores, axis=1)
     right = predicted == labels
 
@@ -164,6 +169,7 @@ def calibration(confidence: np.ndarray, right: np.ndarray, n_bins: int = CALIBRA
 def evaluate_run(run, dataset: str | None = None) -> Evaluation:
     """Score a `LoadedRun` on the test split of `dataset` (default: the run's own)."""
     from simplenn.datasets import load_dataset
+    from simplenn.loaded_run import scores_from_logits
 
     dataset = dataset or run.config.dataset
     loaded = load_dataset(dataset, test_split=run.config.test_split, image_size=run.config.image_size,
@@ -182,8 +188,10 @@ def evaluate_run(run, dataset: str | None = None) -> Evaluation:
             f"evaluate it on a dataset of its own classes, such as {run.config.dataset}"
         )
     started = time.perf_counter()
-    scores = run.predict_proba(x_test)  # (n, K)
-    evaluation = evaluate_predictions(y_test, scores, loaded.class_names, dataset, images=x_test)
+    logits = run.logits(x_test)  # (n, K)
+    scores = scores_from_logits(logits, run.config.loss)
+    evaluation = evaluate_predictions(y_test, scores, loaded.class_names, dataset, images=x_test,
+                                      predicted=np.argmax(logits, axis=1))
     evaluation.seconds = time.perf_counter() - started
     return evaluation
 

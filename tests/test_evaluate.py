@@ -127,3 +127,13 @@ def test_a_dataset_of_another_size_is_refused(digits_run, tmp_path, capsys):
     np.savez(npz, x_train=images, y_train=labels, x_test=images, y_test=labels)
     assert main(["evaluate", str(digits_run), "--dataset", str(npz)]) == 2
     assert "has 28x28 images but the run in" in capsys.readouterr().err
+
+
+def test_classes_come_from_the_logits_when_sigmoids_saturate_and_tie():
+    # Logits of 40 and 50 both give sigmoid 1.0 in float32: the scores tie, the run's answer does not.
+    logits = np.array([[40.0, 50.0, -3.0], [2.0, -1.0, 0.5]], np.float32)
+    scores = 1 / (1 + np.exp(-logits))
+    assert scores[0, 0] == scores[0, 1] == 1.0
+    evaluation = evaluate_predictions([1, 0], scores, ["a", "b", "c"], predicted=np.argmax(logits, axis=1))
+    assert evaluation.accuracy == 1.0
+    assert evaluate_predictions([1, 0], scores, ["a", "b", "c"]).accuracy == 0.5  # the tie, without them
