@@ -47,6 +47,7 @@ def import_tensorflow():
 
 
 def _import_muted():
+    """`import tensorflow` with file descriptor 2 pointed at /dev/null while it runs."""
     sys.stderr.flush()
     try:
         saved_stderr = os.dup(2)
