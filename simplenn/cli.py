@@ -275,6 +275,7 @@ def print_warnings_only(line: str) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from simplenn.cluster import cluster_of
     from simplenn.datasets import check_dataset_name
     from simplenn.run_directory import RunDirectory, default_run_dir
 
@@ -285,11 +286,11 @@ def _train(args: argparse.Namespace) -> int:
                 f"--resume goes on with the config stored in {args.resume}/config.json; drop {', '.join(given)}"
             )
         run_dir = args.resume
-        cluster = _cluster_of(RunDirectory(run_dir).open().read_config())  # mistakes are reported before TensorFlow loads
+        cluster = cluster_of(RunDirectory(run_dir).open().read_config())  # mistakes are reported before TensorFlow loads
     else:
         config = config_from_args(args)
         check_dataset_name(config.dataset)
-        cluster = _cluster_of(config)
+        cluster = cluster_of(config)
         if cluster is not None and args.run_dir is None:
             raise SimplennError("--strategy multiworker needs --run-dir: every worker must name the same run directory")
         run_dir = args.run_dir or default_run_dir(config)
@@ -314,13 +315,6 @@ def _train(args: argparse.Namespace) -> int:
     if args.target_accuracy is not None:
         check_target_accuracy(summary, args.target_accuracy)
     return 0
-
-
-def _cluster_of(config: configs.Config):
-    """The workers of a `--strategy multiworker` config, from TF_CONFIG; None for any other strategy."""
-    from simplenn.cluster import read_cluster
-
-    return read_cluster() if config.strategy == "multiworker" else None
 
 
 def _add_show_parser(commands) -> None:
@@ -498,6 +492,7 @@ def _add_bench_parser(commands) -> None:
 
 
 def _bench(args: argparse.Namespace) -> int:
+    from simplenn.cluster import cluster_of
     from simplenn.datasets import check_dataset_name
 
     if args.sweep and not args.out:
@@ -510,7 +505,7 @@ def _bench(args: argparse.Namespace) -> int:
         raise SimplennError(f"{flag} is for the comparison, not --sweep, which writes its JSON into --out; drop {flag}")
     check_dataset_name(args.dataset)
     memory_limit = _memory_limit(args)
-    cluster = _cluster_of(config_from_args(args, base=configs.Config()))  # checks --strategy, --cpu-devices, TF_CONFIG
+    cluster = cluster_of(config_from_args(args, base=configs.Config()))  # checks --strategy, --cpu-devices, TF_CONFIG
     if args.strategy != "default":
         return _bench_strategy(args, memory_limit, cluster)
     if args.sweep:

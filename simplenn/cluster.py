@@ -17,6 +17,7 @@ import os
 import socket
 from dataclasses import dataclass
 
+from simplenn.config import Config
 from simplenn.errors import SimplennError
 
 VARIABLE = "TF_CONFIG"
@@ -63,6 +64,11 @@ def read_cluster(environ=os.environ) -> Cluster:
         raise SimplennError(f"{VARIABLE} must be a JSON object with \"cluster\" and \"task\", e.g. {EXAMPLE}")
     workers = _workers(spec.get("cluster"))
     return Cluster(workers, _task_index(spec.get("task"), len(workers)))
+
+
+def cluster_of(config: Config) -> Cluster | None:
+    """The workers of a `--strategy multiworker` config, from TF_CONFIG; None for any other strategy."""
+    return read_cluster() if config.strategy == "multiworker" else None
 
 
 def _workers(cluster) -> tuple[str, ...]:

@@ -19,7 +19,7 @@ from simplenn.quiet_tensorflow import tf  # `import tensorflow as tf`, quietly
 from simplenn.augmentation import check_augmentation
 from simplenn.checkpoints import CheckpointStore
 from simplenn.config import Config, fit_to_data
-from simplenn.cluster import read_cluster
+from simplenn.cluster import cluster_of
 from simplenn.data import PreparedData, prepare_data
 from simplenn.distribution import DistributedTrainer, WorkerCheckpoints, WorkerLost, place
 from simplenn.errors import SimplennError
@@ -58,7 +58,7 @@ def train_and_evaluate(
     Every check runs before the run directory is created, so a run that never starts
     leaves nothing behind.
     """
-    cluster = read_cluster() if config.strategy == "multiworker" else None
+    cluster = cluster_of(config)
     chief = cluster is None or cluster.is_chief  # the one worker that writes the run directory
     run = RunDirectory(run_dir) if run_dir is not None else None
     if run is not None and resume:
