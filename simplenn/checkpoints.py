@@ -37,8 +37,9 @@ if TYPE_CHECKING:  # a checkpoint stores any trainer it is given; the type is fo
 
 CHECKPOINT_NAME = "ckpt"
 DIGEST_SUFFIX = ".sha256"
-# What a killed save leaves behind: TensorFlow's temporary folder and files.
-UNFINISHED_WRITES = (f"{CHECKPOINT_NAME}-*_temp", "*.tempstate*", "checkpoint.tmp*")
+# What a killed save leaves behind: TensorFlow's temporary folder and files, and the copy a
+# multi-worker run's other worker writes and removes at once (distribution.WorkerCheckpoints).
+UNFINISHED_WRITES = (f"{CHECKPOINT_NAME}-*_temp", "*.tempstate*", "checkpoint.tmp*", "workertemp_*")
 
 
 def checkpoint_number(prefix: Path) -> int:
@@ -74,7 +75,7 @@ class CheckpointStore:
         self.latest: Path | None = None
         self.saved_at_step: int | None = None
         if not read_only:
-            self._remove_unfinished_writes()
+            self.remove_unfinished_writes()
 
     def save(self) -> Path:
         """Checkpoint the trainer now, then seal it with its digest; the checkpoint's prefix.
@@ -95,7 +96,7 @@ class CheckpointStore:
             if prefix is not None:  # written but not sealed: not a checkpoint, and it takes space
                 for path in prefix.parent.glob(f"{prefix.name}.*"):
                     path.unlink(missing_ok=True)
-            self._remove_unfinished_writes()
+            self.remove_unfinished_writes()
             where = self.directory / f"{CHECKPOINT_NAME}-{int(self._checkpoint.save_counter.numpy())}"
             if is_disk_full(error):
                 raise DiskFull(where, needed) from None
@@ -217,7 +218,8 @@ class CheckpointStore:
             if not prefix.with_name(f"{prefix.name}.index").exists():
                 self._digest_path(prefix).unlink(missing_ok=True)
 
-    def _remove_unfinished_writes(self) -> None:
+    def remove_unfinished_writes(self) -> None:
+        """Delete what a killed save left in the folder; only while no save of this run is under way."""
         remove_unfinished_writes(self.directory)  # digests
         for pattern in UNFINISHED_WRITES:
             for path in self.directory.glob(pattern):

@@ -236,10 +236,16 @@ class DistributedTrainer(Trainer):
         if self.placement.cluster is None:
             return  # one process: one restore
         step = float(self.global_step)
-        ours = tf.constant([step, step * step], tf.float64)
         with self._naming_lost_workers():
-            sums = tf.function(lambda: self.placement.strategy.reduce(
-                tf.distribute.ReduceOp.SUM, self.placement.strategy.run(lambda: tf.identity(ours)), axis=None))()
+            sums = self._sum_over_replicas(tf.constant([step, step * step], tf.float64))
+        # A worker that has the sums may stop before its last message of the all-reduce has
+        # reached the others, which would then see it lost. A second all-reduce is a barrier:
+        # none can finish it before every worker has finished the first. A failure in it is
+        # ignored, since the sums are known; a worker truly lost stops the first step.
+        try:
+            self._sum_over_replicas(tf.zeros((), tf.float64))
+        except COLLECTIVE_FAILURES:
+            pass
         R = self.placement.replicas
         # Every replica at step s: sum s = R s and sum s^2 = R s^2; any other mix breaks one of them.
         if sums.numpy().tolist() != [R * step, R * step * step]:
@@ -248,6 +254,12 @@ class DistributedTrainer(Trainer):
                 "restores the chief's checkpoints, so the run directory must be one folder that all of them see "
                 "(shared, or copied to each); then resume every worker with the same command"
             )
+
+    def _sum_over_replicas(self, values):
+        """`values`, summed over every replica of every worker."""
+        strategy = self.placement.strategy
+        return tf.function(lambda: strategy.reduce(
+            tf.distribute.ReduceOp.SUM, strategy.run(lambda: tf.identity(values)), axis=None))()
 
 
 def lost_worker_message(cluster: Cluster, error: Exception) -> str:

@@ -161,6 +161,8 @@ def _train(trainer: Trainer, data: PreparedData, run: RunDirectory | None, live_
                 fit(trainer, data.train, data.validation, live_progress=live_progress,
                     on_chunk=recorder.on_chunk, on_epoch=recorder.on_epoch, log=log)
             except WorkerLost as lost:
+                if worker is None:  # the chief: a worker lost while saving leaves its copy behind
+                    recorder.checkpoints.remove_unfinished_writes()
                 raise WorkerLost(f"{lost}; once every worker is up, resume each with: {resume_command(run)}") from None
         history = recorder.history
     train_seconds = time.perf_counter() - started

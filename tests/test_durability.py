@@ -246,6 +246,8 @@ def test_leftovers_of_a_killed_writer_are_removed(tmp_path):
     (checkpoints / "ckpt-9_temp").mkdir(parents=True)
     (checkpoints / ".ckpt-8.sha256.simplenn-z3.tmp").write_text("")
     (checkpoints / "ckpt-7.data-00000-of-00001").write_bytes(b"values without an index")
+    (checkpoints / "workertemp_1").mkdir()  # a multi-worker run's other worker, killed while saving its copy
+    (checkpoints / "workertemp_1" / "ckpt.index").write_bytes(b"")
     with RunDirectory(tmp_path).lock():
         CheckpointStore(checkpoints, Trainer(CONFIG, 1347, (8, 8)))
     assert sorted(p.name for p in tmp_path.rglob("*")) == [".lock", "checkpoints"]
