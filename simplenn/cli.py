@@ -194,7 +194,8 @@ METAVARS = {bool: None, int: "N", float: "X", str: "NAME", tuple: "N,N,..."}
 def _preset_values(field) -> str:
     """How the presets set a field, for its help: "(blog 0.01, fixed 0.005, best 0.001)"."""
     values = {name: getattr(config, field.name) for name, config in configs.PRESETS.items()}
-    shown = {name: ",".join(map(str, v)) if isinstance(v, tuple) else str(v) for name, v in values.items()}
+    shown = {name: ",".join(map(str, v)) if isinstance(v, tuple) else "auto" if v is None else str(v)
+             for name, v in values.items()}
     if len(set(shown.values())) == 1:
         return f"(every preset: {next(iter(shown.values()))})"
     return "(" + ", ".join(f"{name} {value}" for name, value in shown.items()) + ")"
@@ -216,7 +217,7 @@ def _add_config_flags(parser: argparse.ArgumentParser, *, whole_run: bool = True
         if field.name == "preset":  # picks the config that the other flags change
             group.add_argument("--preset", default=None, metavar="NAME",
                                help=f"{field.metadata['help']}: {', '.join(configs.PRESETS)} (default fixed)")
-        elif isinstance(field.default, bool):
+        elif configs.is_switch(field):
             group.add_argument(*flags, dest=field.name, action=SwitchAction, default=None, help=help_text)
         elif field.metadata["choices"]:
             group.add_argument(*flags, dest=field.name, choices=field.metadata["choices"], default=None,
@@ -439,8 +440,9 @@ def _add_ablate_parser(commands) -> None:
     _add_comparison_flags(parser, "run", dataset="digits", epochs=configs.preset("fixed").epochs,
                           json_help="also write every row, with its config, to this file")
     parser.add_argument("--out", type=image_file, default=None, help="write the bar chart here (PNG)")
-    parser.add_argument("--no-xla", dest="jit_compile", action="store_false",
-                        help="do not compile steps with XLA (starts faster on tiny data such as digits)")
+    parser.add_argument("--xla", "--no-xla", dest="jit_compile", action=SwitchAction, default=None,
+                        help="compile every run's steps with XLA, or none; neither flag: each run "
+                             "compiles when it is large enough to pay back compiling (not on digits)")
     parser.set_defaults(handler=_ablate)
 
 

@@ -129,8 +129,10 @@ class Config:
                          "0 turns it off", "regularisation", limit="non_negative", whole_run=True)
     grad: str = knob("tape", "tape: tf.GradientTape; manual: the chain rule written out", "optimisation",
                      choices=GRADIENTS)
-    jit_compile: bool = knob(True, "compile steps with XLA, or run them as plain graphs", "run",
-                             flags=("--xla", "--no-xla"))
+    # None ("auto"): XLA when the run's arithmetic pays back compiling it (`training.uses_xla`).
+    jit_compile: bool | None = knob(None, "compile steps with XLA, or run them as plain graphs; neither flag: "
+                                    "XLA when the run is large enough to pay back compiling", "run",
+                                    flags=("--xla", "--no-xla"))
     # Keras's mixed_bfloat16 policy: bfloat16 halves the bytes a matmul reads and uses the
     # CPU's AVX512_BF16 or a GPU's tensor cores; float32 master weights keep small updates.
     precision: str = knob("float32", "mixed_bfloat16: matmuls and activations in bfloat16, weights, loss, "
@@ -222,8 +224,10 @@ def _check_field(field: dataclasses.Field, value: Any) -> None:
     meta, name, default = field.metadata, field.name, field.default
     shown = f"{value:g}" if isinstance(value, float) else repr(value)  # 1e-05, inf; 'five'; 3
     kinds = {bool: "true or false", int: "a whole number", float: "a number", str: "a string",
-             tuple: "a list of layer sizes"}
-    if isinstance(default, bool) or isinstance(value, bool):
+             tuple: "a list of layer sizes", type(None): "true, false or null (automatic)"}
+    if default is None:  # a switch that may also be left to the library: jit_compile
+        fits = value is None or isinstance(value, bool)
+    elif isinstance(default, bool) or isinstance(value, bool):
         fits = isinstance(value, bool) and isinstance(default, bool)
     elif isinstance(default, float):
         fits = isinstance(value, (int, float))
@@ -257,7 +261,12 @@ def flags_of(field: dataclasses.Field) -> tuple[str, ...]:
     if field.metadata["flags"]:
         return field.metadata["flags"]
     name = field.name.replace("_", "-")
-    return (f"--{name}", f"--no-{name}") if isinstance(field.default, bool) else (f"--{name}",)
+    return (f"--{name}", f"--no-{name}") if is_switch(field) else (f"--{name}",)
+
+
+def is_switch(field: dataclasses.Field) -> bool:
+    """A bool field, set by a pair of flags; `jit_compile` may also be None, neither flag."""
+    return isinstance(field.default, bool) or field.default is None
 
 
 def flags_for(config: Config, base: Config) -> list[str]:
@@ -268,6 +277,8 @@ def flags_for(config: Config, base: Config) -> list[str]:
         if field.name == "preset" or value == getattr(base, field.name):
             continue
         flags = flags_of(field)
+        if value is None:  # neither flag: the library chooses (only `jit_compile`)
+            continue
         if isinstance(value, bool):
             words.append(flags[0] if value else flags[1])
         else:
@@ -309,7 +320,7 @@ FIXED = BLOG.replace(
     weight_decay=0.05,  # AdamW's decay: w -= lr * 0.05 * w each step
     label_smoothing=0.1,  # less confident targets generalise better on both datasets
     epochs=30,
-    jit_compile=True,
+    jit_compile=None,  # XLA when the run is large enough to pay back compiling it (not digits)
     stop_on_nan=True,
 )
 

@@ -2,16 +2,17 @@
 
     placement = place(config, cluster)        # None for --strategy default: `Trainer` as it is
     trainer = DistributedTrainer(config, n_train, image_shape, placement)
-    fit(trainer, train)                       # training.py's `fit`, unchanged
+    fit(trainer, train)                       # training.py's `fit` and driver, unchanged
 
 `--strategy mirrored` keeps a copy of every variable on each local GPU, or on each of
 `--cpu-devices` logical CPUs, with `MirroredStrategy`; `--strategy multiworker` on each
-worker named in TF_CONFIG (`cluster.py`), with `MultiWorkerMirroredStrategy`. A step is
-the custom-loop recipe of TensorFlow's distributed-training tutorials:
+worker named in TF_CONFIG (`cluster.py`), with `MultiWorkerMirroredStrategy`. The steps
+are `Trainer`'s, `train_step` through `strategy.run` in blocks, as on one device; under
+several replicas a step is the custom-loop recipe of TensorFlow's distributed-training tutorials:
 
 - the global batch is the config's `batch_size` rows, taken from the same shuffled order
   as on one device (keyed by (seed, epoch)); replica r of R computes on rows
-  [r G / R, (r + 1) G / R) of its G rows, so each worker reads only its part;
+  [r G / R, (r + 1) G / R) of its G rows;
 - each replica's loss is its share of the step's: its summed loss over the G rows of the
   whole batch (`tf.nn.compute_average_loss`), and 1/R of any L2 penalty
   (`tf.nn.scale_regularization_loss`);
@@ -50,13 +51,12 @@ from typing import Callable
 
 from simplenn.quiet_tensorflow import tf  # `import tensorflow as tf`, quietly
 
-from simplenn.augmentation import augment
 from simplenn.checkpoints import CHECKPOINT_NAME, CheckpointStore
 from simplenn.cluster import Cluster, require_free_port, unreachable
 from simplenn.config import Config
 from simplenn.data import Split
 from simplenn.errors import SimplennError
-from simplenn.training import Trainer, tape_gradients
+from simplenn.training import Trainer
 
 # How TensorFlow reports a collective that lost a worker: refused, timed out, or aborted
 # by the coordination service once the worker's heartbeats stopped.
@@ -151,16 +151,15 @@ def _multiworker(cluster: Cluster) -> Placement:
 class DistributedTrainer(Trainer):
     """A `Trainer` whose variables are mirrored on every replica of `placement`.
 
-    `fit` drives it as it drives a `Trainer`; `run_steps` is what differs. Its checkpoints
-    hold the same variables, so `load_run` reads them into a plain `Trainer`.
+    Its steps are `Trainer`'s, each one `train_step` through `strategy.run`; what it adds
+    is naming a lost worker and checking that every worker starts from the same step. Its
+    checkpoints hold the same variables, so `load_run` reads them into a plain `Trainer`.
     """
 
     def __init__(self, config: Config, n_train: int, image_shape: tuple[int, int] | None, placement: Placement):
         with placement.strategy.scope():  # the network, the optimizer's slots and the counters
             super().__init__(config, n_train, image_shape)
         self.placement = placement
-        self._replica_gradients = tf.function(self._gradients, jit_compile=config.jit_compile)
-        self._distributed_steps = tf.function(self._train_distributed)
 
     def describe(self) -> str:
         """Which path the run takes, for its log: the replicas, the batch split, what XLA compiles."""
@@ -175,13 +174,13 @@ class DistributedTrainer(Trainer):
         if self.config.strategy == "mirrored" and R == 1 and "CPU" in devices:
             where += " (a machine without GPUs has one device: --cpu-devices N splits its CPU into N)"
         xla = ("XLA compiles each replica's forward and backward pass; the all-reduce and the update run outside it"
-               if self.config.jit_compile else "no XLA (--no-xla): every step runs as a plain graph")
+               if self.jit_compile else "no XLA: every step runs as a plain graph")
         return f"strategy {self.config.strategy}: {where}; each step's {B} rows split {share} per replica; {xla}"
 
     def run_steps(self, train: Split, stop: int) -> None:
         """Advance the current epoch up to step `stop`, every replica on its part of each batch."""
         with self._naming_lost_workers():
-            self._distributed_steps(train.X, train.Y, self.epoch, self.step_in_epoch, tf.constant(stop, tf.int64))
+            super().run_steps(train, stop)
 
     @contextlib.contextmanager
     def _naming_lost_workers(self):
@@ -192,40 +191,6 @@ class DistributedTrainer(Trainer):
             if self.placement.cluster is None:
                 raise
             raise WorkerLost(lost_worker_message(self.placement.cluster, error)) from None
-
-    def _train_distributed(self, X, Y, epoch, start, stop):
-        """Steps `start..stop-1` of `epoch` over the shuffled rows of `X (n, n0)`, `Y (n, K)`."""
-        strategy = self.placement.strategy
-        n = tf.shape(X, out_type=tf.int64)[0]
-        B = tf.constant(self.batch_size, tf.int64)
-        order = self.epoch_order(n, epoch)  # (n,), the same order as on one device
-        for step in tf.range(start, stop):
-            batch_rows = order[step * B : (step + 1) * B]  # (G,): G = B, or n mod B for the epoch's last batch
-            totals = strategy.run(self._replica_step, args=(X, Y, batch_rows))
-            loss_total, correct = tf.unstack(strategy.reduce(tf.distribute.ReduceOp.SUM, totals, axis=None))
-            self._add_to_epoch(loss_total, tf.cast(correct, tf.int64))
-        self.step_in_epoch.assign(stop)
-
-    def _replica_step(self, X, Y, batch_rows):
-        """One replica's part of a step on the global batch `batch_rows (G,)`: (summed loss, correct) `(2,)`."""
-        context = tf.distribute.get_replica_context()
-        r = tf.cast(context.replica_id_in_sync_group, tf.int64)
-        R = context.num_replicas_in_sync
-        G = tf.shape(batch_rows, out_type=tf.int64)[0]
-        rows = batch_rows[r * G // R : (r + 1) * G // R]  # (G / R,): this replica's share
-        step_seed = tf.random.experimental.stateless_fold_in(self.step_seed(), r)  # (2,), the replica's own draws
-        totals, grads = self._replica_gradients(tf.gather(X, rows), tf.gather(Y, rows), step_seed, G)
-        self.optimizer.apply_gradients(zip(grads, self.network.params))  # all-reduce (sum), then the update
-        return totals
-
-    def _gradients(self, X, Y, step_seed, global_batch):
-        """`X (b, n0)`, `Y (b, K)` -> this replica's (summed loss, correct) `(2,)` and its share of the gradients."""
-        config = self.config
-        X = augment(X, self.image_shape, config.shift_pixels, config.flip_images, step_seed)
-        loss, Z, grads = tape_gradients(self.network, config, X, Y, step_seed, global_batch_size=global_batch)
-        loss_total = loss if config.reduction == "sum" else loss * tf.cast(global_batch, loss.dtype)
-        correct = tf.reduce_sum(tf.cast(tf.argmax(Z, 1) == tf.argmax(Y, 1), loss.dtype))
-        return tf.stack([loss_total, correct]), grads
 
     def require_same_start(self) -> None:
         """`SimplennError` unless every worker goes on from the same step; call it after restoring.

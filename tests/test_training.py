@@ -1,19 +1,21 @@
 """The training engine: every knob does what it claims, and runs are reproducible."""
 
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from simplenn.augmentation import augment
-from simplenn.config import Config
+from simplenn.config import Config, preset
 from simplenn.data import prepare_data
 from simplenn.experiment import train_and_evaluate
 from simplenn.metrics import loss_and_accuracy, weights_sha256
 from simplenn.optimizers import OneCycle, learning_rate
 from simplenn.data import make_split
-from simplenn.training import Trainer, fit, tape_gradients
+from simplenn.step import train_eagerly
+from simplenn.training import Trainer, expected_macs, fit, uses_xla
 
 # A small working network on 8x8 digits, spelled out so that retuning a preset leaves it be.
 SMALL = Config(
@@ -55,25 +57,67 @@ def test_two_seeded_runs_end_with_the_same_weights(digits):
         {"jit_compile": False, "dropout": 0.2, "flip_images": True, "shift_pixels": 1},
     ],
 )
-def test_compiled_chunks_equal_an_eager_step_by_step_loop(digits, changes):
-    """The compiled epoch runs the post's step, batch after batch, in the same order."""
-    config = SMALL.replace(epochs=1, **changes)
+def test_compiled_chunks_equal_the_eager_reference_loop(digits, changes):
+    """The compiled driver runs the post's step, batch after batch, in the same order, epoch after epoch."""
+    config = SMALL.replace(**changes)
     compiled = trained(config, digits)
-
-    eager = Trainer(config, digits.train.size, digits.image_shape)
-    n, batch = digits.train.size, eager.batch_size
-    order = tf.random.experimental.stateless_shuffle(
-        tf.range(n, dtype=tf.int64), seed=tf.constant([config.seed, 0], tf.int64)
-    ).numpy()
-    for step in range(math.ceil(n / batch)):
-        rows = order[step * batch : (step + 1) * batch]
-        X, Y = tf.gather(digits.train.X, rows), tf.gather(digits.train.Y, rows)
-        seed = tf.constant([config.seed, step], tf.int64)
-        X = augment(X, digits.image_shape, config.shift_pixels, config.flip_images, seed)
-        _, _, grads = tape_gradients(eager.network, config, X, Y, seed)
-        eager.optimizer.apply_gradients(zip(grads, eager.network.params))
+    eager = Trainer(config, digits.train.size, digits.image_shape)  # a network and optimizer of its own
+    assert eager.network is not compiled.network  # `compiled` is alive, so its steps are not reused
+    train_eagerly(eager.network, eager.optimizer, config, digits.train, config.epochs, digits.image_shape)
     for a, b in zip(compiled.network.params, eager.network.params):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
+
+
+# Two runs of one shape in this process, the second on the steps compiled for the first, and
+# the same run in a fresh process: fixed's recipe on digits, with XLA and dropout.
+SAME_SHAPE = SMALL.replace(epochs=3, optimizer="adamw", schedule="onecycle", weight_decay=0.05, dropout=0.1,
+                           label_smoothing=0.1, jit_compile=True)
+
+FRESH_RUN = """
+import json, sys
+from simplenn.config import Config
+from simplenn.data import prepare_data
+from simplenn.metrics import weights_sha256
+from simplenn.training import Trainer, fit
+config = Config.from_dict(json.loads(sys.argv[1]))
+data = prepare_data(config)
+trainer = Trainer(config, data.train.size, data.image_shape)
+fit(trainer, data.train, log=lambda line: None)
+print(weights_sha256(trainer.network.params))
+"""
+
+
+def test_a_second_run_of_the_same_shape_reuses_the_compiled_steps_and_ends_as_a_fresh_process(digits):
+    first = trained(SAME_SHAPE, digits)
+    first_sha, steps = weights_sha256(first.network.params), first._compiled
+    del first  # its steps are free for the next run of the same shape
+    other_seed = trained(SAME_SHAPE.replace(seed=5), digits)  # a seed is not a shape: the same steps
+    assert other_seed._compiled is steps
+    other_sha = weights_sha256(other_seed.network.params)
+    del other_seed
+    second = trained(SAME_SHAPE, digits)
+    assert second._compiled is steps
+    fresh = subprocess.run([sys.executable, "-c", FRESH_RUN, SAME_SHAPE.to_json()], capture_output=True,
+                           text=True, timeout=300)
+    assert fresh.returncode == 0, fresh.stderr
+    assert weights_sha256(second.network.params) == first_sha == fresh.stdout.split()[-1] != other_sha
+
+
+def test_runs_alive_together_do_not_share_variables(digits):
+    first = trained(SMALL, digits)
+    weights = [p.numpy() for p in first.network.params]
+    second = trained(SMALL.replace(seed=1), digits)
+    assert second.network is not first.network
+    for p, w in zip(first.network.params, weights):
+        np.testing.assert_array_equal(p.numpy(), w)
+
+
+def test_xla_is_chosen_by_the_arithmetic_of_the_run_unless_a_flag_says():
+    digits = preset("fixed").replace(layers=(64, 100, 30, 10))
+    fashion = preset("fixed")
+    assert not uses_xla(digits, 1437) and uses_xla(fashion, 60000)  # 1.2e9 and 4.4e11 multiply-adds
+    assert uses_xla(digits.replace(jit_compile=True), 1437) and not uses_xla(fashion.replace(jit_compile=False), 60000)
+    assert expected_macs(fashion, 60000) == 60000 * 30 * 3 * (784 * 100 + 100 * 30 + 30 * 10)
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
