@@ -33,7 +33,7 @@ def main() -> int:
 
     print(f"import tensorflow: {time.perf_counter() - started:.2f} s (not counted)")
     from simplenn import load_run
-    from simplenn.report import write_report
+    from simplenn.explain.report import write_report
 
     def evaluate():
         evaluation = load_run(args.run_dir).evaluate()

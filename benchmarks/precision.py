@@ -26,7 +26,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from simplenn.bench import bench_config
+from simplenn.bench.benchmark import bench_config
 from simplenn.config import flags_for, preset
 
 PRECISIONS = ("float32", "mixed_bfloat16")

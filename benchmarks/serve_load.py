@@ -24,7 +24,7 @@ import urllib.request
 import numpy as np
 
 from simplenn.datasets import load_dataset
-from simplenn.loaded_run import load_run
+from simplenn.runs.loaded_run import load_run
 
 TARGET_P50_MS, TARGET_P99_MS = 10.0, 50.0
 

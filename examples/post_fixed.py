@@ -10,8 +10,8 @@ import sys
 import numpy as np
 
 from simplenn.datasets import load_dataset
-from simplenn.network import Network
-from simplenn.quiet_tensorflow import tf  # `import tensorflow as tf`, without its start-up lines
+from simplenn.nn.network import Network
+from simplenn.machine.quiet_tensorflow import tf  # `import tensorflow as tf`, without its start-up lines
 
 DATASET = sys.argv[sys.argv.index("--dataset") + 1] if "--dataset" in sys.argv else "digits"
 TARGET = 0.95 if DATASET == "digits" else 0.85  # test accuracy; measured: 0.973 and 0.878 (Fashion-MNIST)

@@ -55,15 +55,15 @@ def __getattr__(name):
 
         return Classifier
     if name == "Network":
-        from simplenn.network import Network
+        from simplenn.nn.network import Network
 
         return Network
     if name == "train_and_evaluate":
-        from simplenn.experiment import train_and_evaluate
+        from simplenn.runs.experiment import train_and_evaluate
 
         return train_and_evaluate
     if name == "load_run":
-        from simplenn.loaded_run import load_run
+        from simplenn.runs.loaded_run import load_run
 
         return load_run
     raise AttributeError(f"module 'simplenn' has no attribute {name!r}")
