@@ -43,7 +43,10 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from simplenn.cli import main as cli  # noqa: E402
+import simplenn
+
+simplenn.set_up()  # TensorFlow loads quietly, as under the CLI
+from simplenn import cli  # noqa: E402
 from simplenn.runs import experiment  # noqa: E402,F401  imported before forking: TensorFlow and the datasets
 
 EPOCHS = 12

@@ -26,6 +26,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+import simplenn
+
+simplenn.set_up()  # TensorFlow loads quietly, as under the CLI
 from simplenn.bench.benchmark import bench_config
 from simplenn.config import flags_for, preset
 

@@ -17,6 +17,9 @@ import json
 import sys
 import time
 
+import simplenn
+
+simplenn.set_up()  # TensorFlow loads quietly, as under the CLI
 from simplenn.datasets import load_dataset
 from simplenn.runs.loaded_run import load_run
 from simplenn.images.photos import drawn_digits_accuracy, preprocessing_check

@@ -23,6 +23,9 @@ import urllib.request
 
 import numpy as np
 
+import simplenn
+
+simplenn.set_up()  # TensorFlow loads quietly, as under the CLI
 from simplenn.datasets import load_dataset
 from simplenn.runs.loaded_run import load_run
 

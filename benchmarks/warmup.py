@@ -25,6 +25,9 @@ from pathlib import Path
 
 WARMUP_CODE = """
 import json, statistics, sys, time
+import simplenn
+
+simplenn.set_up()  # TensorFlow loads quietly, as under the CLI
 from simplenn.bench.benchmark import bench_config
 from simplenn.config import fit_to_data, preset
 from simplenn.training.data import prepare_data

@@ -3,7 +3,7 @@
 import pytest
 
 import simplenn
-from simplenn.cli.main import build_parser, config_from_args
+from simplenn.cli.program import build_parser, config_from_args
 from simplenn.config import fit_to_data, preset
 from simplenn.explain.report import reproducing_command
 from simplenn.explain.run_checks import check_run

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from typing import Callable
 
-from simplenn.machine.quiet_tensorflow import tf  # `import tensorflow as tf`, quietly
+from simplenn.machine.quiet_tensorflow import tf
 
 from simplenn.bench.benchmark import bench_config
 from simplenn.training.cluster import Cluster, read_cluster

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-from simplenn.machine.quiet_tensorflow import tf  # `import tensorflow as tf`, quietly
+from simplenn.machine.quiet_tensorflow import tf
 
 from simplenn.config import Config
 from simplenn.training.data import PreparedData, prepare_data

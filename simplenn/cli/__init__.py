@@ -1,5 +1,5 @@
 """The `simplenn` command: argparse over the library, one module per command family."""
 
-from simplenn.cli.main import main, run_command
+from simplenn.cli.program import main, run_command
 
 __all__ = ["main", "run_command"]

@@ -1,18 +1,31 @@
-"""TensorFlow, imported without its start-up lines on stderr.
+"""TensorFlow for simplenn's modules, and the one call that makes its import quiet.
 
     from simplenn.machine.quiet_tensorflow import tf   # instead of `import tensorflow as tf`
+    simplenn.set_up()   # once, first: the CLI's entry point and the notebook's first cell do
 
-TensorFlow 2.21 logs through absl while its C++ libraries load, before
-`TF_CPP_MIN_LOG_LEVEL` takes effect: "oneDNN custom operations are on", "Could not find
-cuda drivers", CPU features. Those lines would bury the CLI's one-line messages and the
-notebook's output, so every simplenn module that needs TensorFlow imports it from here,
-and the first one to do so loads it with file descriptor 2 pointed at /dev/null. That
-works wherever fd 2 leads: a terminal, a file, or the pipe a Jupyter kernel reads.
-Errors raised by the import itself still arrive, as Python exceptions.
+Importing this module, or any simplenn module, changes nothing in the process: `tf` is
+plain `import tensorflow`, done when a module first asks for it. `set_up()` is the one
+call that changes the process, on purpose, and only from the moment TensorFlow loads:
+
+- TensorFlow 2.21 logs through absl while its C++ libraries load, before
+  `TF_CPP_MIN_LOG_LEVEL` takes effect ("oneDNN custom operations are on", "Could not find
+  cuda drivers", CPU features). Those lines would bury the CLI's one-line messages and the
+  notebook's output, so TensorFlow is loaded with file descriptor 2 pointed at /dev/null,
+  wherever it leads (a terminal, a file, the pipe a Jupyter kernel reads). Errors raised
+  by the import itself still arrive, as Python exceptions.
+- XLA's programs are kept on disk between runs (`compile_cache`).
+- The import creates about 450,000 Python objects that live as long as the process. With
+  the cyclic garbage collector running, each full collection walks all of them: during the
+  import (0.6 s of its 3.3 s here) and again while the first `tf.function` traces (0.2 s
+  of 0.45 s). So the collector is paused for the import and what it made is frozen
+  (`gc.freeze`): later collections skip it.
+- TensorFlow's retracing warning about simplenn's per-run functions is dropped (see
+  `is_new_run_tracing`); its other warnings still arrive.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import importlib
 import logging
@@ -21,29 +34,42 @@ import sys
 
 from simplenn.machine.compile_cache import use_compile_cache
 
-# Later messages (XLA's compiler, the GPU probe) do honour it.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+_set_up = False  # whether `set_up` was called: TensorFlow is then imported quietly
+
+
+def set_up() -> None:
+    """Make TensorFlow's import quiet, cached and frozen when it comes (now, if it already came)."""
+    global _set_up
+    _set_up = True
+    if "tensorflow" in sys.modules:  # imported before the call: only its warnings can still be filtered
+        _filter_warnings(sys.modules["tensorflow"])
+
+
+def __getattr__(name: str):
+    """`tf`: TensorFlow, imported on first use (quietly after `set_up`)."""
+    if name != "tf":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    tf = import_tensorflow() if _set_up else importlib.import_module("tensorflow")
+    globals()["tf"] = tf  # later look-ups find it directly
+    return tf
 
 
 def import_tensorflow():
-    """The `tensorflow` module, imported with stderr muted at the file-descriptor level.
-
-    The import creates about 450,000 Python objects that live as long as the process.
-    With the cyclic garbage collector running, each full collection walks all of them:
-    during the import (0.6 s of its 3.3 s here) and again while the first `tf.function`
-    traces (0.2 s of 0.45 s). So the collector is paused for the import, and what it
-    made is frozen (`gc.freeze`): later collections skip it.
-    """
+    """The `tensorflow` module, imported as `set_up` describes: muted, cached, its objects frozen."""
     if "tensorflow" in sys.modules:
         return sys.modules["tensorflow"]
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # later messages (XLA, the GPU probe) do honour it
+    use_compile_cache()  # before TensorFlow reads TF_XLA_FLAGS
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _import_muted()
+        tf = _import_muted()
     finally:
         gc.freeze()
         if collecting:
             gc.enable()
+    _filter_warnings(tf)
+    return tf
 
 
 def _import_muted():
@@ -63,6 +89,12 @@ def _import_muted():
         os.close(devnull)
 
 
+def _filter_warnings(tf) -> None:
+    logger = tf.get_logger()
+    if drop_new_run_tracing not in logger.filters:
+        logger.addFilter(drop_new_run_tracing)
+
+
 def is_new_run_tracing(record: logging.LogRecord) -> bool:
     """Whether `record` is TensorFlow's retracing warning about a simplenn function.
 
@@ -70,15 +102,28 @@ def is_new_run_tracing(record: logging.LogRecord) -> bool:
     `tf.function`s, each traced once per input shape; TensorFlow counts traces per Python
     function, so a second run in the same process (`ablate`, `bench`, a notebook) looks to
     it like one function retraced on every call. These traces are the work, not a mistake.
-    So are those of `bench.matmul_gflops`, one per shape it measures.
     """
     message = record.getMessage()
     return "triggered tf.function retracing" in message and (
         "Network.forward of Network(" in message or "<simplenn." in message
-        or "matmul_gflops.<locals>.products" in message
     )
 
 
-use_compile_cache()  # before TensorFlow reads TF_XLA_FLAGS
-tf = import_tensorflow()
-tf.get_logger().addFilter(lambda record: not is_new_run_tracing(record))
+def drop_new_run_tracing(record: logging.LogRecord) -> bool:
+    """A `logging` filter: False (drop) for `is_new_run_tracing` records."""
+    return not is_new_run_tracing(record)
+
+
+@contextlib.contextmanager
+def retracing_expected():
+    """Drop every retracing warning inside the block: for code that traces new shapes on purpose."""
+
+    def drop(record: logging.LogRecord) -> bool:
+        return "triggered tf.function retracing" not in record.getMessage()
+
+    logger = logging.getLogger("tensorflow")
+    logger.addFilter(drop)
+    try:
+        yield
+    finally:
+        logger.removeFilter(drop)

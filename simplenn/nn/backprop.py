@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from simplenn.machine.quiet_tensorflow import tf  # `import tensorflow as tf`, quietly
+from simplenn.machine.quiet_tensorflow import tf
 
 from simplenn.config import Config
 from simplenn.nn.losses import data_loss, smooth_labels

@@ -7,7 +7,7 @@ Each example's loss `l_b` is summed over its K outputs; `reduction="sum"` return
 
 from __future__ import annotations
 
-from simplenn.machine.quiet_tensorflow import tf  # `import tensorflow as tf`, quietly
+from simplenn.machine.quiet_tensorflow import tf
 
 
 def smooth_labels(Y, label_smoothing: float, loss: str):

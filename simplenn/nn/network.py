@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from simplenn.machine.quiet_tensorflow import tf  # `import tensorflow as tf`, quietly
+from simplenn.machine.quiet_tensorflow import tf
 
 LEAKY_RELU_ALPHA = 0.01  # slope for negative inputs
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-from simplenn.machine.quiet_tensorflow import tf  # `import tensorflow as tf`, quietly
+from simplenn.machine.quiet_tensorflow import tf
 
 from simplenn.training.augmentation import check_augmentation
 from simplenn.training.checkpoints import CheckpointStore

@@ -22,7 +22,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from simplenn.machine.quiet_tensorflow import tf  # `import tensorflow as tf`, quietly
+from simplenn.machine.quiet_tensorflow import tf
 
 from simplenn.errors import SimplennError
 

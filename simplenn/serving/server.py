@@ -37,7 +37,7 @@ from starlette.routing import Route
 
 from simplenn.errors import SimplennError
 from simplenn.serving.export import ServingModel
-from simplenn.machine.quiet_tensorflow import tf  # `import tensorflow as tf`, quietly
+from simplenn.machine.quiet_tensorflow import tf
 from simplenn.images.preprocessing import style_of
 from simplenn.images.preprocessing import preprocess
 

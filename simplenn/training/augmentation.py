@@ -16,7 +16,7 @@ never augments: only training steps call `augment`.
 
 from __future__ import annotations
 
-from simplenn.machine.quiet_tensorflow import tf  # `import tensorflow as tf`, quietly
+from simplenn.machine.quiet_tensorflow import tf
 
 from simplenn.config import Config
 from simplenn.errors import SimplennError

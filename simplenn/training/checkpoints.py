@@ -26,7 +26,7 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from simplenn.machine.quiet_tensorflow import tf  # `import tensorflow as tf`, quietly
+from simplenn.machine.quiet_tensorflow import tf
 
 from simplenn.config import Config
 from simplenn.errors import SimplennError

@@ -48,7 +48,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from simplenn.machine.quiet_tensorflow import tf  # `import tensorflow as tf`, quietly
+from simplenn.machine.quiet_tensorflow import tf
 
 from simplenn.training.augmentation import augment
 from simplenn.training.checkpoints import CHECKPOINT_NAME, CheckpointStore

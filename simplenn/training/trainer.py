@@ -24,7 +24,7 @@ import time
 from typing import Callable
 
 import numpy as np
-from simplenn.machine.quiet_tensorflow import tf  # `import tensorflow as tf`, quietly
+from simplenn.machine.quiet_tensorflow import tf
 
 from simplenn.training.augmentation import augment, check_augmentation
 from simplenn.config import Config
