@@ -9,13 +9,12 @@ import pytest
 import tensorflow as tf
 
 from simplenn.config import Config, preset
-from simplenn.data import prepare_data
-from simplenn.experiment import train_and_evaluate
-from simplenn.metrics import loss_and_accuracy, weights_sha256
-from simplenn.optimizers import OneCycle, learning_rate
-from simplenn.data import make_split
-from simplenn.step import train_eagerly
-from simplenn.training import Trainer, expected_macs, fit, uses_xla
+from simplenn.nn.metrics import loss_and_accuracy, weights_sha256
+from simplenn.nn.optimizers import OneCycle, learning_rate
+from simplenn.runs.experiment import train_and_evaluate
+from simplenn.training.data import make_split, prepare_data
+from simplenn.training.step import train_eagerly
+from simplenn.training.trainer import Trainer, expected_macs, fit, uses_xla
 
 # A small working network on 8x8 digits, spelled out so that retuning a preset leaves it be.
 SMALL = Config(
@@ -76,9 +75,9 @@ SAME_SHAPE = SMALL.replace(epochs=3, optimizer="adamw", schedule="onecycle", wei
 FRESH_RUN = """
 import json, sys
 from simplenn.config import Config
-from simplenn.data import prepare_data
-from simplenn.metrics import weights_sha256
-from simplenn.training import Trainer, fit
+from simplenn.nn.metrics import weights_sha256
+from simplenn.training.data import prepare_data
+from simplenn.training.trainer import Trainer, fit
 config = Config.from_dict(json.loads(sys.argv[1]))
 data = prepare_data(config)
 trainer = Trainer(config, data.train.size, data.image_shape)
