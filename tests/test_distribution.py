@@ -149,7 +149,8 @@ for reduction, lr in (("mean", 1.0), ("sum", 1e-2)):
         report[f"{reduction} {replicas}"] = first_step(sgd.replace(reduction=reduction, lr=lr), replicas)
 
 for strategy in ("default", "mirrored"):
-    run = train_and_evaluate(fixed.replace(epochs=2, strategy=strategy), data=data, log=lambda line: print(line))
+    run = train_and_evaluate(fixed.replace(epochs=2, strategy=strategy, jit_compile=True), data=data,
+                             log=lambda line: print(line))
     report[strategy] = run["test_accuracy"]
 assert main(["bench", "--dataset", "digits", "--epochs", "2", "--strategy", "mirrored", "--cpu-devices", "2",
              "--json", sys.argv[1]]) == 0

@@ -239,3 +239,18 @@ def test_make_split_keeps_labels():
     X = np.zeros((3, 4), np.float32)
     Y = np.eye(10, dtype=np.float32)[[2, 0, 9]]
     assert list(make_split(X, Y).labels) == [2, 0, 9]
+
+
+def test_on_chunk_reports_the_epoch_so_far_several_times_an_epoch(digits):
+    trainer = Trainer(SMALL, digits.train.size, digits.image_shape)
+    seen = []
+
+    def on_chunk(t):
+        seen.append((int(t.epoch.numpy()), int(t.step_in_epoch.numpy()), *t.epoch_statistics()))
+
+    history = fit(trainer, digits.train, on_chunk=on_chunk, chunks_per_epoch=4, log=lambda line: None)
+    steps = trainer.steps_per_epoch
+    assert [(epoch, step) for epoch, step, *_ in seen] == [
+        (epoch, min(steps, k * math.ceil(steps / 4))) for epoch in range(SMALL.epochs) for k in range(1, 5)]
+    for record, (_, _, loss, accuracy) in zip(history, seen[3::4]):  # an epoch's last chunk is its record
+        assert (loss, accuracy) == (record.loss, record.accuracy)

@@ -48,8 +48,14 @@ from simplenn.training.step import batch_gradients, epoch_order, gradient_functi
 # arithmetic on a batch of a few hundred rows, paid once per block instead of once per step.
 BLOCK_STEPS = 32
 
-# XLA_MIN_MACS: see `uses_xla`.
-XLA_MIN_MACS = 1e10
+# XLA pays back its compilation above about this many multiply-adds in a run (`expected_macs`).
+# Measured on this 2-core machine (`simplenn train --preset fixed` with --xla and --no-xla,
+# each in a fresh process with SIMPLENN_COMPILE_CACHE=off, two interleaved rounds): XLA made a
+# steady Fashion-MNIST epoch (1.5e10 multiply-adds) 0.27 s shorter (0.33 against 0.60 s) and
+# a digits epoch no shorter (0.007 s either way); compiling added 0.3-2.9 s to the first epoch,
+# about 1.5 s in the middle. 1.5 s / 0.27 s per 1.5e10 = 8e10, rounded up: `fixed` on
+# Fashion-MNIST compiles from 7 epochs on (30 epochs: 4.4e11), and on digits never (30 epochs: 1.2e9).
+XLA_MIN_MACS = 1e11
 
 
 class TrainingDiverged(SimplennError):
@@ -67,7 +73,10 @@ def expected_macs(config: Config, n_train: int) -> float:
 
 def uses_xla(config: Config, n_train: int) -> bool:
     """Whether a run compiles its steps with XLA: `--xla`/`--no-xla` when given, else whether
-    its arithmetic is enough to pay back the compilation (`XLA_MIN_MACS`)."""
+    its arithmetic is enough to pay back the compilation (`XLA_MIN_MACS`).
+
+    XLA orders float additions its own way, so a run's weights differ with and without it.
+    """
     if config.jit_compile is not None:
         return config.jit_compile
     return expected_macs(config, n_train) >= XLA_MIN_MACS
@@ -346,15 +355,15 @@ def divergence_message(config: Config, epoch: int) -> str:
     return f"loss became NaN or infinite in epoch {epoch}; likely causes: " + "; ".join(causes)
 
 
-def chunk_steps(config: Config, steps_per_epoch: int, live_progress: bool) -> int:
+def chunk_steps(config: Config, steps_per_epoch: int, live_progress: bool, chunks_per_epoch: int = 1) -> int:
     """How many steps run per call into the compiled loop.
 
-    One call per epoch is fastest; a live progress bar wants about ten updates an epoch,
-    and step checkpoints need a return to Python every `checkpoint_every_steps`.
+    One call per epoch is fastest; a live progress bar wants about ten updates an epoch, a
+    caller's `on_chunk` `chunks_per_epoch`, and step checkpoints need a return to Python
+    every `checkpoint_every_steps`.
     """
-    chunk = steps_per_epoch
-    if live_progress:
-        chunk = max(1, math.ceil(steps_per_epoch / 10))
+    chunks = max(chunks_per_epoch, 10 if live_progress else 1)
+    chunk = max(1, math.ceil(steps_per_epoch / chunks))
     if config.checkpoint_every_steps:
         chunk = min(chunk, config.checkpoint_every_steps)
     return chunk
@@ -370,18 +379,20 @@ def fit(
     on_epoch: Callable[[Trainer, EpochRecord], None] | None = None,
     log: Callable[[str], None] = print,
     epochs: int | None = None,
+    chunks_per_epoch: int = 1,
 ) -> list[EpochRecord]:
     """Train from the trainer's current epoch and step to `epochs` (default `config.epochs`).
 
     `epochs` beyond the config's is how `Classifier.partial_fit` trains one more epoch.
-    `on_chunk` runs after each finished chunk of steps (step checkpoints); `on_epoch`
-    after each epoch (history, epoch checkpoints). Early stopping, when configured,
+    `on_chunk` runs after each finished chunk of steps (step checkpoints; at least
+    `chunks_per_epoch` a epoch, and `trainer.epoch_statistics()` is the epoch's loss and
+    accuracy so far); `on_epoch` after each epoch (history, epoch checkpoints). Early stopping, when configured,
     restores the weights of the best validation epoch. Each epoch's figures go to `log`,
     or with `live_progress` onto the terminal's live line, in place of the epoch's bar.
     """
     use_deterministic_kernels()
     config = trainer.config
-    chunk = chunk_steps(config, trainer.steps_per_epoch, live_progress)
+    chunk = chunk_steps(config, trainer.steps_per_epoch, live_progress, chunks_per_epoch)
     history: list[EpochRecord] = []
     warned_overflow = False
     progress = EpochProgress(config.epochs, trainer.steps_per_epoch) if live_progress else None
