@@ -212,11 +212,13 @@ class CompiledSteps:
 
         tf.while_loop(lambda first: first < whole, block, [start])
 
-        def last_batch():  # the epoch's last batch, of n mod B rows
+        def last_batch(done):  # the epoch's last batch, of n mod B rows
             rows = order[whole * B :]
             self._add_to_epoch(self._step(tf.gather(X, rows), tf.gather(Y, rows), self.step_seed()))
+            return done + 1
 
-        tf.cond(stop > whole, last_batch, lambda: None)
+        # Run once if `stop` reaches it: a loop, as `tf.cond` cannot hold MirroredStrategy's `run`.
+        tf.while_loop(lambda done: done < tf.cast(stop > whole, tf.int64), last_batch, [tf.constant(0, tf.int64)])
         self.step_in_epoch.assign(stop)
 
     def _add_to_epoch(self, totals):
