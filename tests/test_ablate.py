@@ -23,7 +23,8 @@ def test_each_step_changes_only_its_own_fields_and_the_last_is_the_fixed_preset(
     for previous, config, (_, fields) in zip(configs, configs[1:], STEPS[1:]):
         assert differing_fields(config, previous) == set(fields)
     assert differing_fields(configs[-1], preset("fixed")) == set()
-    assert {(c.dataset, c.epochs, c.seed, c.jit_compile) for c in configs} == {("digits", 2, 3, True)}
+    # jit_compile None: each run uses XLA when its arithmetic pays back compiling (none does on digits)
+    assert {(c.dataset, c.epochs, c.seed, c.jit_compile) for c in configs} == {("digits", 2, 3, None)}
 
 
 def test_cli_ablate_measures_one_row_per_change(tmp_path, capsys):
