@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import math
 
-from simplenn.quiet_tensorflow import tf  # noqa: F401  (loads TensorFlow quietly before Keras does)
+from simplenn.config import Config
+from simplenn.quiet_tensorflow import import_keras
 
-import keras  # noqa: E402
-
-from simplenn.config import Config  # noqa: E402
+keras = import_keras()  # `import keras`, quietly, after TensorFlow
 
 
 class OneCycle(keras.optimizers.schedules.LearningRateSchedule):
