@@ -20,8 +20,10 @@ SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "small_data.py"
 def small_data():
     spec = importlib.util.spec_from_file_location("small_data", SCRIPT)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclass looks its module up there
     spec.loader.exec_module(module)
-    return module
+    yield module
+    del sys.modules[spec.name]
 
 
 @pytest.mark.parametrize("workload", ["estimator-cv", "mlp-grid"])
@@ -32,14 +34,14 @@ def test_each_kind_of_workload_runs_in_process_and_scores(small_data, workload):
 
 def test_one_round_in_fresh_processes_prints_the_report(digits_run):
     done = subprocess.run(
-        [sys.executable, str(SCRIPT), "--repeat", "1", "--epochs", "1", "--only", "mlp-cv,predict",
+        [sys.executable, str(SCRIPT), "--repeat", "1", "--epochs", "1", "--only", "predict",
          "--run", str(digits_run)],
         capture_output=True, text=True, timeout=600,
     )
     assert done.returncode == 0, done.stderr
     report = done.stdout
     assert report.startswith("load average before ")
-    assert "\nmlp-cv " in report and "\npredict " in report
+    assert "\npredict " in report
     assert "simplenn predict of one image in at most 3 s: " in report  # met or not, with its figure
 
 
