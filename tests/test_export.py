@@ -54,11 +54,11 @@ def run_standalone(kind, path, run, images, tmp_path):
 
 
 @pytest.mark.parametrize("kind, name", [("saved_model", "model"), ("tflite", "model.tflite")])
-def test_export_round_trips_without_simplenn(kind, name, digits_run_dir, test_images, tmp_path, capsys):
+def test_export_round_trips_without_simplenn(kind, name, digits_run, test_images, tmp_path, capsys):
     out = tmp_path / name
-    assert main(["export", str(digits_run_dir), str(out), "--format", kind]) == 0
+    assert main(["export", str(digits_run), str(out), "--format", kind]) == 0
     assert "written to" in capsys.readouterr().out
-    run = load_run(digits_run_dir)
+    run = load_run(digits_run)
     expected = run.predict_proba(test_images)  # (50, 10)
     outputs = run_standalone(kind, out, run, test_images, tmp_path)
     for signature in ("serving_default", "images"):
@@ -66,18 +66,18 @@ def test_export_round_trips_without_simplenn(kind, name, digits_run_dir, test_im
         np.testing.assert_array_equal(outputs[signature]["classes"], run.predict(test_images))
 
 
-def test_saved_model_holds_no_training_code(digits_run_dir, tmp_path):
+def test_saved_model_holds_no_training_code(digits_run, tmp_path):
     out = tmp_path / "model"
-    assert main(["export", str(digits_run_dir), str(out)]) == 0
+    assert main(["export", str(digits_run), str(out)]) == 0
     graph = (out / "saved_model.pb").read_bytes()
     for training_only in (b"_XlaMustCompile", b"XlaLaunch", b"ResourceApplyAdam", b"StatelessRandom"):
         assert training_only not in graph
     assert len(list((out / "variables").iterdir())) == 2  # index + data: the weights alone
 
 
-def test_export_refuses_an_existing_path_and_a_missing_run(digits_run_dir, tmp_path, capsys):
+def test_export_refuses_an_existing_path_and_a_missing_run(digits_run, tmp_path, capsys):
     (tmp_path / "taken").mkdir()
-    assert main(["export", str(digits_run_dir), str(tmp_path / "taken")]) == 2
+    assert main(["export", str(digits_run), str(tmp_path / "taken")]) == 2
     err = capsys.readouterr().err
     assert bool(error_message(err)) and "already exists; choose a new path" in error_message(err)
     assert main(["export", str(tmp_path / "no-run"), str(tmp_path / "m")]) == 2
