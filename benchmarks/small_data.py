@@ -78,6 +78,9 @@ def pipeline(kind: str, epochs: int):
     from sklearn.preprocessing import MinMaxScaler
 
     if kind == "estimator":
+        import simplenn
+
+        simplenn.set_up()  # TensorFlow loads quietly, as under the CLI and in the notebook
         from simplenn import Classifier
 
         params = dict(preset="fixed", layers=(64, *HIDDEN, 10), epochs=epochs, batch_size=BATCH, random_state=0)
