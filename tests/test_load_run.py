@@ -1,7 +1,10 @@
 """`load_run`: a run comes back with the very weights it was scored with, or a one-line error."""
 
 import json
+import math
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -60,6 +63,29 @@ def test_early_stopping_runs_load_their_best_weights(tmp_path):
     assert code == 0
     run = simplenn.load_run(tmp_path)
     assert weights_sha256(run.network.params) == run.summary["weights_sha256"]
+    assert weights_sha256(run.trainer.network.params) == run.summary["weights_sha256"]  # the whole state, asked for
+
+
+def test_predicting_builds_no_optimizer_and_imports_neither_keras_nor_scikit_learn(digits_run):
+    code = (
+        "import sys, numpy as np, simplenn\n"
+        "simplenn.set_up()\n"
+        f"run = simplenn.load_run({str(digits_run)!r})\n"
+        "print(run.predict(np.zeros((1, 8, 8), np.uint8)).shape)\n"
+        "print(sorted(m for m in ('keras', 'sklearn', 'matplotlib') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["(1,)", "[]"]
+
+
+def test_the_whole_trainer_comes_back_from_the_same_checkpoint_when_asked_for(digits_run):
+    run = simplenn.load_run(digits_run)
+    trainer = run.trainer  # the optimizer and the progress counters too, for diagnose's measurements
+    assert int(trainer.epoch.numpy()) == run.config.epochs
+    (x_train, _), _ = load_dataset("digits")
+    assert trainer.global_step == run.config.epochs * math.ceil(len(x_train) / run.config.batch_size)
+    assert weights_sha256(trainer.network.params) == weights_sha256(run.network.params)
 
 
 def files_of(folder):
