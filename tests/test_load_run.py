@@ -108,7 +108,7 @@ def damage(run_dir, how):
         config = json.loads((run_dir / "config.json").read_text())
         (run_dir / "config.json").write_text(json.dumps({**config, "layers": [64, 50, 10]}))
     elif how == "truncated newest checkpoint":
-        data = run_dir / "checkpoints" / "ckpt-3.data-00000-of-00001"
+        data = run_dir / "checkpoints" / "ckpt-10.data-00000-of-00001"  # the shared run's 10 epochs
         data.write_bytes(data.read_bytes()[:1000])
     elif how == "every checkpoint truncated":
         for data in (run_dir / "checkpoints").glob("*.data-*"):
@@ -123,8 +123,8 @@ def damage(run_dir, how):
     ("unparseable config", "config.json: Expecting"),
     ("config of another version", "config has unknown field(s) optimiser_v9"),
     ("another architecture", "was saved from a different network: it holds W1 (64, 100), W2 (100, 30), W3 (30, 10)"),
-    ("truncated newest checkpoint", "ckpt-3 is damaged (ckpt-3.data-00000-of-00001 does not match its sha256 in "
-                                    "ckpt-3.sha256), and ckpt-2 before it does not hold the weights summary.json scored"),
+    ("truncated newest checkpoint", "ckpt-10 is damaged (ckpt-10.data-00000-of-00001 does not match its sha256 in "
+                                    "ckpt-10.sha256), and ckpt-9 before it does not hold the weights summary.json scored"),
     ("every checkpoint truncated", "no usable checkpoint"),
     ("no checkpoints", "holds no checkpoint"),
 ])
