@@ -18,6 +18,9 @@ needs_fashion_mnist = pytest.mark.skipif(
 )
 
 
+DIGITS_RUN_EPOCHS = 10  # the shared run's epochs: a test that trains a run to compare with it trains as many
+
+
 @pytest.fixture(scope="session")
 def digits_run(tmp_path_factory):
     """A real run of `simplenn train --preset fixed` on the 8x8 digits, 10 epochs, written by the real CLI.
@@ -28,7 +31,7 @@ def digits_run(tmp_path_factory):
     from simplenn.cli import main
 
     run_dir = tmp_path_factory.mktemp("digits-run") / "run"
-    code = main(["train", "--preset", "fixed", "--dataset", "digits", "--epochs", "10",
+    code = main(["train", "--preset", "fixed", "--dataset", "digits", "--epochs", str(DIGITS_RUN_EPOCHS),
                  "--run-dir", str(run_dir), "--quiet"])
     assert code == 0
     return run_dir
