@@ -22,7 +22,10 @@ rate). `predict` reads a run trained once beforehand (not timed), or the one giv
 `--run`. XLA's compiled programs are kept on disk between processes (`SIMPLENN_COMPILE_CACHE`),
 so after that first run every timed process finds them there, as a user's second run does.
 The load average is printed before and after: on a machine busy with other work, every
-figure grows.
+figure grows, and MLPClassifier's most of all: OpenBLAS's threads wait for each other on
+busy cores (3-fold on digits: 1.3 s with one thread, 4-14 s with two, at a load of 6.5 on
+two cores). `--threads N` gives every library N threads (OpenBLAS, OpenMP, MKL and
+TensorFlow's pools, through their environment variables); by default each uses its own.
 """
 
 from __future__ import annotations
@@ -142,10 +145,16 @@ def commands(names, epochs: int | None, repeat_index: int, work: Path, run_dir: 
     return {name: lines[name] for name in names}
 
 
-def timed(command: list[str]) -> tuple[float, float | None]:
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                    "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
+
+
+def timed(command: list[str], threads: int | None = None) -> tuple[float, float | None]:
     """(wall seconds, accuracy if the process printed one) of a fresh process; raises if it fails."""
     environment = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
                    "MPLBACKEND": "Agg"}
+    if threads is not None:
+        environment.update({variable: str(threads) for variable in THREAD_VARIABLES})
     started = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=environment)
     seconds = time.perf_counter() - started
@@ -156,7 +165,8 @@ def timed(command: list[str]) -> tuple[float, float | None]:
     return seconds, accuracy
 
 
-def measure(names, repeat: int, epochs: int | None, run_dir: Path | None, log=print) -> dict:
+def measure(names, repeat: int, epochs: int | None, run_dir: Path | None, threads: int | None = None,
+            log=print) -> dict:
     """{name: {"seconds": [...], "accuracy": ...}}: `repeat` interleaved rounds of fresh processes."""
     results = {name: {"seconds": [], "accuracy": None} for name in names}
     with tempfile.TemporaryDirectory(prefix="small-data-") as folder:
@@ -167,10 +177,10 @@ def measure(names, repeat: int, epochs: int | None, run_dir: Path | None, log=pr
             with_epochs = ["--epochs", str(epochs)] if epochs is not None else []
             log(f"training the run that predict reads, into {run_dir} (not timed)")
             timed(cli("train", "--preset", "fixed", "--dataset", "digits", *with_epochs, "--run-dir", str(run_dir),
-                      "--quiet"))
+                      "--quiet"), threads)
         for round_index in range(repeat):
             for name, command in commands(names, epochs, round_index, work, run_dir, image).items():
-                seconds, accuracy = timed(command)
+                seconds, accuracy = timed(command, threads)
                 results[name]["seconds"].append(seconds)
                 results[name]["accuracy"] = accuracy
                 log(f"round {round_index + 1}/{repeat}  {name:<15} {seconds:6.2f} s")
@@ -199,9 +209,10 @@ def target_lines(results: dict) -> list[str]:
     return lines
 
 
-def format_report(results: dict, load_before, load_after) -> str:
+def format_report(results: dict, load_before, load_after, threads: int | None = None) -> str:
     lines = [f"load average before {' '.join(f'{x:.2f}' for x in load_before)}, "
-             f"after {' '.join(f'{x:.2f}' for x in load_after)} (1, 5, 15 minutes; {os.cpu_count()} CPUs)",
+             f"after {' '.join(f'{x:.2f}' for x in load_after)} (1, 5, 15 minutes; {os.cpu_count()} CPUs); "
+             f"threads: {threads if threads is not None else 'each library its own'}",
              f"{'measurement':<15} {'median':>8}  {'accuracy':>8}  every round (s)"]
     for name, result in results.items():
         accuracy = f"{100 * result['accuracy']:7.2f}%" if result["accuracy"] is not None else ""
@@ -221,6 +232,8 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"epochs for every measurement (default: the estimators {EPOCHS}, each command its own)")
     parser.add_argument("--only", default=",".join(MEASUREMENTS),
                         help=f"comma-separated measurements (default all: {','.join(MEASUREMENTS)})")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="threads for every library's arithmetic (default: each library's own)")
     parser.add_argument("--run", type=Path, default=None, help="the run that predict reads (default: one trained first)")
     parser.add_argument("--workload", choices=ESTIMATOR_WORKLOADS, help=argparse.SUPPRESS)  # one timed child process
     args = parser.parse_args(argv)
@@ -229,12 +242,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     names = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = sorted(set(names) - set(MEASUREMENTS))
-    if unknown or args.repeat < 1:
-        parser.error(f"unknown measurement(s) {', '.join(unknown)}; choose from {', '.join(MEASUREMENTS)}"
-                     if unknown else "--repeat must be at least 1")
+    if unknown:
+        parser.error(f"unknown measurement(s) {', '.join(unknown)}; choose from {', '.join(MEASUREMENTS)}")
+    if args.repeat < 1 or (args.threads is not None and args.threads < 1):
+        parser.error("--repeat and --threads must be at least 1")
     load_before = os.getloadavg()
-    results = measure(names, args.repeat, args.epochs, args.run, log=lambda line: print(line, file=sys.stderr))
-    print(format_report(results, load_before, os.getloadavg()))
+    results = measure(names, args.repeat, args.epochs, args.run, args.threads,
+                      log=lambda line: print(line, file=sys.stderr))
+    print(format_report(results, load_before, os.getloadavg(), args.threads))
     return 0
 
 

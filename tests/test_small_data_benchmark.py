@@ -35,12 +35,12 @@ def test_each_kind_of_workload_runs_in_process_and_scores(small_data, workload):
 def test_one_round_in_fresh_processes_prints_the_report(digits_run):
     done = subprocess.run(
         [sys.executable, str(SCRIPT), "--repeat", "1", "--epochs", "1", "--only", "predict",
-         "--run", str(digits_run)],
+         "--run", str(digits_run), "--threads", "1"],
         capture_output=True, text=True, timeout=600,
     )
     assert done.returncode == 0, done.stderr
     report = done.stdout
-    assert report.startswith("load average before ")
+    assert report.startswith("load average before ") and "threads: 1\n" in report
     assert "\npredict " in report
     assert "simplenn predict of one image in at most 3 s: " in report  # met or not, with its figure
 
@@ -66,3 +66,4 @@ def test_targets_are_judged_from_the_medians_and_accuracies(small_data):
     report = small_data.format_report(results, (1.0, 2.0, 3.0), (1.5, 2.0, 3.0))
     assert "simplenn.Classifier / MLPClassifier, cross-validation: 2.0x" in report
     assert report.startswith("load average before 1.00 2.00 3.00, after 1.50 2.00 3.00")
+    assert "threads: each library its own" in report.splitlines()[0]
