@@ -18,28 +18,20 @@ needs_fashion_mnist = pytest.mark.skipif(
 )
 
 
+DIGITS_RUN_EPOCHS = 10  # the shared run's epochs: a test that trains a run to compare with it trains as many
+
+
 @pytest.fixture(scope="session")
 def digits_run(tmp_path_factory):
-    """A small real run on digits, written by the real CLI: 3 epochs of the fixed preset.
+    """A real run of `simplenn train --preset fixed` on the 8x8 digits, 10 epochs, written by the real CLI.
 
-    Shared by the tests that inspect a run (load_run, evaluate, figures, report); a test
-    that damages it works on a copy.
+    Shared by every test that inspects, predicts with, serves or exports a run; a test that
+    damages it works on a copy.
     """
     from simplenn.cli import main
 
     run_dir = tmp_path_factory.mktemp("digits-run") / "run"
-    code = main(["train", "--preset", "fixed", "--dataset", "digits", "--epochs", "3", "--run-dir", str(run_dir), "--quiet"])
-    assert code == 0
-    return run_dir
-
-
-@pytest.fixture(scope="session")
-def digits_run_dir(tmp_path_factory):
-    """A real run of `simplenn train --preset fixed` on the 8x8 digits, shared by the tests that use one."""
-    from simplenn.cli import main
-
-    run_dir = tmp_path_factory.mktemp("digits-run") / "run"
-    code = main(["train", "--preset", "fixed", "--dataset", "digits", "--epochs", "10",
+    code = main(["train", "--preset", "fixed", "--dataset", "digits", "--epochs", str(DIGITS_RUN_EPOCHS),
                  "--run-dir", str(run_dir), "--quiet"])
     assert code == 0
     return run_dir

@@ -4,13 +4,14 @@ import matplotlib.image
 import pytest
 
 from cli_messages import error_message
+from conftest import DIGITS_RUN_EPOCHS
 from simplenn.cli import main
 
 
 @pytest.fixture(scope="module")
 def two_runs(digits_run, tmp_path_factory):
     other = tmp_path_factory.mktemp("compare") / "lr-0.01"
-    code = main(["train", "--preset", "fixed", "--dataset", "digits", "--epochs", "3", "--lr", "0.01",
+    code = main(["train", "--preset", "fixed", "--dataset", "digits", "--epochs", str(DIGITS_RUN_EPOCHS), "--lr", "0.01",
                  "--run-dir", str(other), "--quiet"])
     assert code == 0
     return digits_run, other
@@ -25,7 +26,7 @@ def test_compare_shows_exactly_the_flag_that_differs(two_runs, tmp_path, capsys)
     table = out.split("-----")[0].splitlines()
     assert table[0].split() == [first.name, second.name]
     assert [line.split() for line in table[1:]] == [["lr", "0.005", "0.01"]]
-    assert "test accuracy" in out and "training time" in out and "3/3" in out
+    assert "test accuracy" in out and "training time" in out and f"{DIGITS_RUN_EPOCHS}/{DIGITS_RUN_EPOCHS}" in out
     pixels = matplotlib.image.imread(out_file)
     assert pixels.shape[1] > 500 and pixels[..., :3].std() > 0.05
 

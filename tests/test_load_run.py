@@ -1,7 +1,10 @@
 """`load_run`: a run comes back with the very weights it was scored with, or a one-line error."""
 
 import json
+import math
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -26,8 +29,9 @@ def test_load_run_restores_the_weights_the_run_scored(digits_run, digits_test):
     assert classification_scores(y_test, run.predict(x_test)) == run.summary["test_scores"]
     assert run.config.dataset == "digits" and run.config.layers == (64, 100, 30, 10)
     assert run.image_shape == (8, 8) and run.class_names == [str(d) for d in range(10)]
-    assert [record.epoch for record in run.history] == [1, 2, 3]
-    assert run.checkpoint.name == "ckpt-3" and run.run_dir == digits_run
+    epochs = run.config.epochs
+    assert [record.epoch for record in run.history] == list(range(1, epochs + 1))
+    assert run.checkpoint.name == f"ckpt-{epochs}" and run.run_dir == digits_run
 
 
 def test_images_may_be_flat_and_are_scaled_as_in_training(digits_run, digits_test):
@@ -59,6 +63,29 @@ def test_early_stopping_runs_load_their_best_weights(tmp_path):
     assert code == 0
     run = simplenn.load_run(tmp_path)
     assert weights_sha256(run.network.params) == run.summary["weights_sha256"]
+    assert weights_sha256(run.trainer.network.params) == run.summary["weights_sha256"]  # the whole state, asked for
+
+
+def test_predicting_builds_no_optimizer_and_imports_neither_keras_nor_scikit_learn(digits_run):
+    code = (
+        "import sys, numpy as np, simplenn\n"
+        "simplenn.set_up()\n"
+        f"run = simplenn.load_run({str(digits_run)!r})\n"
+        "print(run.predict(np.zeros((1, 8, 8), np.uint8)).shape)\n"
+        "print(sorted(m for m in ('keras', 'sklearn', 'matplotlib') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["(1,)", "[]"]
+
+
+def test_the_whole_trainer_comes_back_from_the_same_checkpoint_when_asked_for(digits_run):
+    run = simplenn.load_run(digits_run)
+    trainer = run.trainer  # the optimizer and the progress counters too, for diagnose's measurements
+    assert int(trainer.epoch.numpy()) == run.config.epochs
+    (x_train, _), _ = load_dataset("digits")
+    assert trainer.global_step == run.config.epochs * math.ceil(len(x_train) / run.config.batch_size)
+    assert weights_sha256(trainer.network.params) == weights_sha256(run.network.params)
 
 
 def files_of(folder):
@@ -81,7 +108,7 @@ def damage(run_dir, how):
         config = json.loads((run_dir / "config.json").read_text())
         (run_dir / "config.json").write_text(json.dumps({**config, "layers": [64, 50, 10]}))
     elif how == "truncated newest checkpoint":
-        data = run_dir / "checkpoints" / "ckpt-3.data-00000-of-00001"
+        data = run_dir / "checkpoints" / "ckpt-10.data-00000-of-00001"  # the shared run's 10 epochs
         data.write_bytes(data.read_bytes()[:1000])
     elif how == "every checkpoint truncated":
         for data in (run_dir / "checkpoints").glob("*.data-*"):
@@ -96,8 +123,8 @@ def damage(run_dir, how):
     ("unparseable config", "config.json: Expecting"),
     ("config of another version", "config has unknown field(s) optimiser_v9"),
     ("another architecture", "was saved from a different network: it holds W1 (64, 100), W2 (100, 30), W3 (30, 10)"),
-    ("truncated newest checkpoint", "ckpt-3 is damaged (ckpt-3.data-00000-of-00001 does not match its sha256 in "
-                                    "ckpt-3.sha256), and ckpt-2 before it does not hold the weights summary.json scored"),
+    ("truncated newest checkpoint", "ckpt-10 is damaged (ckpt-10.data-00000-of-00001 does not match its sha256 in "
+                                    "ckpt-10.sha256), and ckpt-9 before it does not hold the weights summary.json scored"),
     ("every checkpoint truncated", "no usable checkpoint"),
     ("no checkpoints", "holds no checkpoint"),
 ])

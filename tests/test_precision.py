@@ -15,6 +15,7 @@ import pytest
 import tensorflow as tf
 
 from cli_messages import error_message
+from conftest import DIGITS_RUN_EPOCHS
 from simplenn import Classifier, load_run
 from simplenn.cli import main
 from simplenn.config import Config, preset
@@ -94,9 +95,9 @@ def test_an_old_config_without_precision_loads_as_float32(digits_run):
 
 @pytest.fixture(scope="module")
 def mixed_run(tmp_path_factory):
-    """`simplenn train --preset fixed --dataset digits --precision mixed_bfloat16`, 3 epochs."""
+    """`simplenn train --preset fixed --dataset digits --precision mixed_bfloat16`, as many epochs as `digits_run`."""
     run_dir = tmp_path_factory.mktemp("mixed") / "run"
-    code = main(["train", "--preset", "fixed", "--dataset", "digits", "--epochs", "3",
+    code = main(["train", "--preset", "fixed", "--dataset", "digits", "--epochs", str(DIGITS_RUN_EPOCHS),
                  "--precision", "mixed_bfloat16", "--run-dir", str(run_dir), "--quiet"])
     assert code == 0
     return run_dir
@@ -109,7 +110,7 @@ def test_the_cli_trains_in_mixed_bfloat16_and_the_run_loads_as_trained(mixed_run
     assert all(p.dtype == tf.float32 for p in run.network.params)
     # Scored again through the same bfloat16 forward pass, it scores what training reported.
     assert run.evaluate().accuracy == run.summary["test_accuracy"]
-    # digits_run is the same 3 epochs in float32; 360 test images, so 2 points is 7 images.
+    # digits_run is the same epochs in float32; 360 test images, so 2 points is 7 images.
     float32_accuracy = json.loads((digits_run / "summary.json").read_text())["test_accuracy"]
     assert run.summary["test_accuracy"] == pytest.approx(float32_accuracy, abs=0.02)
 

@@ -31,9 +31,9 @@ def photos(tmp_path_factory):
     return folder, [str(y) for y in y_test[:3]]
 
 
-def test_predict_lists_top_k_for_a_folder_and_saves_the_view(digits_run_dir, photos, tmp_path, capsys):
+def test_predict_lists_top_k_for_a_folder_and_saves_the_view(digits_run, photos, tmp_path, capsys):
     folder, labels = photos
-    code, out, err = run(capsys, "predict", digits_run_dir, folder, "--top-k", "2", "--save-input", tmp_path / "seen")
+    code, out, err = run(capsys, "predict", digits_run, folder, "--top-k", "2", "--save-input", tmp_path / "seen")
     assert code == 0, err
     lines = out.splitlines()
     assert len(lines) == 4 and lines[-1] == f"3 network view(s) written to {tmp_path / 'seen'}"
@@ -43,18 +43,18 @@ def test_predict_lists_top_k_for_a_folder_and_saves_the_view(digits_run_dir, pho
     assert view.height == 280 and view.width > 2 * 280  # the original beside the enlarged 8x8 view
 
 
-def test_predict_json_has_scores_that_sum_to_one(digits_run_dir, photos, capsys):
+def test_predict_json_has_scores_that_sum_to_one(digits_run, photos, capsys):
     folder, labels = photos
-    code, out, _ = run(capsys, "predict", digits_run_dir, folder / f"0-label{labels[0]}.png", "--json", "--top-k", "3")
+    code, out, _ = run(capsys, "predict", digits_run, folder / f"0-label{labels[0]}.png", "--json", "--top-k", "3")
     assert code == 0
     (result,) = json.loads(out)
     assert len(result["top"]) == 3 and result["top"][0]["class"] == labels[0]
     assert abs(sum(result["probabilities"]) - 1) < 1e-4  # the fixed preset's softmax
 
 
-def test_predict_reads_a_drawn_digit(digits_run_dir, tmp_path, capsys):
+def test_predict_reads_a_drawn_digit(digits_run, tmp_path, capsys):
     draw_digit("3", size=300, thickness=24).save(tmp_path / "three.jpg", quality=85)
-    code, out, _ = run(capsys, "predict", digits_run_dir, tmp_path / "three.jpg", "--top-k", "1")
+    code, out, _ = run(capsys, "predict", digits_run, tmp_path / "three.jpg", "--top-k", "1")
     assert code == 0 and out.split()[1] == "3"
 
 
@@ -63,17 +63,17 @@ def test_predict_reads_a_drawn_digit(digits_run_dir, tmp_path, capsys):
     (lambda p: Image.new("L", (40, 40), 255).save(p, format="PNG"), "found no ink"),
     (lambda p: None, "bad.png does not exist"),
 ])
-def test_unreadable_or_empty_image_is_one_line_exit_2(make, message, digits_run_dir, tmp_path, capsys):
+def test_unreadable_or_empty_image_is_one_line_exit_2(make, message, digits_run, tmp_path, capsys):
     make(tmp_path / "bad.png")
-    code, out, err = run(capsys, "predict", digits_run_dir, tmp_path / "bad.png")
+    code, out, err = run(capsys, "predict", digits_run, tmp_path / "bad.png")
     assert code == 2 and out == "" and bool(error_message(err))
     assert err.startswith("simplenn: error: ")
     assert re.search(message, error_message(err)), err
 
 
-def test_corrupt_run_is_one_line_exit_2(digits_run_dir, photos, tmp_path, capsys):
+def test_corrupt_run_is_one_line_exit_2(digits_run, photos, tmp_path, capsys):
     broken = tmp_path / "run"
-    shutil.copytree(digits_run_dir, broken)
+    shutil.copytree(digits_run, broken)
     for data in (broken / "checkpoints").glob("*.data-*"):
         data.write_bytes(b"\0" * 64)
     code, out, err = run(capsys, "predict", broken, photos[0])

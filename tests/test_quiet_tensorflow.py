@@ -28,6 +28,31 @@ def test_stderr_works_again_after_the_import():
     assert done.stderr == "still here\n"
 
 
+def test_tensorflow_comes_without_keras_and_keras_comes_quietly_when_training_asks_for_it():
+    code = (
+        "import importlib.util, sys, simplenn\n"
+        "simplenn.set_up()\n"
+        "from simplenn.machine.quiet_tensorflow import tf\n"
+        "print(sorted(m for m in ('keras', 'jax', 'sklearn', 'matplotlib') if m in sys.modules))\n"
+        "from simplenn.config import preset\n"
+        "from simplenn.nn.optimizers import make_optimizer\n"
+        "print(type(make_optimizer(preset('fixed'), steps_per_epoch=10)).__name__)\n"
+        "print(sorted(m for m in ('keras', 'jax', 'matplotlib', 'IPython') if m in sys.modules))\n"
+        "if importlib.util.find_spec('jax'):  # left out of the imports, not out of reach\n"
+        "    import jax\n"
+    )
+    done = run_python(code)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    assert done.stdout.splitlines() == ["[]", "AdamW", "['keras']"]
+
+
+def test_without_set_up_tensorflow_is_imported_as_it_is():
+    done = run_python("import sys; from simplenn.machine.quiet_tensorflow import tf; print('keras' in sys.modules)")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "True\n"  # TensorFlow's own import loads Keras
+
+
 def test_many_runs_in_one_process_raise_no_retracing_warning():
     code = (
         "import numpy as np, simplenn\n"

@@ -44,11 +44,11 @@ def wait_for(url: str, process, timeout: float = 60.0) -> None:
 
 
 @pytest.fixture(scope="module")
-def server(digits_run_dir):
+def server(digits_run):
     """The real `simplenn serve RUN --port P` in a subprocess."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "simplenn.cli", "serve", str(digits_run_dir), "--port", str(port)],
+        [sys.executable, "-m", "simplenn.cli", "serve", str(digits_run), "--port", str(port)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
@@ -67,7 +67,7 @@ def test_serve_listens_on_loopback_only(server):
             socket.create_connection((address, port), timeout=1).close()
 
 
-def test_a_slow_body_is_cut_off_with_408(digits_run_dir, monkeypatch):
+def test_a_slow_body_is_cut_off_with_408(digits_run, monkeypatch):
     import uvicorn
 
     from simplenn.serving import server as serving
@@ -75,7 +75,7 @@ def test_a_slow_body_is_cut_off_with_408(digits_run_dir, monkeypatch):
 
     monkeypatch.setattr(serving, "BODY_TIMEOUT_S", 0.5)
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(serving.create_app(load_run(digits_run_dir)), host="127.0.0.1",
+    server = uvicorn.Server(uvicorn.Config(serving.create_app(load_run(digits_run)), host="127.0.0.1",
                                            port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -152,10 +152,10 @@ def test_draw_clear_and_upload_in_a_real_browser(server, tmp_path):
     assert console_errors == []
 
 
-def test_a_port_in_use_is_one_line_exit_2(digits_run_dir, capsys):
+def test_a_port_in_use_is_one_line_exit_2(digits_run, capsys):
     from simplenn.cli import main
 
     with socket.create_server(("127.0.0.1", 0)) as taken:
-        code = main(["serve", str(digits_run_dir), "--port", str(taken.getsockname()[1])])
+        code = main(["serve", str(digits_run), "--port", str(taken.getsockname()[1])])
     err = capsys.readouterr().err
     assert code == 2 and bool(error_message(err)) and "cannot listen on 127.0.0.1:" in error_message(err) and "choose another --port" in error_message(err)

@@ -21,8 +21,8 @@ PREDICT = "/v1/models/simplenn:predict"
 
 
 @pytest.fixture(scope="module")
-def run(digits_run_dir):
-    return load_run(digits_run_dir)
+def run(digits_run):
+    return load_run(digits_run)
 
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,11 @@ call that changes the process, on purpose, and only from the moment TensorFlow l
   (`gc.freeze`): later collections skip it.
 - TensorFlow's retracing warning about simplenn's per-run functions is dropped (see
   `is_new_run_tracing`); its other warnings still arrive.
+- TensorFlow's own import also loads Keras, and through `tf.lite` JAX: with them
+  scikit-learn, SciPy, matplotlib and IPython, two fifths of the import. A forward pass and
+  a checkpoint need none of them, so they are left out; Keras comes when training first
+  asks for an optimizer (`keras` below), and Keras's own import leaves out JAX, matplotlib
+  and IPython (`import_keras`), which take nine tenths of it.
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ from __future__ import annotations
 import contextlib
 import gc
 import importlib
+import importlib.abc
+import importlib.machinery
 import logging
 import os
 import sys
@@ -46,43 +53,97 @@ def set_up() -> None:
 
 
 def __getattr__(name: str):
-    """`tf`: TensorFlow, imported on first use (quietly after `set_up`)."""
-    if name != "tf":
+    """`tf` and `keras`: TensorFlow and Keras, imported on first use (as `set_up` describes after it)."""
+    if name == "tf":
+        module = import_tensorflow() if _set_up else importlib.import_module("tensorflow")
+    elif name == "keras":
+        module = import_keras() if _set_up else importlib.import_module("keras")
+    else:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    tf = import_tensorflow() if _set_up else importlib.import_module("tensorflow")
-    globals()["tf"] = tf  # later look-ups find it directly
-    return tf
+    globals()[name] = module  # later look-ups find it directly
+    return module
 
 
 def import_tensorflow():
-    """The `tensorflow` module, imported as `set_up` describes: muted, cached, its objects frozen."""
+    """The `tensorflow` module, imported as `set_up` describes: muted, cached, lean, its objects frozen."""
     if "tensorflow" in sys.modules:
         return sys.modules["tensorflow"]
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # later messages (XLA, the GPU probe) do honour it
     use_compile_cache()  # before TensorFlow reads TF_XLA_FLAGS
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        tf = _import_muted()
-    finally:
-        gc.freeze()
-        if collecting:
-            gc.enable()
+    tf = _import_frozen("tensorflow", leaving_out=("keras", "jax"))
     _filter_warnings(tf)
     return tf
 
 
-def _import_muted():
-    """`import tensorflow` with file descriptor 2 pointed at /dev/null while it runs."""
+def import_keras():
+    """The `keras` module, imported as TensorFlow is: muted, lean, its objects frozen.
+
+    Only training needs Keras, for its optimizers. Keras tries JAX (a shim for its Orbax
+    callback), matplotlib (`keras.visualization`'s plots) and IPython (notebook detection)
+    where it would do without them; left out, its import takes a tenth of the time. Those
+    imported before Keras are used as usual.
+    """
+    import_tensorflow()  # Keras's TensorFlow backend: TensorFlow first, quietly
+    return _import_frozen("keras", leaving_out=("jax", "matplotlib", "IPython"))
+
+
+def _import_frozen(name: str, leaving_out: tuple[str, ...]):
+    """`import name`, muted, without the packages `leaving_out`, the collector paused and what it made frozen."""
+    if name in sys.modules:
+        return sys.modules[name]
+    left_out = LeftOut(leaving_out)
+    sys.meta_path.insert(0, left_out)
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _import_muted(name)
+    finally:
+        sys.meta_path.remove(left_out)
+        gc.freeze()
+        if collecting:
+            gc.enable()
+
+
+class LeftOut(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """While in `sys.meta_path`, importing one of `packages` not loaded yet fails, as if it were missing.
+
+    TensorFlow and Keras import these only where they do without them (`try: ... except
+    ImportError`), so they load later, if something uses them. A search that only looks
+    for one (`importlib.util.find_spec`, as TensorFlow's module paths do) still finds it.
+    """
+
+    def __init__(self, packages: tuple[str, ...]):
+        self.packages = packages
+
+    def find_spec(self, name, path=None, target=None):
+        package = name.partition(".")[0]
+        if package not in self.packages or package in sys.modules:  # one already loaded is used as usual
+            return None
+        found = importlib.machinery.PathFinder.find_spec(name, path)
+        if found is None:
+            return None
+        return importlib.machinery.ModuleSpec(
+            name, self, origin=found.origin, is_package=found.submodule_search_locations is not None
+        )
+
+    def create_module(self, spec):
+        raise ImportError(f"{spec.name} is loaded when first used, not with TensorFlow or Keras")
+
+    def exec_module(self, module):  # never reached: create_module refuses
+        raise ImportError(f"{module.__name__} is loaded when first used, not with TensorFlow or Keras")
+
+
+def _import_muted(name: str):
+    """`import name` with file descriptor 2 pointed at /dev/null while it runs."""
     sys.stderr.flush()
     try:
         saved_stderr = os.dup(2)
     except OSError:  # no fd 2 at all (a daemon): nothing to mute
-        return importlib.import_module("tensorflow")
+        return importlib.import_module(name)
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
     try:
-        return importlib.import_module("tensorflow")
+        return importlib.import_module(name)
     finally:
         os.dup2(saved_stderr, 2)
         os.close(saved_stderr)

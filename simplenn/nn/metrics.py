@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 
 import numpy as np
-from sklearn.metrics import accuracy_score, precision_recall_fscore_support
 
 from simplenn.nn.losses import data_loss
 
@@ -39,6 +38,9 @@ def classification_scores(y_true, y_pred) -> dict[str, float]:
     The post prints `f1_score(average='micro')`, which for one label per image equals
     the accuracy; macro averages weigh every class equally.
     """
+    # scikit-learn takes a second to import; predicting and serving never score, so only scoring loads it.
+    from sklearn.metrics import accuracy_score, precision_recall_fscore_support
+
     scores = {"accuracy": float(accuracy_score(y_true, y_pred))}
     for average in ("micro", "macro"):
         precision, recall, f1, _ = precision_recall_fscore_support(

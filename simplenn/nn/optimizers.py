@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import math
 
-from simplenn.machine.quiet_tensorflow import tf  # noqa: F401  (loads TensorFlow quietly before Keras does)
-
-import keras  # noqa: E402
-
-from simplenn.config import Config  # noqa: E402
+from simplenn.config import Config
+from simplenn.machine.quiet_tensorflow import keras  # `import keras`, after TensorFlow (quietly after `set_up`)
 
 
 class OneCycle(keras.optimizers.schedules.LearningRateSchedule):

@@ -8,12 +8,16 @@ The weights come from the newest checkpoint whose sha256 digest verifies (see
 `checkpoints.py`), or, when early stopping kept them, the best validation epoch's. A
 finished run's weights must hash to the `weights_sha256` of its summary.json, so what
 is loaded is exactly what was scored. Loading reads the run directory and writes nothing.
+
+Only the weights are read: predicting needs no optimizer, so none is built (nor Keras
+imported) until something asks for `run.trainer`, the whole training state.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -22,11 +26,11 @@ from simplenn.config import Config
 from simplenn.training.data import prepare_images
 from simplenn.datasets import class_names
 from simplenn.errors import SimplennError
+from simplenn.nn.metrics import logits_in_blocks, weights_sha256
 from simplenn.nn.network import Network
-from simplenn.nn.metrics import logits_in_blocks
 from simplenn.runs.run_directory import RunDirectory
+from simplenn.training.checkpoints import CheckpointStore, TrainedWeights
 from simplenn.training.progress import EpochRecord
-from simplenn.training.trainer import Trainer, restore_best
 
 
 @dataclass
@@ -41,7 +45,6 @@ class LoadedRun:
     class_names: list[str]  # e.g. "T-shirt/top" for Fashion-MNIST, "0".."9" for digits (data.json)
     image_shape: tuple[int, int]  # (height, width) of the images the network reads
     checkpoint: Path  # the checkpoint the weights were read from
-    trainer: Trainer = field(repr=False, default=None)  # the restored trainer, for `diagnose`'s measurements
 
     def __repr__(self) -> str:
         accuracy = f", test accuracy {100 * self.summary['test_accuracy']:.2f} %" if self.summary else ""
@@ -74,6 +77,18 @@ class LoadedRun:
         """Classes `(n,)`: the largest logit, as the post's `argmax`."""
         return np.argmax(self.logits(images), axis=1)
 
+    @cached_property
+    def trainer(self):
+        """The run's whole `Trainer` from the same checkpoint, optimizer included, for `diagnose`'s measurements."""
+        from simplenn.training.trainer import Trainer, restore_best  # Keras loads here, for the optimizer
+
+        # n_train only sets the batch count of the learning-rate schedule; restoring needs none.
+        trainer = Trainer(self.config, n_train=1, image_shape=self.image_shape)
+        CheckpointStore(self.checkpoint.parent, trainer, read_only=True).load(self.checkpoint)
+        if self.config.patience and int(trainer.best_epoch.numpy()) > 0:
+            restore_best(trainer)
+        return trainer
+
     def evaluate(self, dataset: str | None = None):
         """An `Evaluation` of the test split of `dataset` (default: the run's own)."""
         from simplenn.runs.evaluation import evaluate_run
@@ -100,9 +115,6 @@ def image_shape_of(n_features: int) -> tuple[int, int]:
 
 def load_run(run_dir: str | Path) -> LoadedRun:
     """The run in `run_dir` with its trained weights, or `SimplennError` naming what is wrong."""
-    from simplenn.training.checkpoints import CheckpointStore
-    from simplenn.nn.metrics import weights_sha256
-
     run = RunDirectory(run_dir)
     path = run.path
     config, history, summary = run.read_records()
@@ -115,20 +127,18 @@ def load_run(run_dir: str | Path) -> LoadedRun:
     else:
         names, image_shape = facts["class_names"], tuple(facts["image_shape"])
     warnings: list[str] = []
-    # n_train only sets the batch count of the learning-rate schedule; restoring needs none.
-    trainer = Trainer(config, n_train=1, image_shape=image_shape)
-    store = CheckpointStore(run.checkpoints, trainer, log=warnings.append, read_only=True)
+    trained = TrainedWeights(config)
+    store = CheckpointStore(run.checkpoints, trained, log=warnings.append, read_only=True)
     try:
         checkpoint = store.restore()
     except SimplennError as error:
         raise SimplennError(f"cannot load run {path}: {error}") from None
     if checkpoint is None:
         raise SimplennError(f"cannot load run {path}: it holds no checkpoint in {run.checkpoints}")
-    if config.patience and int(trainer.best_epoch.numpy()) > 0:
-        restore_best(trainer)  # what early stopping kept, and what summary.json scored
+    trained.use_best()  # what early stopping kept, and what summary.json scored
     if summary is not None:
         expected = summary.get("weights_sha256")
-        if weights_sha256(trainer.network.params) != expected:
+        if weights_sha256(trained.network.params) != expected:
             not_scored = f"summary.json scored (weights_sha256 {str(expected)[:12]}...)"
             skipped = "; ".join(
                 w.removeprefix("warning: ").removesuffix("; trying the one before it") for w in warnings
@@ -141,12 +151,11 @@ def load_run(run_dir: str | Path) -> LoadedRun:
     return LoadedRun(
         run_dir=path,
         config=config,
-        network=trainer.network,
+        network=trained.network,
         history=history,
         summary=summary,
         class_names=names,
         image_shape=image_shape,
         checkpoint=checkpoint,
-        trainer=trainer,
     )
 

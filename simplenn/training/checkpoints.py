@@ -31,6 +31,7 @@ from simplenn.machine.quiet_tensorflow import tf
 from simplenn.config import Config
 from simplenn.errors import SimplennError
 from simplenn.machine.file_safety import DiskFull, is_disk_full, remove_unfinished_writes, sha256_of, write_atomically
+from simplenn.nn.network import Network
 
 if TYPE_CHECKING:  # a checkpoint stores any trainer it is given; the type is for readers
     from simplenn.training.trainer import Trainer
@@ -52,6 +53,37 @@ def weight_shapes(shapes: list[tuple[int, ...]]) -> str:
     return ", ".join(f"W{l} {shape}" for l, shape in enumerate(shapes, start=1))
 
 
+class TrainedWeights(tf.Module):
+    """What inference reads of a `Trainer`'s checkpoint: the network's weights, and early stopping's best.
+
+    A checkpoint finds each value by its path from the root (`trainer/network/W1`,
+    `trainer/best_params/0`, ...), so this module, holding those attributes under the same
+    names, reads them and leaves the optimizer's moments and the progress counters unread:
+    no optimizer to build, and no Keras to import, to predict.
+    """
+
+    def __init__(self, config: Config):
+        super().__init__(name="trainer")
+        self.config = config
+        self.network = Network(  # as `Trainer` builds it; the checkpoint overwrites the initial weights
+            config.layers, config.activation, config.init, config.init_stddev,
+            config.dropout, config.seed, config.precision,
+        )
+        self.best_epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
+        self.best_params = [tf.Variable(p, trainable=False) for p in self.network.params]
+
+    @property
+    def global_step(self) -> None:
+        """Not read: the optimizer's step count stays in the checkpoint."""
+        return None
+
+    def use_best(self) -> None:
+        """Early stopping's best weights in place of the last epoch's, when the run kept any."""
+        if self.config.patience and int(self.best_epoch.numpy()) > 0:
+            for best, p in zip(self.best_params, self.network.params):
+                p.assign(best)
+
+
 class CheckpointStore:
     """Save a trainer's state into `directory`, and restore the newest intact checkpoint.
 
@@ -65,6 +97,7 @@ class CheckpointStore:
         """read_only: only `restore` will be used, without the lock (`load_run`): touch no file."""
         self.directory = Path(directory)
         self.trainer = trainer
+        self.read_only = read_only
         self._log = log
         self._config = tf.Variable(trainer.config.to_json(), trainable=False, name="config")
         self._checkpoint = tf.train.Checkpoint(trainer=trainer, config=self._config)
@@ -173,12 +206,21 @@ class CheckpointStore:
                 return f"{name} does not match its sha256 in {digest.name}"
         return None
 
+    def load(self, prefix: Path) -> None:
+        """Restore checkpoint `prefix`, already found intact by `restore`, into this store's trainer."""
+        problem = self._load(prefix)
+        if problem is not None:
+            raise SimplennError(f"cannot read checkpoint {prefix}: {problem}")
+        self.latest, self.saved_at_step = prefix, self.trainer.global_step
+
     def _load(self, prefix: Path) -> str | None:
         """Restore `prefix` into the trainer; None, or why TensorFlow could not read it."""
         try:
             reader = tf.train.load_checkpoint(str(prefix))
             self._require_same_run(prefix, reader)
-            self._checkpoint.restore(str(prefix)).assert_existing_objects_matched()
+            status = self._checkpoint.restore(str(prefix)).assert_existing_objects_matched()
+            if self.read_only:  # `TrainedWeights` reads only part of what was saved, on purpose
+                status.expect_partial()
         except (tf.errors.OpError, ValueError, AssertionError) as error:
             return f"TensorFlow cannot read it: {str(error).strip().splitlines()[0]}"
         return None
