@@ -735,18 +735,20 @@ def _add_export_parser(commands) -> None:
     )
     _add_run_argument(parser)
     parser.add_argument("out", metavar="OUT", help="the SavedModel folder, or the .tflite file, to write")
-    parser.add_argument("--format", choices=("saved_model", "tflite"), default="saved_model",
-                        help="saved_model (for TensorFlow Serving; default) or tflite")
+    parser.add_argument("--format", choices=("saved_model", "tflite"), default=None,
+                        help="saved_model (for TensorFlow Serving) or tflite (default: tflite when OUT ends in "
+                             ".tflite, else saved_model; a contradiction is refused)")
     parser.set_defaults(handler=_export)
 
 
 def _export(args: argparse.Namespace) -> int:
     _check_run_before_tensorflow(args.run_dir)
-    from simplenn.export import export_run, export_summary
+    from simplenn.export import export_format, export_run, export_summary
     from simplenn.loaded_run import load_run
 
+    format = export_format(args.out, args.format)  # a contradiction is refused before the run loads
     run = load_run(args.run_dir)
-    print(export_summary(run, export_run(run, args.out, args.format), args.format))
+    print(export_summary(run, export_run(run, args.out, format), format))
     return 0
 
 

@@ -167,11 +167,12 @@ def calibration(confidence: np.ndarray, right: np.ndarray, n_bins: int = CALIBRA
 
 
 def evaluate_run(run, dataset: str | None = None) -> Evaluation:
-    """Score a `LoadedRun` on the test split of `dataset` (default: the run's own)."""
+    """Score a `LoadedRun` on the test split of `dataset` (default: the run's own, where
+    data.json recorded it or where `load_run(..., dataset=)` was told it is now)."""
+    from simplenn.contract import run_dataset
     from simplenn.datasets import load_dataset
-    from simplenn.loaded_run import scores_from_logits
 
-    dataset = dataset or run.config.dataset
+    dataset = dataset or run.training_data or run_dataset(run.contract)
     loaded = load_dataset(dataset, test_split=run.config.test_split, image_size=run.config.image_size,
                           test_only=True)
     _, (x_test, y_test) = loaded
@@ -189,7 +190,7 @@ def evaluate_run(run, dataset: str | None = None) -> Evaluation:
         )
     started = time.perf_counter()
     logits = run.logits(x_test)  # (n, K)
-    scores = scores_from_logits(logits, run.config.loss)
+    scores = run.scores(logits)
     evaluation = evaluate_predictions(y_test, scores, loaded.class_names, dataset, images=x_test,
                                       predicted=np.argmax(logits, axis=1))
     evaluation.seconds = time.perf_counter() - started

@@ -19,6 +19,7 @@ from simplenn.quiet_tensorflow import tf  # `import tensorflow as tf`, quietly
 from simplenn.augmentation import check_augmentation
 from simplenn.checkpoints import CheckpointStore
 from simplenn.config import Config, fit_to_data
+from simplenn.contract import contract_for_data
 from simplenn.cluster import cluster_of
 from simplenn.data import PreparedData, prepare_data
 from simplenn.distribution import DistributedTrainer, WorkerCheckpoints, WorkerLost, place
@@ -95,7 +96,8 @@ def _train_in(run: RunDirectory, trainer: Trainer, data: PreparedData, resume: b
         if not resume:
             run.require_new()
             run.write_config(trainer.config)
-            run.write_data_facts(data.class_names, data.image_shape)
+            run.write_data_facts(data.class_names, data.image_shape,
+                                 contract_for_data(trainer.config.dataset, data.image_shape, trainer.config.scale_inputs))
         return _train(trainer, data, run, live_progress, log)
     except DiskFull as full:  # the checkpoints saved before are intact
         started = (run.path / "config.json").exists()

@@ -4,9 +4,9 @@
     for prediction in predict_images(run, ["seven.jpg", "photos/"]):
         print(prediction.source, prediction.top(3))
 
-Every image goes through `preprocessing.preprocess` with its run's dataset recipe, the
-same function `simplenn serve` uses, so a photo and a drawing reach the network as its
-training images did.
+Every image goes through `preprocessing.preprocess` with the recipe its run recorded
+(`run.contract.recipe`), the same function `simplenn serve` uses, so a photo and a
+drawing reach the network as its training images did.
 
 A table of images (a CSV such as Kaggle's unlabelled `test.csv`, or a `.npy`) is
 predicted as a whole instead, into Kaggle's submission format `ImageId,Label`
@@ -24,12 +24,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from simplenn.datasets.image_folder import IMAGE_SUFFIXES  # what a folder given to `predict` is searched for
 from simplenn.errors import SimplennError
 from simplenn.file_safety import write_text
 from simplenn.preprocessing import InputStyle, input_style, preprocess, read_image
 
-# What a folder given to `predict` is searched for (Pillow reads more; these are photos).
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp")
 VIEW_HEIGHT = 280  # pixels of each half of a --save-input picture: 10x a 28x28 input
 
 
@@ -49,8 +48,8 @@ class Prediction:
 
 
 def style_of(run) -> InputStyle:
-    """The preprocessing recipe of a `LoadedRun`: its dataset's, at its image size."""
-    return input_style(run.config.dataset, run.image_shape)
+    """The preprocessing recipe a `LoadedRun` recorded in its input contract, at its image size."""
+    return input_style(run.contract.recipe, run.image_shape)
 
 
 def image_files(paths: list[str | Path]) -> list[Path]:

@@ -237,19 +237,25 @@ class RunDirectory:
         except ConfigError as error:
             raise SimplennError(f"{path}: config field {error}") from None
 
-    def write_data_facts(self, class_names, image_shape: tuple[int, int]) -> None:
-        """data.json: what `load_run` needs to know of the data without reading it again."""
-        write_json(self.path / "data.json", {"class_names": list(class_names), "image_shape": list(image_shape)})
+    def write_data_facts(self, class_names, image_shape: tuple[int, int], contract=None) -> None:
+        """data.json: what `load_run` needs to know of the data without reading it again,
+        and the run's input contract (`contract.InputContract`) under `input`."""
+        facts = {"class_names": list(class_names), "image_shape": list(image_shape)}
+        if contract is not None:
+            facts["input"] = contract.to_dict()
+        write_json(self.path / "data.json", facts)
 
     def read_data_facts(self) -> dict | None:
-        """data.json's `class_names` and `image_shape`, or None for a run recorded before it existed."""
+        """data.json's `class_names`, `image_shape` and `input` (absent in runs recorded before
+        it was), or None for a run recorded before data.json existed."""
         path = self.path / "data.json"
         if not path.exists():
             return None
         facts = read_json(path)
         if not (isinstance(facts, dict) and isinstance(facts.get("class_names"), list)
-                and isinstance(facts.get("image_shape"), list) and len(facts["image_shape"]) == 2):
-            raise SimplennError(f"cannot read {path}: expected class_names and image_shape")
+                and isinstance(facts.get("image_shape"), list) and len(facts["image_shape"]) == 2
+                and isinstance(facts.get("input", {}), dict)):
+            raise SimplennError(f"cannot read {path}: expected class_names, image_shape and input")
         return facts
 
     def read_history(self) -> list[EpochRecord]:
