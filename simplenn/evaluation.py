@@ -227,14 +227,20 @@ def format_evaluation(evaluation: Evaluation) -> str:
     return "\n".join(lines)
 
 
-def write_evaluation(evaluation: Evaluation, path: str | Path, run=None) -> Path:
-    """evaluation.json: the scores, and which run and weights produced them."""
+def evaluation_record(evaluation: Evaluation, run=None) -> dict:
+    """The scores, and which run and weights produced them: what evaluation.json holds."""
     from simplenn.metrics import weights_sha256
-    from simplenn.file_safety import write_json
 
     values = evaluation.to_dict()
     if run is not None:
         values["run_dir"] = str(run.run_dir)
         values["checkpoint"] = run.checkpoint.name
         values["weights_sha256"] = weights_sha256(run.network.params)
-    return write_json(path, values)
+    return values
+
+
+def write_evaluation(evaluation: Evaluation, path: str | Path, run=None) -> Path:
+    """evaluation.json: `evaluation_record`."""
+    from simplenn.file_safety import write_json
+
+    return write_json(path, evaluation_record(evaluation, run))

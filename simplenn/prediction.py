@@ -9,8 +9,8 @@ Every image goes through `preprocessing.preprocess` with the recipe its run reco
 drawing reach the network as its training images did.
 
 A table of images (a CSV such as Kaggle's unlabelled `test.csv`, or a `.npy`) is
-predicted as a whole instead, into Kaggle's submission format `ImageId,Label`
-(`predict_file`): those images are already the dataset's input, so they skip `preprocess`.
+predicted row by row (`predict_table`): those rows are already the run's input, so they
+skip `preprocess`; `write_submission` writes them in Kaggle's format `ImageId,Label`.
 """
 
 from __future__ import annotations
@@ -141,14 +141,21 @@ def is_image_table(path: str | Path) -> bool:
     return Path(path).suffix.lower() in (".csv", ".npy") and Path(path).is_file()
 
 
-def predict_file(run, images_path: str | Path, out: str | Path) -> Path:
-    """Predict every image in `images_path` with `run` (a `LoadedRun`) and write `out`."""
+def predict_table(run, images_path: str | Path) -> list[Prediction]:
+    """A `Prediction` for each row of a CSV or `.npy` of the run's inputs (source "FILE row i")."""
     from simplenn.datasets import load_images
 
     images = load_images(images_path, image_size=run.config.image_size)  # (n, h, w)
-    predicted = run.predict(images)  # (n,) class indices
+    probabilities = run.predict_proba(images)  # (n, K); the run's contract checks the rows
+    seen = images.reshape(len(images), *run.image_shape)
+    return [Prediction(f"{images_path} row {i}", np.asarray(view), p, run.class_names)
+            for i, (view, p) in enumerate(zip(seen, probabilities), start=1)]
+
+
+def write_submission(predictions: list[Prediction], out: str | Path) -> Path:
+    """`out` in Kaggle's submission format: `ImageId,Label`, one row per prediction, from 1."""
     table = io.StringIO()
     writer = csv.writer(table, lineterminator="\n")
     writer.writerow(["ImageId", "Label"])
-    writer.writerows((i, run.class_names[k]) for i, k in enumerate(predicted, start=1))
+    writer.writerows((i, p.top(1)[0][0]) for i, p in enumerate(predictions, start=1))
     return write_text(out, table.getvalue())
