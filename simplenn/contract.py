@@ -17,6 +17,7 @@ what does not fit instead of guessing:
              is read) or "none" (the run reads rows of features, not image files)
     source   {"name": "digits"}, or {"path": "/absolute/path", "sha256": "..."} for data given by path
     value_range  (low, high) of the training inputs; (0, 255) for pixels
+    rms      for features: the training inputs' root mean square, their typical size
 
 Runs recorded before data.json held the contract get the one their config implies
 (`implied_contract`).
@@ -38,6 +39,11 @@ KINDS = ("image", "features")
 SCALINGS = ("divide_by_255", "none")
 RECIPES = ("mnist", "digits", "fashion-mnist", "resize", "none")
 PIXEL_RANGE = (0.0, 255.0)
+# Features whose root mean square is this many times larger (or smaller) than training's are
+# on another scale: 0-255 pixels given to a network fitted on standardised or 0-1 features.
+# A test fold's values stray past the training fold's range (MinMaxScaler leaves a column
+# that was constant in training unscaled), but not by this much on the whole.
+SCALE_FACTOR = 20.0
 # Catalogue datasets and the recipe their images were made by; kmnist and EMNIST follow MNIST's.
 CATALOGUE_RECIPES = {"digits": "digits", "fashion-mnist": "fashion-mnist"}
 
@@ -52,6 +58,7 @@ class InputContract:
     recipe: str
     source: dict
     value_range: tuple[float, float] = PIXEL_RANGE
+    rms: float | None = None
 
     @property
     def n_features(self) -> int:
@@ -83,7 +90,8 @@ class InputContract:
         try:
             contract = cls(kind=values["kind"], shape=tuple(int(n) for n in values["shape"]),
                            scaling=values["scaling"], recipe=values["recipe"], source=dict(values["source"]),
-                           value_range=tuple(float(v) for v in values["value_range"]))
+                           value_range=tuple(float(v) for v in values["value_range"]),
+                           rms=None if values.get("rms") is None else float(values["rms"]))
         except (KeyError, TypeError, ValueError) as error:
             raise SimplennError(f"cannot read {where}: the input contract lacks or mangles {error}; "
                                 "the file was changed after training") from None
@@ -147,14 +155,14 @@ class InputContract:
                     "(it scales them itself); multiply them by 255"
                 )
             return
-        # Features: allow as much again as training's spread on either side (a test fold
-        # strays a little past the training fold's range; 0-255 pixels given to a run that
-        # trained on standardised features stray far).
-        margin = max(train_high - train_low, 1e-6)
-        if low < train_low - margin or high > train_high + margin:
+        if self.rms is None or self.rms == 0:
+            return
+        rms = float(np.sqrt(np.mean(np.square(X, dtype=np.float64))))
+        if rms > SCALE_FACTOR * self.rms or 0 < rms < self.rms / SCALE_FACTOR:
             raise SimplennError(
-                f"{what} hold values from {low:g} to {high:g}, far outside the {train_low:g} to {train_high:g} "
-                "the run trained on; scale them as its training data was scaled"
+                f"{what} hold values from {low:g} to {high:g}, of typical size {rms:.3g} (root mean square), far "
+                f"from the {self.rms:.3g} of the values it was fitted on ({train_low:g} to {train_high:g}); "
+                "scale them as its training data was scaled"
             )
 
 

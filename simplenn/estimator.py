@@ -22,8 +22,8 @@ and X must hold values 0-255 (0-1 fractions are refused, not divided again).
 
 Inputs follow the fitted `contract_` (`contract.py`), the rule `load_run`, `predict` and
 `serve` follow too: `predict` refuses NaN, a wrong feature count, and values far outside
-the range `fit` saw (`ValueError` naming it), e.g. 0-255 pixels given to a network that
-was fitted on standardised features.
+the scale `fit` saw (a root mean square 20 times larger or smaller: `ValueError`
+naming it), e.g. 0-255 pixels given to a network fitted on standardised features.
 
 Training is `simplenn train`'s: `Trainer` and `fit` from `training.py`, on splits from
 `data.py`. `partial_fit` runs one more epoch of the same trainer on the rows it is given;
@@ -222,11 +222,13 @@ class Classifier(ClassifierMixin, BaseEstimator):
 
 def _contract(X: np.ndarray, config: Config):
     """The fitted estimator's input contract: rows of features, pixels 0-255 with `scale_inputs`."""
-    from simplenn.contract import PIXEL_RANGE, InputContract
+    from simplenn.contract import InputContract
 
-    low, high = (float(X.min()), float(X.max())) if np.isfinite(X).all() else (0.0, 0.0)
-    return InputContract("features", (X.shape[1],), "divide_by_255" if config.scale_inputs else "none", "none",
-                         {"name": "the X given to fit"}, PIXEL_RANGE if config.scale_inputs else (low, high))
+    low, high = (float(X.min()), float(X.max())) if X.size else (0.0, 0.0)
+    rms = float(np.sqrt(np.mean(np.square(X, dtype=np.float64)))) if X.size else 0.0
+    if config.scale_inputs:  # pixels 0-255, checked as `simplenn train`'s are
+        return InputContract("features", (X.shape[1],), "divide_by_255", "none", {"name": "the X given to fit"})
+    return InputContract("features", (X.shape[1],), "none", "none", {"name": "the X given to fit"}, (low, high), rms)
 
 
 def _network_inputs(contract, X: np.ndarray) -> np.ndarray:
