@@ -136,8 +136,8 @@ class Classifier(ClassifierMixin, BaseEstimator):
     def _train(self, config: Config, X: np.ndarray, encoded: np.ndarray, epochs: int | None, carry_on: bool) -> None:
         """Train until `epochs` epochs are done (None: the config's), on from the current
         weights when `carry_on`, else from new ones."""
-        from simplenn.data import training_splits
-        from simplenn.training import fit
+        from simplenn.training.data import training_splits
+        from simplenn.training.trainer import fit
 
         X = _network_inputs(self.contract_, X)  # (n, n0) float32, checked and scaled as predict will
         Y = np.eye(len(self.classes_), dtype=np.float32)[encoded]  # (n,) -> (n, K) one-hot
@@ -158,8 +158,8 @@ class Classifier(ClassifierMixin, BaseEstimator):
         on a different number of rows gets a new trainer with the weights, the optimizer's
         state and the epoch count of the old one (after unpickling: the weights and epochs).
         """
-        from simplenn.loaded_run import image_shape_of
-        from simplenn.training import Trainer
+        from simplenn.runs.loaded_run import image_shape_of
+        from simplenn.training.trainer import Trainer
 
         old = self._trainer if carry_on else None
         if old is not None and old.n_train == n_train:
@@ -186,8 +186,8 @@ class Classifier(ClassifierMixin, BaseEstimator):
         With the post's sigmoid loss the K independent sigmoids are divided by their sum,
         since scikit-learn's probabilities sum to 1 (`LoadedRun.predict_proba` keeps them as they are).
         """
-        from simplenn.metrics import logits_in_blocks
-        from simplenn.network import class_scores
+        from simplenn.nn.metrics import logits_in_blocks
+        from simplenn.nn.network import class_scores
 
         check_is_fitted(self)
         X = validate_data(self, X, dtype=(np.float32, np.float64), reset=False)
@@ -212,7 +212,7 @@ class Classifier(ClassifierMixin, BaseEstimator):
         super().__setstate__(state)
         self._trainer = None
         if "weights_" in state:
-            from simplenn.network import Network
+            from simplenn.nn.network import Network
 
             c = self.config_
             self._network = Network(c.layers, c.activation, c.init, c.init_stddev, c.dropout, c.seed, c.precision)
@@ -222,7 +222,7 @@ class Classifier(ClassifierMixin, BaseEstimator):
 
 def _contract(X: np.ndarray, config: Config):
     """The fitted estimator's input contract: rows of features, pixels 0-255 with `scale_inputs`."""
-    from simplenn.contract import InputContract
+    from simplenn.runs.contract import InputContract
 
     low, high = (float(X.min()), float(X.max())) if X.size else (0.0, 0.0)
     rms = float(np.sqrt(np.mean(np.square(X, dtype=np.float64)))) if X.size else 0.0

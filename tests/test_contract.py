@@ -13,11 +13,11 @@ import pytest
 from PIL import Image
 
 from simplenn.cli import main
-from simplenn.contract import InputContract, dataset_sha256
+from simplenn.runs.contract import InputContract, dataset_sha256
 from simplenn.datasets import load_dataset
 from simplenn.datasets.catalogue import IDX_FILE_NAMES
 from simplenn.errors import SimplennError
-from simplenn.loaded_run import load_run
+from simplenn.runs.loaded_run import load_run
 from cli_messages import error_message
 from mnist_format import idx_bytes
 
@@ -107,7 +107,7 @@ def test_each_readers_run_gives_its_own_classes_for_its_training_images_saved_as
 def test_a_catalogue_run_records_its_recipe_and_an_old_run_gets_the_one_its_config_implies(digits_run_dir, tmp_path):
     facts = json.loads((digits_run_dir / "data.json").read_text())
     assert facts["input"] == {"kind": "image", "shape": [8, 8], "scaling": "divide_by_255", "recipe": "digits",
-                              "source": {"name": "digits"}, "value_range": [0.0, 255.0]}
+                              "source": {"name": "digits"}, "value_range": [0.0, 255.0], "rms": None}
     old = tmp_path / "old"
     shutil.copytree(digits_run_dir, old)
     del facts["input"]

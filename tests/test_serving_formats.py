@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 from starlette.testclient import TestClient
 
-from simplenn import serving
+from simplenn.serving import server as serving
 from simplenn.datasets import load_dataset
-from simplenn.export import export_run
-from simplenn.loaded_run import load_run
-from simplenn.quiet_tensorflow import tf
+from simplenn.serving.export import export_run
+from simplenn.runs.loaded_run import load_run
+from simplenn.machine.quiet_tensorflow import tf
 
 PREDICT = "/v1/models/simplenn:predict"
 README = Path(__file__).resolve().parent.parent / "README.md"
