@@ -177,3 +177,49 @@ def test_the_contract_round_trips_and_refuses_a_mangled_one():
     assert InputContract.from_dict(json.loads(json.dumps(contract.to_dict())), "data.json") == contract
     with pytest.raises(SimplennError, match="input recipe 'photo' is not one of"):
         InputContract.from_dict({**contract.to_dict(), "recipe": "photo"}, "data.json")
+
+
+def test_test_split_0_trains_on_every_example_and_says_no_test_score_follows(digits, tmp_path, capsys):
+    csv = write_csv(tmp_path / "train.csv", digits)
+    code = main(["train", "--preset", "fixed", "--dataset", str(csv), "--epochs", "2", "--no-xla",
+                 "--test-split", "0", "--run-dir", str(tmp_path / "run")])
+    out = capsys.readouterr().out
+    assert code == 0 and "no test split: trained on every example (--test-split 0), so no test score follows" in out
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["test_accuracy"] is None and summary["test_scores"] is None
+    run = load_run(tmp_path / "run")  # and it loads, and predicts, as any run does
+    assert run.predict(digits[0][:3]).shape == (3,)
+    assert main(["evaluate", str(tmp_path / "run")]) == 2
+    assert "has no test split to score; evaluate it on other data with --dataset" in error_message(capsys.readouterr().err)
+
+
+def test_export_takes_its_format_from_the_suffix_and_refuses_a_contradiction(digits_run_dir, tmp_path, capsys):
+    assert main(["export", str(digits_run_dir), str(tmp_path / "m.tflite")]) == 0
+    assert (tmp_path / "m.tflite").is_file() and "TFLite model written" in capsys.readouterr().out
+    assert main(["export", str(digits_run_dir), str(tmp_path / "n.tflite"), "--format", "saved_model"]) == 2
+    assert "ends in .tflite but --format saved_model writes a folder" in error_message(capsys.readouterr().err)
+    assert not (tmp_path / "n.tflite").exists()
+
+
+def test_compare_writes_only_where_out_says(digits_run_dir, tmp_path, capsys):
+    other = tmp_path / "other"
+    shutil.copytree(digits_run_dir, other)
+    before = sorted(p.relative_to(digits_run_dir) for p in digits_run_dir.rglob("*"))
+    assert main(["compare", str(digits_run_dir), str(other)]) == 0
+    assert "written" not in capsys.readouterr().out
+    assert sorted(p.relative_to(digits_run_dir) for p in digits_run_dir.rglob("*")) == before
+    assert main(["compare", str(digits_run_dir), str(other), "--out", str(tmp_path / "curves.png")]) == 0
+    assert (tmp_path / "curves.png").is_file()
+
+
+def test_plot_and_report_take_dataset_for_a_moved_run(digits, tmp_path, capsys):
+    write_npz(tmp_path / "digits.npz", digits)
+    train(tmp_path / "digits.npz", tmp_path / "run")
+    (tmp_path / "digits.npz").rename(tmp_path / "moved.npz")
+    capsys.readouterr()
+    assert main(["report", str(tmp_path / "run"), "--out", str(tmp_path / "r.html")]) == 2
+    assert "the run's dataset is not at" in error_message(capsys.readouterr().err)
+    assert main(["report", str(tmp_path / "run"), "--out", str(tmp_path / "r.html"),
+                 "--dataset", str(tmp_path / "moved.npz")]) == 0
+    assert main(["plot", str(tmp_path / "run"), "--out", str(tmp_path / "figures"),
+                 "--dataset", str(tmp_path / "moved.npz")]) == 0

@@ -579,6 +579,13 @@ def _add_run_argument(parser) -> None:
     parser.add_argument("run_dir", metavar="RUN", help="the --run-dir of a `simplenn train`")
 
 
+def _add_run_dataset_flag(parser) -> None:
+    """`--dataset` for commands that read a run's own test split: where its data is now."""
+    parser.add_argument("--dataset", default=None, metavar="PATH",
+                        help="where the run's training data is now, when it was moved; it must hash to the "
+                             "sha256 the run recorded (default: where the run recorded it)")
+
+
 def _add_evaluate_parser(commands) -> None:
     parser = _add_command(
         commands, "evaluate", "score a trained run again, class by class",
@@ -614,6 +621,7 @@ def _add_plot_parser(commands) -> None:
     )
     _add_run_argument(parser)
     parser.add_argument("--out", default=None, help="folder for the figures (default RUN/figures)")
+    _add_run_dataset_flag(parser)
     parser.set_defaults(handler=_plot)
 
 
@@ -625,7 +633,7 @@ def _plot(args: argparse.Namespace) -> int:
 
     draw_into_files_only()
 
-    for path in plot_run(load_run(args.run_dir), out_dir=args.out).values():
+    for path in plot_run(load_run(args.run_dir, dataset=args.dataset), out_dir=args.out).values():
         print(f"figure written to {path}")
     return 0
 
@@ -639,6 +647,7 @@ def _add_report_parser(commands) -> None:
     _add_run_argument(parser)
     parser.add_argument("--out", type=output_file, default=None, help="the HTML file (default RUN/report.html)")
     parser.add_argument("--lang", choices=("en", "ko"), default="en", help="language of the headings (ko: Korean)")
+    _add_run_dataset_flag(parser)
     parser.set_defaults(handler=_report)
 
 
@@ -650,7 +659,7 @@ def _report(args: argparse.Namespace) -> int:
 
     draw_into_files_only()
 
-    print(f"report written to {write_report(load_run(args.run_dir), args.out, args.lang)}")
+    print(f"report written to {write_report(load_run(args.run_dir, dataset=args.dataset), args.out, args.lang)}")
     return 0
 
 
@@ -662,7 +671,8 @@ def _add_compare_parser(commands) -> None:
     )
     parser.add_argument("run_dirs", metavar="RUN", nargs="+", help="two or more --run-dir folders")
     parser.add_argument("--out", type=image_file, default=None,
-                        help="the overlaid learning curves (default: figures/compare.png in the first RUN)")
+                        help="also write the overlaid learning curves here, a PNG (default: none; no run folder "
+                             "is written into)")
     parser.set_defaults(handler=_compare)
 
 
@@ -676,8 +686,8 @@ def _compare(args: argparse.Namespace) -> int:
     draw_into_files_only()
 
     print(format_comparison(comparison))
-    out = args.out or Path(args.run_dirs[0]) / "figures" / "compare.png"
-    print(f"learning curves written to {plot_comparison(comparison, out)}")
+    if args.out:
+        print(f"learning curves written to {plot_comparison(comparison, args.out)}")
     return 0
 
 

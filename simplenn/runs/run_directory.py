@@ -54,8 +54,10 @@ RUN_FOLDERS = ("checkpoints", "tensorboard", "figures")
 SCALARS_BYTES = 4096  # an event file's header and one epoch's scalars, rounded up to a disk block
 LOCK_CONTENT = re.compile(r"\d*\n?")  # what simplenn writes in .lock: its pid, or nothing yet
 # summary.json: the fields that commands read back, and their JSON types.
-SUMMARY_FIELDS = {"test_accuracy": (int, float), "train_accuracy": (int, float), "train_seconds": (int, float),
-                  "epochs": int, "weights_sha256": str, "test_scores": dict, "config": dict}
+# test_accuracy and test_scores are null for a run that trained on every example (--test-split 0).
+SUMMARY_FIELDS = {"test_accuracy": (int, float, type(None)), "train_accuracy": (int, float),
+                  "train_seconds": (int, float), "epochs": int, "weights_sha256": str,
+                  "test_scores": (dict, type(None)), "config": dict}
 SCORE_FIELDS = tuple(f"{score}_{average}" for average in ("micro", "macro")
                      for score in ("precision", "recall", "f1")) + ("accuracy",)
 
@@ -292,7 +294,7 @@ class RunDirectory:
                                 f"{type(summary).__name__}; the file was changed after training")
         for name, kinds in SUMMARY_FIELDS.items():
             _require_type(summary.get(name), kinds, f"{name} in {path}")
-        for name in SCORE_FIELDS:
+        for name in SCORE_FIELDS if summary["test_scores"] is not None else ():
             _require_type(summary["test_scores"].get(name), (int, float), f"test_scores.{name} in {path}")
         return summary
 

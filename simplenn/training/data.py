@@ -71,7 +71,8 @@ def prepare(images: np.ndarray, labels: np.ndarray, n_classes: int, *, scale: bo
 
 def prepare_images(images: np.ndarray, *, scale: bool) -> np.ndarray:
     """Pixels 0-255, (n, height, width) or already (n, height * width) -> X float32 (n, height * width)."""
-    X = np.asarray(images).reshape(len(images), -1).astype(np.float32)  # (n, 28, 28) -> (n, 784)
+    images = np.asarray(images)
+    X = images.reshape(len(images), int(np.prod(images.shape[1:]))).astype(np.float32)  # (n, 28, 28) -> (n, 784)
     return scale_inputs(X, scale)
 
 
