@@ -217,6 +217,7 @@ def model_metadata(run) -> dict:
             "class_names": run.class_names,
             "image_shape": [h, w],
             "scale_inputs": run.config.scale_inputs,  # serving_default's inputs are pixels / 255 when true
+            "input": run.contract.to_dict(),  # what one input is, its scaling and recipe (data.json)
             "loss": run.config.loss,
             "layers": list(run.config.layers),
             "test_accuracy": (run.summary or {}).get("test_accuracy"),
