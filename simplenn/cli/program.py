@@ -743,7 +743,8 @@ def _add_predict_parser(commands) -> None:
     parser.add_argument("--top-k", type=positive_int, default=3, help="how many classes to list (default 3)")
     _add_json_flag(parser, "the predictions as JSON", default="none: lines on standard output")
     parser.add_argument("--save-input", metavar="DIR", default=None,
-                        help="write each image beside the 28x28 image the network saw, into DIR")
+                        help="write each image beside the image the network saw, as NAME.seen.png into DIR "
+                             "(default: none)")
     parser.add_argument("--invert", action=argparse.BooleanOptionalAction, default=None,
                         help="the ink is dark on light paper (--invert) or not (--no-invert); default: decided per image")
     parser.add_argument("--out", type=output_file, default=None,

@@ -11,8 +11,11 @@ floats); labels `(n,)` are class indices 0..K-1 with K = len(class_names).
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
+from simplenn.errors import SimplennWarning
 from simplenn.datasets.validation import DatasetError, check_examples, check_splits, count_classes
 
 ImagesAndLabels = tuple[np.ndarray, np.ndarray]  # (n, height, width), (n,)
@@ -117,5 +120,8 @@ def as_images(array: np.ndarray, source: str) -> np.ndarray:
     if low < 0 or high > 255:
         raise DatasetError(f"{source}: expected pixels in 0-255 (or 0-1), found values from {low:g} to {high:g}")
     if high <= 1.0:
+        # The one named conversion of inputs (README, "What a run reads"), and it says so.
+        warnings.warn(f"{source}: float pixels all within 0-1 were read as fractions of full intensity and "
+                      "multiplied by 255", SimplennWarning, stacklevel=2)
         array *= 255.0  # fractions 0-1 -> 0-255
     return array
