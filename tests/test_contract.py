@@ -223,3 +223,14 @@ def test_plot_and_report_take_dataset_for_a_moved_run(digits, tmp_path, capsys):
                  "--dataset", str(tmp_path / "moved.npz")]) == 0
     assert main(["plot", str(tmp_path / "run"), "--out", str(tmp_path / "figures"),
                  "--dataset", str(tmp_path / "moved.npz")]) == 0
+
+
+def test_json_is_a_path_or_a_dash_for_standard_output_in_every_command(digits_run_dir, tmp_path, capsys):
+    assert main(["evaluate", str(digits_run_dir), "--json", "-"]) == 0
+    scores = json.loads(capsys.readouterr().out)
+    assert scores["run_dir"] == str(digits_run_dir) and 0 <= scores["accuracy"] <= 1
+    before = (digits_run_dir / "evaluation.json").read_text() if (digits_run_dir / "evaluation.json").exists() else None
+    assert main(["evaluate", str(digits_run_dir), "--json", str(tmp_path / "scores.json")]) == 0
+    assert json.loads((tmp_path / "scores.json").read_text())["accuracy"] == scores["accuracy"]
+    after = (digits_run_dir / "evaluation.json").read_text() if (digits_run_dir / "evaluation.json").exists() else None
+    assert after == before  # written where --json said, and nowhere else

@@ -17,6 +17,7 @@ from mnist_format import idx_files, write_files
 from simplenn.cli import main
 from simplenn.datasets import DatasetError, load_dataset
 from simplenn.errors import SimplennWarning
+from simplenn.runs.contract import dataset_sha256
 
 SIDE = 6  # small square images: every format, and class folders at --image-size 6
 
@@ -136,7 +137,7 @@ def test_float_arrays_of_features_and_npy_images_to_predict_on(tmp_path):
     np.savez(npz, x_train=x_train.reshape(12, -1) / 255.0, y_train=y_train.astype(np.int32),
              x_test=x_test.reshape(6, -1) / 255.0, y_test=y_test.astype(np.int16),
              class_names=np.array(["cat", "dog", "emu"]))
-    with pytest.warns(SimplennWarning, match=r"x_train\]: float pixels all within 0-1 were read as fractions"):
+    with pytest.warns(SimplennWarning, match=r"\]: float pixels all within 0-1 were read as fractions"):
         dataset = load_dataset(str(npz))
     (a, _), _ = dataset
     assert a.dtype == np.float32 and a.shape == (12, SIDE, SIDE)
@@ -160,7 +161,9 @@ def test_any_class_count_trains_end_to_end_and_the_run_knows_its_classes(tmp_pat
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["config"]["layers"] == [16, 8, n_classes]
     assert len(summary["test_scores"]) and 0 <= summary["test_accuracy"] <= 1
-    assert json.loads((run_dir / "data.json").read_text()) == {"class_names": names, "image_shape": [4, 4]}
+    facts = json.loads((run_dir / "data.json").read_text())
+    assert facts["class_names"] == names and facts["image_shape"] == [4, 4]
+    assert facts["input"]["source"] == {"path": str(npz.resolve()), "sha256": dataset_sha256(npz)}
 
     from simplenn.runs.loaded_run import load_run
 
