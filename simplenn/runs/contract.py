@@ -108,8 +108,9 @@ class InputContract:
         """`X (n, F)` float32 for the network, from values `(n, *shape)` or `(n, F)` as the run reads them.
 
         `SimplennError` (one line, naming what to do) for a wrong shape, NaN or infinity,
-        values outside the range training saw, and 0-1 fractions given to a run that reads
-        pixels 0-255: the same rule for `load_run`, `predict`, `serve` and `Classifier`.
+        pixels outside 0-255, 0-1 fractions given to a run that reads pixels 0-255, and
+        features far from the scale training saw (`SCALE_FACTOR`): the same rule for
+        `load_run`, `predict`, `serve` and `Classifier`.
         """
         values = np.asarray(values)
         if values.ndim == 1 and self.n_features > 1 and values.shape[0] == self.n_features:
