@@ -234,3 +234,15 @@ def test_json_is_a_path_or_a_dash_for_standard_output_in_every_command(digits_ru
     assert json.loads((tmp_path / "scores.json").read_text())["accuracy"] == scores["accuracy"]
     after = (digits_run_dir / "evaluation.json").read_text() if (digits_run_dir / "evaluation.json").exists() else None
     assert after == before  # written where --json said, and nowhere else
+
+
+def test_an_old_runs_implied_contract_follows_its_config_not_a_guess():
+    from simplenn.config import preset
+    from simplenn.runs.contract import implied_contract
+
+    fixed = preset("fixed")
+    assert implied_contract(fixed.replace(dataset="fashion-mnist"), (28, 28)).recipe == "fashion-mnist"
+    assert implied_contract(fixed.replace(dataset="kmnist"), (28, 28)).recipe == "mnist"
+    by_path = implied_contract(preset("blog").replace(dataset="kaggle/train.csv"), (28, 28))
+    assert (by_path.recipe, by_path.scaling, by_path.source) == ("resize", "none", {"path": "kaggle/train.csv", "sha256": None})
+    assert implied_contract(fixed.replace(dataset="rows.csv"), (1, 5)).recipe == "none"
