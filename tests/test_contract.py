@@ -246,3 +246,24 @@ def test_an_old_runs_implied_contract_follows_its_config_not_a_guess():
     by_path = implied_contract(preset("blog").replace(dataset="kaggle/train.csv"), (28, 28))
     assert (by_path.recipe, by_path.scaling, by_path.source) == ("resize", "none", {"path": "kaggle/train.csv", "sha256": None})
     assert implied_contract(fixed.replace(dataset="rows.csv"), (1, 5)).recipe == "none"
+
+
+def test_recipe_named_by_the_user_replaces_the_recorded_one_for_image_files_only(digits, tmp_path, capsys):
+    from simplenn.images.photos import draw_digit
+
+    csv = write_csv(tmp_path / "train.csv", digits)
+    train(csv, tmp_path / "run")
+    drawn = tmp_path / "seven.png"
+    draw_digit("7", size=200, thickness=16).save(drawn)
+    assert main(["predict", str(tmp_path / "run"), str(drawn), "--save-input", str(tmp_path / "resized")]) == 0
+    assert main(["predict", str(tmp_path / "run"), str(drawn), "--recipe", "digits",
+                 "--save-input", str(tmp_path / "digits")]) == 0
+    capsys.readouterr()
+    run = load_run(tmp_path / "run")
+    from simplenn.images.preprocessing import preprocess, style_of
+
+    resized, fitted = preprocess(drawn, style_of(run)), preprocess(drawn, style_of(run, "digits"))
+    assert resized.mean() > 128  # grey and resized only: the white paper stays white
+    assert fitted.mean() < 128 and (fitted[0].any() or fitted[-1].any())  # inverted, and fills the 8x8 frame
+    assert main(["predict", str(tmp_path / "run"), str(csv), "--recipe", "mnist"]) == 2
+    assert "a CSV or .npy already holds them, drop --recipe" in error_message(capsys.readouterr().err)

@@ -571,6 +571,14 @@ def _add_run_argument(parser) -> None:
     parser.add_argument("run_dir", metavar="RUN", help="the --run-dir of a `simplenn train`")
 
 
+def _add_recipe_flag(parser) -> None:
+    """`--recipe`: how a photo becomes the run's input, when the user wants other than the recorded one."""
+    parser.add_argument("--recipe", choices=("mnist", "digits", "fashion-mnist", "resize"), default=None,
+                        help="how an image file becomes the run's input (default: the recipe the run recorded "
+                             "in data.json; e.g. mnist for photos of digits given to a run trained on MNIST "
+                             "as a CSV)")
+
+
 def _add_run_dataset_flag(parser) -> None:
     """`--dataset` for commands that read a run's own test split: where its data is now."""
     parser.add_argument("--dataset", default=None, metavar="PATH",
@@ -737,6 +745,7 @@ def _add_predict_parser(commands) -> None:
     parser.add_argument("--save-input", metavar="DIR", default=None,
                         help="write each image beside the image the network saw, as NAME.seen.png into DIR "
                              "(default: none)")
+    _add_recipe_flag(parser)
     parser.add_argument("--invert", action=argparse.BooleanOptionalAction, default=None,
                         help="the ink is dark on light paper (--invert) or not (--no-invert); default: decided per image")
     parser.add_argument("--out", type=output_file, default=None,
@@ -761,7 +770,10 @@ def _predict(args: argparse.Namespace) -> int:
     table = len(args.images) == 1 and is_image_table(args.images[0])
     if args.out and not table:
         raise SimplennError("--out writes the ImageId,Label file of a CSV or .npy; drop it for image files")
-    predictions = predict_table(run, args.images[0]) if table else predict_images(run, args.images, args.invert)
+    if table and args.recipe:
+        raise SimplennError("--recipe turns image files into inputs; a CSV or .npy already holds them, drop --recipe")
+    predictions = predict_table(run, args.images[0]) if table else \
+        predict_images(run, args.images, args.invert, args.recipe)
     if args.json:
         write_json_output(args.json, predictions_json(predictions, args.top_k))
     else:
@@ -808,6 +820,7 @@ def _add_serve_parser(commands) -> None:
     _add_run_argument(parser)
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     parser.add_argument("--port", type=positive_int, default=8000, help="port (default 8000)")
+    _add_recipe_flag(parser)
     parser.set_defaults(handler=_serve)
 
 
@@ -816,7 +829,7 @@ def _serve(args: argparse.Namespace) -> int:
     from simplenn.runs.loaded_run import load_run
     from simplenn.serving.server import serve
 
-    serve(load_run(args.run_dir), args.host, args.port)
+    serve(load_run(args.run_dir), args.host, args.port, args.recipe)
     return 0
 
 

@@ -358,6 +358,18 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
     return np.round(np.clip(image, 0.0, 1.0) * 255).astype(np.uint8)
 
 
-def style_of(run) -> InputStyle:
-    """The preprocessing recipe a `LoadedRun` recorded in its input contract, at its image size."""
-    return input_style(run.contract.recipe, run.image_shape)
+IMAGE_RECIPES = ("mnist", "digits", "fashion-mnist", "resize")
+
+
+def style_of(run, recipe: str | None = None) -> InputStyle:
+    """The preprocessing recipe a `LoadedRun` recorded in its input contract, at its image size.
+
+    recipe: one of `IMAGE_RECIPES` chosen by the user instead (`--recipe`), e.g. "mnist" for
+    photos given to a run trained on MNIST written as a CSV; never guessed.
+    """
+    if recipe is not None and run.contract.kind == "features":
+        raise SimplennError(f"--recipe {recipe}: this run reads rows of {run.contract.n_features} features, "
+                            "not images; give its rows as a CSV or a .npy")
+    if recipe is not None and recipe not in IMAGE_RECIPES:
+        raise SimplennError(f"unknown recipe {recipe!r}; choose one of {', '.join(IMAGE_RECIPES)}")
+    return input_style(recipe or run.contract.recipe, run.image_shape)

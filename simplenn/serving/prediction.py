@@ -63,9 +63,11 @@ def image_files(paths: list[str | Path]) -> list[Path]:
     return files
 
 
-def predict_images(run, paths: list[str | Path], invert: bool | None = None) -> list[Prediction]:
-    """A `Prediction` for each image under `paths` (files or folders), in order."""
-    style = style_of(run)
+def predict_images(run, paths: list[str | Path], invert: bool | None = None,
+                   recipe: str | None = None) -> list[Prediction]:
+    """A `Prediction` for each image under `paths` (files or folders), in order, made into
+    inputs by the run's recorded recipe, or by `recipe` when the user names one."""
+    style = style_of(run, recipe)
     files = image_files(paths)
     seen = np.stack([preprocess(read_image(path), style, invert) for path in files])  # (n, h, w)
     probabilities = run.predict_proba(seen)  # (n, K)

@@ -69,10 +69,11 @@ class RequestError(Exception):
         self.status = status
 
 
-def create_app(run) -> Starlette:
-    """The Starlette app serving the `LoadedRun` `run`."""
+def create_app(run, recipe: str | None = None) -> Starlette:
+    """The Starlette app serving the `LoadedRun` `run`; `/api/image` follows the run's
+    recorded recipe, or `recipe` when the user names one (`--recipe`)."""
     model = ServingModel(run)
-    style = style_of(run)
+    style = style_of(run, recipe)
     h, w = run.image_shape
     page = resources.files("simplenn.serving").joinpath("static/draw.html").read_text(encoding="utf-8")
     metadata = model_metadata(run)
@@ -343,8 +344,8 @@ def _is_finite_number(value) -> bool:
         return False
 
 
-def serve(run, host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Serve `run` with uvicorn until Ctrl-C."""
+def serve(run, host: str = "127.0.0.1", port: int = 8000, recipe: str | None = None) -> None:
+    """Serve `run` with uvicorn until Ctrl-C (`recipe`: see `create_app`)."""
     import socket
 
     import uvicorn
@@ -359,5 +360,5 @@ def serve(run, host: str = "127.0.0.1", port: int = 8000) -> None:
     if host not in LOOPBACK_HOSTS:
         print(f"warning: listening on {host}: other machines can reach this server")
     print(f"serving {run.run_dir} at http://{host}:{port}/ (Ctrl-C stops)", flush=True)
-    uvicorn.run(create_app(run), host=host, port=port, log_level="warning",
+    uvicorn.run(create_app(run, recipe), host=host, port=port, log_level="warning",
                 limit_concurrency=200, timeout_keep_alive=5)
