@@ -111,15 +111,15 @@ def preprocess(source, style: InputStyle, invert: bool | None = None) -> np.ndar
     if style.recipe == "resize":  # exactly as training read its image files; `invert` only when asked
         from simplenn.datasets.image_folder import read_image as read_as_trained
 
+        name = str(source) if isinstance(source, (str, Path)) else "the file"
         if isinstance(source, Image.Image):
             buffer = io.BytesIO()
             source.save(buffer, format="PNG")
             source = buffer.getvalue()
         try:
             seen = read_as_trained(source, style.image_shape)
-        except SimplennError as error:
-            raise SimplennError(f"{str(error).split(': cannot')[0]}: cannot read it as an image; give a PNG, JPEG "
-                                "or other file Pillow reads") from None
+        except SimplennError:
+            raise SimplennError(f"cannot read {name} as an image; give a PNG, JPEG or other file Pillow reads") from None
         return 255 - seen if invert else seen
     image = reduce_to_working_size(read_image(source))
     if style.recipe == "fashion-mnist":
