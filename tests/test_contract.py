@@ -267,3 +267,12 @@ def test_recipe_named_by_the_user_replaces_the_recorded_one_for_image_files_only
     assert fitted.mean() < 128 and (fitted[0].any() or fitted[-1].any())  # inverted, and fills the 8x8 frame
     assert main(["predict", str(tmp_path / "run"), str(csv), "--recipe", "mnist"]) == 2
     assert "a CSV or .npy already holds them, drop --recipe" in error_message(capsys.readouterr().err)
+
+
+def test_doctor_json_writes_the_file_it_is_given(tmp_path, capsys, monkeypatch):
+    from simplenn import doctor
+
+    monkeypatch.setattr(doctor, "CHECKS", (lambda: doctor.Check("python", "ok", "Python 3", ""),))
+    assert main(["doctor", "--json", str(tmp_path / "doctor.json")]) == 0
+    assert json.loads((tmp_path / "doctor.json").read_text())["checks"][0]["name"] == "python"
+    assert f"checks written to {tmp_path / 'doctor.json'}" in capsys.readouterr().out

@@ -453,7 +453,7 @@ def _add_ablate_parser(commands) -> None:
     )
     _add_comparison_flags(parser, "run", dataset="digits", epochs=configs.preset("fixed").epochs,
                           json_help="every row, with its config,")
-    parser.add_argument("--out", type=image_file, default=None, help="write the bar chart here (PNG)")
+    parser.add_argument("--out", type=image_file, default=None, help="write the bar chart here (PNG; default none)")
     parser.add_argument("--no-xla", dest="jit_compile", action="store_false",
                         help="do not compile steps with XLA (starts faster on tiny data such as digits)")
     parser.set_defaults(handler=_ablate)
@@ -491,7 +491,7 @@ def _add_bench_parser(commands) -> None:
          "simplenn bench --sweep --out runs/sweep"),
     )
     _add_comparison_flags(parser, "system", dataset="fashion-mnist", epochs=5,
-                          json_help="also write the report, with every repeat's figures, to this file")
+                          json_help="the report, with every repeat's figures,")
     parser.add_argument("--threads", type=positive_int, default=None,
                         help="threads for every system's arithmetic (default: each library's own)")
     parser.add_argument("--strategy", choices=configs.STRATEGIES, default="default",
