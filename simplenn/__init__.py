@@ -53,6 +53,7 @@ that rule), so a change belongs in the lowest layer that can hold it.
         distribution.py        training under tf.distribute (`--strategy`)
     runs/                      a run on disk and back
         run_directory.py       what a run writes: config, history, summary, TensorBoard
+        contract.py            what a run reads: input kind, shape, scaling, recipe, data source
         interruption.py        Ctrl-C and SIGTERM end a run with its files whole
         run_rules.py           what a run must meet before it starts, for the CLI and Python alike
         experiment.py          `train_and_evaluate`: data -> training -> scores -> run directory

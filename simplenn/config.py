@@ -90,7 +90,8 @@ class Config:
                               "data", flags=("--scale-inputs", "--raw-inputs"))
     # Data that comes as one file or one folder of class folders has no test split of its own.
     test_split: float = knob(0.2, "fraction held out for testing when the dataset is one CSV or one folder of "
-                             "class folders (always the same examples)", "data", limit="fraction")
+                             "class folders (always the same examples); 0 trains on every example and gives "
+                             "no test score", "data", limit="fraction")
     image_size: int = knob(28, "side in pixels that images in class folders are resized to", "data",
                            limit="positive", maximum=1024)
     validation_split: float = knob(0.0, "fraction of the training images held out for early stopping", "data",

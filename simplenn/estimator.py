@@ -13,7 +13,17 @@ trains the weights `simplenn train --seed 0` would), None or a `RandomState` dra
 `layers` keeps its meaning, input size first, but its first and last sizes follow the
 data (`n_features_in_`, `len(classes_)`), as presets do in `simplenn train`. Fields that
 concern files (`dataset`, `test_split`, `image_size`, checkpoints) are not parameters.
-`scale_inputs` divides by 255, so give it pixels 0-255, or pass `scale_inputs=False`.
+
+Like every scikit-learn estimator it reads `X` as given: `scale_inputs` is False by
+default, whatever the preset, so it belongs after a scaler,
+`make_pipeline(MinMaxScaler(), Classifier())` or `StandardScaler()`. For raw pixels 0-255,
+as `simplenn train` reads them, pass `scale_inputs=True`: the network then reads X / 255,
+and X must hold values 0-255 (0-1 fractions are refused, not divided again).
+
+Inputs follow the fitted `contract_` (`contract.py`), the rule `load_run`, `predict` and
+`serve` follow too: `predict` refuses NaN, a wrong feature count, and values far outside
+the scale `fit` saw (a root mean square 20 times larger or smaller: `ValueError`
+naming it), e.g. 0-255 pixels given to a network fitted on standardised features.
 
 Training is `simplenn train`'s: `Trainer` and `fit` from `training.py`, on splits from
 `data.py`. `partial_fit` runs one more epoch of the same trainer on the rows it is given;
@@ -52,8 +62,9 @@ class Classifier(ClassifierMixin, BaseEstimator):
     """A scikit-learn classifier over simplenn's `Config`; see the module docstring.
 
     Attributes after `fit`: `classes_` (K,), `n_features_in_`, `config_` (the `Config`
-    trained, layers fitted to the data), `weights_` (W1, b1, ... as arrays), `history_`
-    (one `EpochRecord` per epoch) and `n_iter_` (epochs trained).
+    trained, layers fitted to the data), `contract_` (what an input is and the range
+    training saw), `weights_` (W1, b1, ... as arrays), `history_` (one `EpochRecord` per
+    epoch) and `n_iter_` (epochs trained).
     """
 
     # The parameters are Config's fields, so the signature is built from them below
@@ -74,6 +85,7 @@ class Classifier(ClassifierMixin, BaseEstimator):
         check_classification_targets(y)
         self.classes_, encoded = np.unique(y, return_inverse=True)
         config = self._config(X.shape[1])
+        self.contract_ = _contract(X, config)
         self._trainer = None
         self.history_ = []
         self._train(config, X, encoded, epochs=None, carry_on=False)
@@ -91,6 +103,7 @@ class Classifier(ClassifierMixin, BaseEstimator):
             self.history_ = []
             self._trainer = None
             config = self._config(X.shape[1])
+            self.contract_ = _contract(X, config)
         else:
             config = self.config_
         unknown = np.setdiff1d(y, self.classes_)
@@ -123,10 +136,11 @@ class Classifier(ClassifierMixin, BaseEstimator):
     def _train(self, config: Config, X: np.ndarray, encoded: np.ndarray, epochs: int | None, carry_on: bool) -> None:
         """Train until `epochs` epochs are done (None: the config's), on from the current
         weights when `carry_on`, else from new ones."""
-        from simplenn.training.data import prepare, training_splits
+        from simplenn.training.data import training_splits
         from simplenn.training.trainer import fit
 
-        X, Y = prepare(X, encoded, len(self.classes_), scale=config.scale_inputs)  # (n, n0), (n, K)
+        X = _network_inputs(self.contract_, X)  # (n, n0) float32, checked and scaled as predict will
+        Y = np.eye(len(self.classes_), dtype=np.float32)[encoded]  # (n,) -> (n, K) one-hot
         train, validation = training_splits(X, Y, config) if epochs is None else training_splits(
             X, Y, config.replace(validation_split=0.0, patience=0))
         trainer = self._trainer_for(config, train.size, carry_on)
@@ -172,14 +186,13 @@ class Classifier(ClassifierMixin, BaseEstimator):
         With the post's sigmoid loss the K independent sigmoids are divided by their sum,
         since scikit-learn's probabilities sum to 1 (`LoadedRun.predict_proba` keeps them as they are).
         """
-        from simplenn.training.data import prepare_images
-        from simplenn.runs.loaded_run import scores_from_logits
         from simplenn.nn.metrics import logits_in_blocks
+        from simplenn.nn.network import class_scores
 
         check_is_fitted(self)
         X = validate_data(self, X, dtype=(np.float32, np.float64), reset=False)
-        X = prepare_images(X, scale=self.config_.scale_inputs)  # (n, n0) float32
-        scores = scores_from_logits(logits_in_blocks(self._network.forward, X), self.config_.loss)  # (n, K)
+        X = _network_inputs(self.contract_, X)  # (n, n0) float32
+        scores = np.asarray(class_scores(logits_in_blocks(self._network.forward, X), self.config_.loss))  # (n, K)
         return scores / scores.sum(axis=1, keepdims=True) if self.config_.loss == "sigmoid" else scores
 
     def predict(self, X) -> np.ndarray:
@@ -207,13 +220,38 @@ class Classifier(ClassifierMixin, BaseEstimator):
                 p.assign(w)
 
 
+def _contract(X: np.ndarray, config: Config):
+    """The fitted estimator's input contract: rows of features, pixels 0-255 with `scale_inputs`."""
+    from simplenn.runs.contract import InputContract
+
+    low, high = (float(X.min()), float(X.max())) if X.size else (0.0, 0.0)
+    rms = float(np.sqrt(np.mean(np.square(X, dtype=np.float64)))) if X.size else 0.0
+    if config.scale_inputs:  # pixels 0-255, checked as `simplenn train`'s are
+        return InputContract("features", (X.shape[1],), "divide_by_255", "none", {"name": "the X given to fit"})
+    return InputContract("features", (X.shape[1],), "none", "none", {"name": "the X given to fit"}, (low, high), rms)
+
+
+def _network_inputs(contract, X: np.ndarray) -> np.ndarray:
+    """`X (n, n0)` checked against `contract` and scaled as training was; the contract's
+    one-line message as scikit-learn's `ValueError`."""
+    try:
+        return contract.network_inputs(X, "X")
+    except SimplennError as error:
+        message = str(error)
+        if contract.scaled and "0-255" in message:
+            message += " (scale_inputs=True divides X by 255; for X already scaled, leave scale_inputs off)"
+        raise ValueError(message) from None
+
+
 def _warn_only(line: str) -> None:
     """`fit`'s log for an estimator: epoch lines unsaid, a warning raised as a Python warning."""
     if line.startswith("warning"):
         warnings.warn(line.removeprefix("warning: "), RuntimeWarning, stacklevel=3)
 
 
-PARAMETER_DEFAULTS = {"preset": DEFAULT_PRESET, **{name: None for name in CONFIG_PARAMETERS}, "random_state": None}
+# scale_inputs is off whatever the preset: scikit-learn estimators never rescale X behind the user's back.
+PARAMETER_DEFAULTS = {"preset": DEFAULT_PRESET, **{name: None for name in CONFIG_PARAMETERS}, "random_state": None,
+                      "scale_inputs": False}
 Classifier.__init__.__signature__ = inspect.Signature(
     [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
     + [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default) for name, default in PARAMETER_DEFAULTS.items()]

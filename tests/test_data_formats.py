@@ -16,6 +16,8 @@ from cli_messages import error_message
 from mnist_format import idx_files, write_files
 from simplenn.cli import main
 from simplenn.datasets import DatasetError, load_dataset
+from simplenn.errors import SimplennWarning
+from simplenn.runs.contract import dataset_sha256
 
 SIDE = 6  # small square images: every format, and class folders at --image-size 6
 
@@ -126,7 +128,7 @@ def test_a_csv_without_labels_can_be_predicted_on_but_not_trained_on(tmp_path, c
     assert lines[1].split(",")[0] == "1" and all(line.split(",")[1] in "0123456789" for line in lines[1:])
     np.save(tmp_path / "small.npy", np.zeros((3, 5, 5), np.uint8))
     assert main(["predict", str(run_dir), str(tmp_path / "small.npy")]) == 2
-    assert "images of shape (3, 5, 5) do not fit this run, which reads 28x28 images" in capsys.readouterr().err
+    assert "are shaped (3, 5, 5), but this run reads 28x28 images" in error_message(capsys.readouterr().err)
 
 
 def test_float_arrays_of_features_and_npy_images_to_predict_on(tmp_path):
@@ -135,7 +137,8 @@ def test_float_arrays_of_features_and_npy_images_to_predict_on(tmp_path):
     np.savez(npz, x_train=x_train.reshape(12, -1) / 255.0, y_train=y_train.astype(np.int32),
              x_test=x_test.reshape(6, -1) / 255.0, y_test=y_test.astype(np.int16),
              class_names=np.array(["cat", "dog", "emu"]))
-    dataset = load_dataset(str(npz))
+    with pytest.warns(SimplennWarning, match=r"\]: float pixels all within 0-1 were read as fractions"):
+        dataset = load_dataset(str(npz))
     (a, _), _ = dataset
     assert a.dtype == np.float32 and a.shape == (12, SIDE, SIDE)
     np.testing.assert_allclose(a, x_train, atol=1e-4)
@@ -158,7 +161,9 @@ def test_any_class_count_trains_end_to_end_and_the_run_knows_its_classes(tmp_pat
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["config"]["layers"] == [16, 8, n_classes]
     assert len(summary["test_scores"]) and 0 <= summary["test_accuracy"] <= 1
-    assert json.loads((run_dir / "data.json").read_text()) == {"class_names": names, "image_shape": [4, 4]}
+    facts = json.loads((run_dir / "data.json").read_text())
+    assert facts["class_names"] == names and facts["image_shape"] == [4, 4]
+    assert facts["input"]["source"] == {"path": str(npz.resolve()), "sha256": dataset_sha256(npz)}
 
     from simplenn.runs.loaded_run import load_run
 

@@ -165,7 +165,7 @@ def test_the_report_has_one_line_per_check_and_an_indented_fix(monkeypatch, caps
 
 def test_json_shape_and_exit_status_on_a_failure(monkeypatch, capsys):
     monkeypatch.setattr(doctor, "CHECKS", (*FAKE, lambda: Check("xla", "fail", "no", "--no-xla")))
-    assert main(["doctor", "--json"]) == 1
+    assert main(["doctor", "--json", "-"]) == 1
     report = json.loads(capsys.readouterr().out)
     assert report == {"ok": False, "checks": [
         {"name": "python", "status": "ok", "summary": "Python 3.12", "fix": ""},
@@ -175,7 +175,7 @@ def test_json_shape_and_exit_status_on_a_failure(monkeypatch, capsys):
 
 
 def test_the_real_doctor_runs_every_check_quietly(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "simplenn.cli", "doctor", "--json"], capture_output=True,
+    done = subprocess.run([sys.executable, "-m", "simplenn.cli", "doctor", "--json", "-"], capture_output=True,
                           text=True, cwd=tmp_path, timeout=120)
     report = json.loads(done.stdout)
     assert [check["name"] for check in report["checks"]] == [

@@ -41,8 +41,8 @@ def test_the_same_random_state_gives_the_same_weights_and_simplenn_train_gives_t
 
     (x_train, y_train), _ = load_dataset("digits")
     X = x_train.reshape(len(x_train), -1)  # (1347, 64) pixels 0-255
-    first = Classifier(preset="fixed", epochs=2, random_state=0).fit(X, y_train)
-    again = Classifier(preset="fixed", epochs=2, random_state=0).fit(X, y_train)
+    first = Classifier(preset="fixed", epochs=2, scale_inputs=True, random_state=0).fit(X, y_train)
+    again = Classifier(preset="fixed", epochs=2, scale_inputs=True, random_state=0).fit(X, y_train)
     assert weights_sha256(first.weights_) == weights_sha256(again.weights_)
     summary = train_and_evaluate(preset("fixed").replace(dataset="digits", epochs=2), log=lambda line: None)
     assert weights_sha256(first.weights_) == summary["weights_sha256"]

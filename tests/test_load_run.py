@@ -51,7 +51,7 @@ def test_images_may_be_flat_and_are_scaled_as_in_training(digits_run, digits_tes
 
 def test_images_of_another_size_are_refused(digits_run):
     run = simplenn.load_run(digits_run)
-    with pytest.raises(SimplennError, match=r"images of shape \(2, 28, 28\) do not fit this run, which reads 8x8"):
+    with pytest.raises(SimplennError, match=r"the images are shaped \(2, 28, 28\), but this run reads 8x8 images"):
         run.predict(np.zeros((2, 28, 28), np.uint8))
 
 

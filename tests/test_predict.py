@@ -45,7 +45,7 @@ def test_predict_lists_top_k_for_a_folder_and_saves_the_view(digits_run, photos,
 
 def test_predict_json_has_scores_that_sum_to_one(digits_run, photos, capsys):
     folder, labels = photos
-    code, out, _ = run(capsys, "predict", digits_run, folder / f"0-label{labels[0]}.png", "--json", "--top-k", "3")
+    code, out, _ = run(capsys, "predict", digits_run, folder / f"0-label{labels[0]}.png", "--json", "-", "--top-k", "3")
     assert code == 0
     (result,) = json.loads(out)
     assert len(result["top"]) == 3 and result["top"][0]["class"] == labels[0]

@@ -81,8 +81,13 @@ BAD_PREDICT_BODIES = [
     (b"[" * 100_000, "not JSON"),  # nesting deep enough to overflow the parser's stack
     (b'{"instances": [1' + b"0" * 5000 + b"]}", "not JSON"),  # an integer too long to parse
     (b"[1, 2]", 'must be a JSON object with "instances"'),
-    (b'{"inputs": [[1]]}', 'must be a JSON object with "instances"'),
+    (b'{"inputs": [[1]], "instances": [[1]]}', 'or "inputs" (the columnar format), one of the two'),
+    (b'{"inputs": [[1]]}', "instance 0 must be 64 numbers, got 1 values"),
+    (b'{"inputs": {"images": [[1]]}}', 'must name the one input "inputs" of signature serving_default, found "images"'),
+    (b'{"instances": [{"inputs": [1], "x": 2}]}', 'instance 0 must name the one input "inputs"'),
+    (json.dumps({"instances": [[255] * 64]}).encode(), "reads pixels / 255 (0-1) there"),
     (b'{"instances": []}', "list of 1 to 1000"),
+    (b'{"inputs": []}', '"inputs" must be a list of 1 to 1000'),
     (b'{"instances": 5}', "list of 1 to 1000"),
     (json.dumps({"instances": [[0] * 64] * 1001}).encode(), "list of 1 to 1000"),
     (b'{"instances": [[1, 2, 3]]}', "instance 0 must be 64 numbers, got 3 values"),
@@ -192,7 +197,8 @@ def test_one_numpy_conversion_reads_instances_as_the_checks_one_by_one_do(signat
     instances = rng.integers(0, 256, (3, *shape)).tolist()
     instances[1] = (np.asarray(instances[1]) / 7).tolist() if signature == "serving_default" else instances[1]
     body = json.dumps({"signature_name": signature, "instances": instances}).encode()
-    _, fast = serving.parse_instances(body, (8, 8))
+    _, fast, columnar = serving.parse_request(body, (8, 8))
+    assert not columnar
     slow = serving._checked_numbers(instances, signature, 8, 8)
     np.testing.assert_array_equal(fast, slow.astype(fast.dtype))
     assert fast.dtype == (np.float32 if signature == "serving_default" else np.uint8)

@@ -9,6 +9,7 @@ indented details) and exit status 2; argparse's own usage errors exit 2 as well.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import warnings
@@ -88,6 +89,27 @@ def output_file(text: str) -> str:
     if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
         raise argparse.ArgumentTypeError(f"cannot write {text}: {existing} is not a writable folder")
     return text
+
+
+def json_output(text: str) -> str:
+    """Where `--json` writes: a file (checked as `output_file`), or "-" for standard output."""
+    return text if text == "-" else output_file(text)
+
+
+def _add_json_flag(parser, what: str, default: str) -> None:
+    """`--json PATH`, one meaning in every command: write `what` to PATH, or to standard output for "-"."""
+    parser.add_argument("--json", type=json_output, default=None, metavar="PATH",
+                        help=f"write {what} to PATH, - for standard output (default {default})")
+
+
+def write_json_output(target: str, text: str) -> str | None:
+    """`text` to standard output for "-", else to the file `target`; the file written, or None."""
+    if target == "-":
+        print(text)
+        return None
+    from simplenn.machine.file_safety import write_text
+
+    return str(write_text(target, text if text.endswith("\n") else text + "\n"))
 
 
 def _nearest_existing(path: Path) -> Path:
@@ -420,7 +442,7 @@ def _add_comparison_flags(parser, each: str, *, dataset: str, epochs: int, json_
     parser.add_argument("--dataset", default=dataset, metavar="NAME", help=f"{DATASET_HELP} (default {dataset})")
     parser.add_argument("--epochs", type=epoch_count, default=epochs, help=f"epochs for every {each} (default {epochs})")
     parser.add_argument("--seed", type=seed_value, default=0, help=f"the same seed for every {each}")
-    parser.add_argument("--json", type=output_file, default=None, help=json_help)
+    _add_json_flag(parser, json_help, "none")
     _add_memory_flag(parser)
 
 
@@ -431,8 +453,8 @@ def _add_ablate_parser(commands) -> None:
          "simplenn ablate --dataset fashion-mnist --json ablation.json --out ablation.png"),
     )
     _add_comparison_flags(parser, "run", dataset="digits", epochs=configs.preset("fixed").epochs,
-                          json_help="also write every row, with its config, to this file")
-    parser.add_argument("--out", type=image_file, default=None, help="write the bar chart here (PNG)")
+                          json_help="every row, with its config,")
+    parser.add_argument("--out", type=image_file, default=None, help="write the bar chart here (PNG; default none)")
     parser.add_argument("--xla", "--no-xla", dest="jit_compile", action=SwitchAction, default=None,
                         help="compile every run's steps with XLA, or none; neither flag: each run "
                              "compiles when it is large enough to pay back compiling (not on digits)")
@@ -451,8 +473,11 @@ def _ablate(args: argparse.Namespace) -> int:
         draw_into_files_only()
 
     rows = ablate(args.dataset, args.epochs, args.seed, args.jit_compile, memory_limit=memory_limit)
-    print(format_table(rows))
-    if args.json:
+    if args.json == "-":
+        print(json.dumps([row.to_dict() for row in rows], indent=2))
+    else:
+        print(format_table(rows))
+    if args.json and args.json != "-":
         save_rows(rows, args.json)
         print(f"rows written to {args.json}")
     written = ablation_chart([row.change for row in rows], [row.test_accuracy for row in rows], args.out)
@@ -468,7 +493,7 @@ def _add_bench_parser(commands) -> None:
          "simplenn bench --sweep --out runs/sweep"),
     )
     _add_comparison_flags(parser, "system", dataset="fashion-mnist", epochs=5,
-                          json_help="also write the report, with every repeat's figures, to this file")
+                          json_help="the report, with every repeat's figures,")
     parser.add_argument("--threads", type=positive_int, default=None,
                         help="threads for every system's arithmetic (default: each library's own)")
     parser.add_argument("--strategy", choices=configs.STRATEGIES, default="default",
@@ -509,6 +534,9 @@ def _bench(args: argparse.Namespace) -> int:
     from simplenn.machine.file_safety import write_json
 
     report = run_bench(args.dataset, args.epochs, args.seed, args.threads, args.repeat, memory_limit=memory_limit)
+    if args.json == "-":
+        print(json.dumps(report, indent=2))
+        return 0
     print(format_markdown(report) if args.markdown else format_table(report))
     if args.json:
         print(f"report written to {write_json(args.json, report)}")
@@ -545,6 +573,21 @@ def _add_run_argument(parser) -> None:
     parser.add_argument("run_dir", metavar="RUN", help="the --run-dir of a `simplenn train`")
 
 
+def _add_recipe_flag(parser) -> None:
+    """`--recipe`: how a photo becomes the run's input, when the user wants other than the recorded one."""
+    parser.add_argument("--recipe", choices=("mnist", "digits", "fashion-mnist", "resize"), default=None,
+                        help="how an image file becomes the run's input (default: the recipe the run recorded "
+                             "in data.json; e.g. mnist for photos of digits given to a run trained on MNIST "
+                             "as a CSV)")
+
+
+def _add_run_dataset_flag(parser) -> None:
+    """`--dataset` for commands that read a run's own test split: where its data is now."""
+    parser.add_argument("--dataset", default=None, metavar="PATH",
+                        help="where the run's training data is now, when it was moved; it must hash to the "
+                             "sha256 the run recorded (default: where the run recorded it)")
+
+
 def _add_evaluate_parser(commands) -> None:
     parser = _add_command(
         commands, "evaluate", "score a trained run again, class by class",
@@ -553,17 +596,20 @@ def _add_evaluate_parser(commands) -> None:
     )
     _add_run_argument(parser)
     parser.add_argument("--dataset", default=None, help="score on this dataset's test split (default: the run's)")
-    parser.add_argument("--json", type=output_file, default=None, help="write the scores here (default RUN/evaluation.json)")
+    _add_json_flag(parser, "the scores", "RUN/evaluation.json")
     parser.set_defaults(handler=_evaluate)
 
 
 def _evaluate(args: argparse.Namespace) -> int:
     _check_run_before_tensorflow(args.run_dir)
-    from simplenn.runs.evaluation import format_evaluation, write_evaluation
+    from simplenn.runs.evaluation import evaluation_record, format_evaluation, write_evaluation
     from simplenn.runs.loaded_run import load_run
 
     run = load_run(args.run_dir)
     evaluation = run.evaluate(args.dataset)
+    if args.json == "-":
+        print(json.dumps(evaluation_record(evaluation, run), indent=2))
+        return 0
     print(format_evaluation(evaluation))
     print(f"scores written to {write_evaluation(evaluation, args.json or run.run_dir / 'evaluation.json', run)}")
     return 0
@@ -577,6 +623,7 @@ def _add_plot_parser(commands) -> None:
     )
     _add_run_argument(parser)
     parser.add_argument("--out", default=None, help="folder for the figures (default RUN/figures)")
+    _add_run_dataset_flag(parser)
     parser.set_defaults(handler=_plot)
 
 
@@ -588,7 +635,7 @@ def _plot(args: argparse.Namespace) -> int:
 
     draw_into_files_only()
 
-    for path in plot_run(load_run(args.run_dir), out_dir=args.out).values():
+    for path in plot_run(load_run(args.run_dir, dataset=args.dataset), out_dir=args.out).values():
         print(f"figure written to {path}")
     return 0
 
@@ -602,6 +649,7 @@ def _add_report_parser(commands) -> None:
     _add_run_argument(parser)
     parser.add_argument("--out", type=output_file, default=None, help="the HTML file (default RUN/report.html)")
     parser.add_argument("--lang", choices=("en", "ko"), default="en", help="language of the headings (ko: Korean)")
+    _add_run_dataset_flag(parser)
     parser.set_defaults(handler=_report)
 
 
@@ -613,7 +661,7 @@ def _report(args: argparse.Namespace) -> int:
 
     draw_into_files_only()
 
-    print(f"report written to {write_report(load_run(args.run_dir), args.out, args.lang)}")
+    print(f"report written to {write_report(load_run(args.run_dir, dataset=args.dataset), args.out, args.lang)}")
     return 0
 
 
@@ -625,7 +673,8 @@ def _add_compare_parser(commands) -> None:
     )
     parser.add_argument("run_dirs", metavar="RUN", nargs="+", help="two or more --run-dir folders")
     parser.add_argument("--out", type=image_file, default=None,
-                        help="the overlaid learning curves (default: figures/compare.png in the first RUN)")
+                        help="also write the overlaid learning curves here, a PNG (default: none; no run folder "
+                             "is written into)")
     parser.set_defaults(handler=_compare)
 
 
@@ -639,8 +688,8 @@ def _compare(args: argparse.Namespace) -> int:
     draw_into_files_only()
 
     print(format_comparison(comparison))
-    out = args.out or Path(args.run_dirs[0]) / "figures" / "compare.png"
-    print(f"learning curves written to {plot_comparison(comparison, out)}")
+    if args.out:
+        print(f"learning curves written to {plot_comparison(comparison, args.out)}")
     return 0
 
 
@@ -654,11 +703,11 @@ def _check_run_before_tensorflow(run_dir: str) -> None:
 def _add_doctor_parser(commands) -> None:
     parser = _add_command(
         commands, "doctor", "check that this machine can train: Python, TensorFlow, XLA, data, disk, memory",
-        ("simplenn doctor", "simplenn doctor --json > doctor.json"),
+        ("simplenn doctor", "simplenn doctor --json doctor.json"),
         description="Check that this machine can train, one line per check: ✓ ok, ! worth knowing, ✗ will "
                     "fail, each with its fix. Exit status 1 when a check fails. Paste its output into a bug report.",
     )
-    parser.add_argument("--json", action="store_true", help="print the checks as JSON")
+    _add_json_flag(parser, "the checks as JSON", "none: lines on standard output")
     parser.set_defaults(handler=_doctor)
 
 
@@ -666,7 +715,13 @@ def _doctor(args: argparse.Namespace) -> int:
     from simplenn.doctor import checks_json, format_checks, healthy, run_checks
 
     checks = run_checks()
-    print(checks_json(checks) if args.json else format_checks(checks))
+    if args.json:
+        written = write_json_output(args.json, checks_json(checks))
+        if written:
+            print(format_checks(checks))
+            print(f"checks written to {written}")
+    else:
+        print(format_checks(checks))
     return 0 if healthy(checks) else 1
 
 
@@ -693,20 +748,22 @@ def _add_predict_parser(commands) -> None:
     parser = _add_command(
         commands, "predict", "a trained run's top classes for your own images",
         ("simplenn predict runs/fixed-digits-20261127-201500 my_digit.png",
-         "simplenn predict RUN photos/ --top-k 3 --save-input seen/ --json"),
+         "simplenn predict RUN photos/ --top-k 3 --save-input seen/ --json -"),
     )
     _add_run_argument(parser)
     parser.add_argument("images", metavar="IMAGE", nargs="+",
-                        help="image files, or folders of them; or one table of images, a CSV (Kaggle's test.csv) "
-                             "or a .npy, predicted into --out")
+                        help="image files, or folders of them; or one table of the run's inputs, a CSV "
+                             "(Kaggle's test.csv) or a .npy, predicted row by row")
     parser.add_argument("--top-k", type=positive_int, default=3, help="how many classes to list (default 3)")
-    parser.add_argument("--json", action="store_true", help="print JSON instead of lines")
+    _add_json_flag(parser, "the predictions as JSON", default="none: lines on standard output")
     parser.add_argument("--save-input", metavar="DIR", default=None,
-                        help="write each image beside the 28x28 image the network saw, into DIR")
+                        help="write each image beside the image the network saw, as NAME.seen.png into DIR "
+                             "(default: none)")
+    _add_recipe_flag(parser)
     parser.add_argument("--invert", action=argparse.BooleanOptionalAction, default=None,
                         help="the ink is dark on light paper (--invert) or not (--no-invert); default: decided per image")
-    parser.add_argument("--out", type=output_file, default="predictions.csv",
-                        help="for a CSV or .npy: the ImageId,Label file to write (default predictions.csv)")
+    parser.add_argument("--out", type=output_file, default=None,
+                        help="for a CSV or .npy: also write Kaggle's ImageId,Label file here (default: none)")
     parser.set_defaults(handler=_predict)
 
 
@@ -716,20 +773,30 @@ def _predict(args: argparse.Namespace) -> int:
     from simplenn.serving.prediction import (
         format_predictions,
         is_image_table,
-        predict_file,
         predict_images,
+        predict_table,
         predictions_json,
         save_inputs,
+        write_submission,
     )
 
-    if len(args.images) == 1 and is_image_table(args.images[0]):
-        print(f"predictions written to {predict_file(load_run(args.run_dir), args.images[0], args.out)}")
-        return 0
-    predictions = predict_images(load_run(args.run_dir), args.images, args.invert)
-    print(predictions_json(predictions, args.top_k) if args.json else format_predictions(predictions, args.top_k))
+    run = load_run(args.run_dir)
+    table = len(args.images) == 1 and is_image_table(args.images[0])
+    if args.out and not table:
+        raise SimplennError("--out writes the ImageId,Label file of a CSV or .npy; drop it for image files")
+    if table and args.recipe:
+        raise SimplennError("--recipe turns image files into inputs; a CSV or .npy already holds them, drop --recipe")
+    predictions = predict_table(run, args.images[0]) if table else \
+        predict_images(run, args.images, args.invert, args.recipe)
+    if args.json:
+        write_json_output(args.json, predictions_json(predictions, args.top_k))
+    else:
+        print(format_predictions(predictions, args.top_k))
+    if args.out:
+        print(f"predictions written to {write_submission(predictions, args.out)}", file=sys.stderr if args.json == "-" else sys.stdout)
     if args.save_input:
         written = save_inputs(predictions, args.save_input)
-        if not args.json:
+        if args.json != "-":
             print(f"{len(written)} network view(s) written to {args.save_input}")
     return 0
 
@@ -742,18 +809,20 @@ def _add_export_parser(commands) -> None:
     )
     _add_run_argument(parser)
     parser.add_argument("out", metavar="OUT", help="the SavedModel folder, or the .tflite file, to write")
-    parser.add_argument("--format", choices=("saved_model", "tflite"), default="saved_model",
-                        help="saved_model (for TensorFlow Serving; default) or tflite")
+    parser.add_argument("--format", choices=("saved_model", "tflite"), default=None,
+                        help="saved_model (for TensorFlow Serving) or tflite (default: tflite when OUT ends in "
+                             ".tflite, else saved_model; a contradiction is refused)")
     parser.set_defaults(handler=_export)
 
 
 def _export(args: argparse.Namespace) -> int:
     _check_run_before_tensorflow(args.run_dir)
-    from simplenn.serving.export import export_run, export_summary
+    from simplenn.serving.export import export_format, export_run, export_summary
     from simplenn.runs.loaded_run import load_run
 
+    format = export_format(args.out, args.format)  # a contradiction is refused before the run loads
     run = load_run(args.run_dir)
-    print(export_summary(run, export_run(run, args.out, args.format), args.format))
+    print(export_summary(run, export_run(run, args.out, format), format))
     return 0
 
 
@@ -765,6 +834,7 @@ def _add_serve_parser(commands) -> None:
     _add_run_argument(parser)
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     parser.add_argument("--port", type=positive_int, default=8000, help="port (default 8000)")
+    _add_recipe_flag(parser)
     parser.set_defaults(handler=_serve)
 
 
@@ -773,7 +843,7 @@ def _serve(args: argparse.Namespace) -> int:
     from simplenn.runs.loaded_run import load_run
     from simplenn.serving.server import serve
 
-    serve(load_run(args.run_dir), args.host, args.port)
+    serve(load_run(args.run_dir), args.host, args.port, args.recipe)
     return 0
 
 

@@ -66,19 +66,25 @@ def read_class_folders(folder: Path, size: int, class_names: list[str] | None = 
     return pixels, np.array(labels, np.int64), list(names)
 
 
-def read_image(path: Path, size: int) -> np.ndarray:
-    """One image file as uint8 grayscale `(size, size)`, or `DatasetError` naming the file."""
+def read_image(path, size) -> np.ndarray:
+    """One image as uint8 grayscale `(size, size)` (or `size = (height, width)`), or `DatasetError`
+    naming the file. path: a file, or its bytes; the `resize` recipe of `preprocess` reads a
+    user's image with this same function, so a run trained on class folders sees it as training did."""
+    import io
+
     from PIL import Image  # Pillow is only needed for image folders
 
+    height, width = (size, size) if isinstance(size, int) else size
+    name = "the image" if isinstance(path, (bytes, bytearray)) else path
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)  # a huge image is refused, not decoded
-            with Image.open(path) as image:
+            with Image.open(io.BytesIO(path) if isinstance(path, (bytes, bytearray)) else path) as image:
                 image = image.convert("L")
-                if image.size != (size, size):
-                    image = image.resize((size, size), Image.Resampling.BILINEAR)
+                if image.size != (width, height):
+                    image = image.resize((width, height), Image.Resampling.BILINEAR)
                 return np.asarray(image, dtype=np.uint8)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise DatasetError(
-            f"{path}: cannot decode this image ({error}); replace the file or remove it"
+            f"{name}: cannot decode this image ({error}); replace the file or remove it"
         ) from None

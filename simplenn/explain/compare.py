@@ -59,7 +59,11 @@ def compare_runs(run_dirs: list[str | Path]) -> Comparison:
                                 "epochs": [], "training time": []}
     for config, history, summary in runs:
         validation = [r.val_accuracy for r in history if r.val_accuracy is not None]
-        results["test accuracy"].append(_percent(summary["test_accuracy"]) if summary else "unfinished")
+        if summary is None:
+            results["test accuracy"].append("unfinished")
+        else:  # null when the run trained on every example (--test-split 0)
+            accuracy = summary["test_accuracy"]
+            results["test accuracy"].append("no test split" if accuracy is None else _percent(accuracy))
         results["training accuracy"].append(_percent(summary["train_accuracy"]) if summary else "-")
         results["best val. accuracy"].append(_percent(max(validation)) if validation else "-")
         results["epochs"].append(f"{history[-1].epoch if history else 0}/{config.epochs}")

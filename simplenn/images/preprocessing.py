@@ -4,8 +4,12 @@
     x = preprocess("my_seven.jpg", style)      # uint8 (28, 28), white ink on black, 0-255
 
 `predict`, `serve` and the tests all go through `preprocess`, so the network sees a
-photo or a drawing the way it saw its training images. Two recipes, each from its
-dataset's own description:
+photo or a drawing the way it saw its training images. The recipe is the one the run
+recorded in its input contract (`contract.py`), never guessed from the dataset's name.
+A run trained on files given by path ("resize") reads a user's image exactly as its
+training images were read (`datasets.image_folder.read_image`: grey, then resized). Two
+recipes for the catalogue's photos of digits and clothes, each from its dataset's own
+description:
 
 MNIST (and the 8x8 `digits`, and KMNIST), after LeCun, Cortes and Burges, "The MNIST
 database" (http://yann.lecun.com/exdb/mnist/): "The original black and white (bilevel)
@@ -68,7 +72,8 @@ FASHION_TRIM_DISTANCE = 0.05  # Fashion-MNIST: "5% of the maximum possible inten
 class InputStyle:
     """How one dataset's images were made, so that a user's image can be made the same way.
 
-    recipe: "mnist" (size-normalise, centre) or "fashion-mnist" (trim, fit, centre).
+    recipe: "mnist" (size-normalise, centre), "fashion-mnist" (trim, fit, centre) or
+    "resize" (grey and resize, as image files given by path are read for training).
     image_shape: the network's `(height, width)`, e.g. (28, 28) or (8, 8).
     box: for "mnist", the longest side of the ink after size normalisation, e.g. 20.
     centred_by: for "mnist", "mass" (MNIST) or "box" (the bounding box, `digits`).
@@ -80,17 +85,20 @@ class InputStyle:
     centred_by: str = "mass"
 
 
-def input_style(dataset: str, image_shape: tuple[int, int]) -> InputStyle:
-    """The recipe for a dataset's name, at the run's image size.
+def input_style(recipe: str, image_shape: tuple[int, int]) -> InputStyle:
+    """The recipe a run recorded ("mnist", "digits", "fashion-mnist", "resize"), at its image size.
 
     A network of another size gets the 28x28 recipe scaled to it: the box stays 20/28 of
-    the side. A dataset given by path counts as MNIST-style.
+    the side. "none" (a run that reads rows of features) has no image recipe.
     """
     height, width = (int(n) for n in image_shape)
-    if dataset == "fashion-mnist":
-        return InputStyle("fashion-mnist", (height, width), max(height, width))
-    box = max(1, round(min(height, width) * BOX_FRACTIONS.get(dataset, MNIST_BOX_FRACTION)))
-    return InputStyle("mnist", (height, width), box, CENTRED_BY.get(dataset, "mass"))
+    if recipe in ("fashion-mnist", "resize"):
+        return InputStyle(recipe, (height, width), max(height, width))
+    if recipe not in ("mnist", "digits"):
+        raise SimplennError(f"this run reads rows of {height * width} features, not images; give its rows "
+                            "as a CSV or a .npy")
+    box = max(1, round(min(height, width) * BOX_FRACTIONS.get(recipe, MNIST_BOX_FRACTION)))
+    return InputStyle("mnist", (height, width), box, CENTRED_BY.get(recipe, "mass"))
 
 
 def preprocess(source, style: InputStyle, invert: bool | None = None) -> np.ndarray:
@@ -100,6 +108,19 @@ def preprocess(source, style: InputStyle, invert: bool | None = None) -> np.ndar
     light paper and must be negated; None decides it from the image (`ink_is_dark`).
     Raises `SimplennError` for a file that is no image, or an image with no ink.
     """
+    if style.recipe == "resize":  # exactly as training read its image files; `invert` only when asked
+        from simplenn.datasets.image_folder import read_image as read_as_trained
+
+        name = str(source) if isinstance(source, (str, Path)) else "the file"
+        if isinstance(source, Image.Image):
+            buffer = io.BytesIO()
+            source.save(buffer, format="PNG")
+            source = buffer.getvalue()
+        try:
+            seen = read_as_trained(source, style.image_shape)
+        except SimplennError:
+            raise SimplennError(f"cannot read {name} as an image; give a PNG, JPEG or other file Pillow reads") from None
+        return 255 - seen if invert else seen
     image = reduce_to_working_size(read_image(source))
     if style.recipe == "fashion-mnist":
         return fashion_mnist_conversion(image, style.image_shape, invert)
@@ -337,6 +358,18 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
     return np.round(np.clip(image, 0.0, 1.0) * 255).astype(np.uint8)
 
 
-def style_of(run) -> InputStyle:
-    """The preprocessing recipe of a `LoadedRun`: its dataset's, at its image size."""
-    return input_style(run.config.dataset, run.image_shape)
+IMAGE_RECIPES = ("mnist", "digits", "fashion-mnist", "resize")
+
+
+def style_of(run, recipe: str | None = None) -> InputStyle:
+    """The preprocessing recipe a `LoadedRun` recorded in its input contract, at its image size.
+
+    recipe: one of `IMAGE_RECIPES` chosen by the user instead (`--recipe`), e.g. "mnist" for
+    photos given to a run trained on MNIST written as a CSV; never guessed.
+    """
+    if recipe is not None and run.contract.kind == "features":
+        raise SimplennError(f"--recipe {recipe}: this run reads rows of {run.contract.n_features} features, "
+                            "not images; give its rows as a CSV or a .npy")
+    if recipe is not None and recipe not in IMAGE_RECIPES:
+        raise SimplennError(f"unknown recipe {recipe!r}; choose one of {', '.join(IMAGE_RECIPES)}")
+    return input_style(recipe or run.contract.recipe, run.image_shape)

@@ -48,6 +48,17 @@ def initial_weights(init: str, n_in: int, n_out: int, stddev: float, seed: tuple
     raise ValueError(f"unknown init {init!r}")
 
 
+def class_scores(logits, loss: str):
+    """Logits `(B, K)` -> class scores `(B, K)` float32: softmax probabilities, or for the
+    post's sigmoid loss its K independent sigmoids (which need not sum to 1).
+
+    The one scores function: `LoadedRun`, `predict`, `serve`, the exported graph and
+    `Classifier` all call it. Takes a tensor or a NumPy array; returns a tensor.
+    """
+    logits = tf.convert_to_tensor(logits, tf.float32)
+    return tf.nn.sigmoid(logits) if loss == "sigmoid" else tf.nn.softmax(logits)
+
+
 class ForwardPass(NamedTuple):
     """Every intermediate of one forward pass, kept for backprop and diagnosis.
 
@@ -160,8 +171,7 @@ class Network(tf.Module):
 
     def predict_proba(self, x, loss: str = "softmax"):
         """Class scores `(B, n_L)`: softmax probabilities, or the post's ten sigmoids."""
-        logits = self.forward(x)
-        return tf.nn.sigmoid(logits) if loss == "sigmoid" else tf.nn.softmax(logits)
+        return class_scores(self.forward(x), loss)
 
     def predict(self, x):
         """Class indices `(B,)`: the largest logit, as the post's `argmax`."""

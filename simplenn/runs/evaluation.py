@@ -167,14 +167,18 @@ def calibration(confidence: np.ndarray, right: np.ndarray, n_bins: int = CALIBRA
 
 
 def evaluate_run(run, dataset: str | None = None) -> Evaluation:
-    """Score a `LoadedRun` on the test split of `dataset` (default: the run's own)."""
+    """Score a `LoadedRun` on the test split of `dataset` (default: the run's own, where
+    data.json recorded it or where `load_run(..., dataset=)` was told it is now)."""
+    from simplenn.runs.contract import run_dataset
     from simplenn.datasets import load_dataset
-    from simplenn.runs.loaded_run import scores_from_logits
 
-    dataset = dataset or run.config.dataset
+    dataset = dataset or run.training_data or run_dataset(run.contract)
     loaded = load_dataset(dataset, test_split=run.config.test_split, image_size=run.config.image_size,
                           test_only=True)
     _, (x_test, y_test) = loaded
+    if len(x_test) == 0:
+        raise SimplennError(f"the run in {run.run_dir} trained on every example of {dataset} (--test-split 0), "
+                            "so it has no test split to score; evaluate it on other data with --dataset")
     n_features, n_classes = int(np.prod(x_test.shape[1:])), run.network.layer_sizes[-1]
     if n_features != run.network.layer_sizes[0]:
         h, w = run.image_shape
@@ -189,7 +193,7 @@ def evaluate_run(run, dataset: str | None = None) -> Evaluation:
         )
     started = time.perf_counter()
     logits = run.logits(x_test)  # (n, K)
-    scores = scores_from_logits(logits, run.config.loss)
+    scores = run.scores(logits)
     evaluation = evaluate_predictions(y_test, scores, loaded.class_names, dataset, images=x_test,
                                       predicted=np.argmax(logits, axis=1))
     evaluation.seconds = time.perf_counter() - started
@@ -226,14 +230,20 @@ def format_evaluation(evaluation: Evaluation) -> str:
     return "\n".join(lines)
 
 
-def write_evaluation(evaluation: Evaluation, path: str | Path, run=None) -> Path:
-    """evaluation.json: the scores, and which run and weights produced them."""
+def evaluation_record(evaluation: Evaluation, run=None) -> dict:
+    """The scores, and which run and weights produced them: what evaluation.json holds."""
     from simplenn.nn.metrics import weights_sha256
-    from simplenn.machine.file_safety import write_json
 
     values = evaluation.to_dict()
     if run is not None:
         values["run_dir"] = str(run.run_dir)
         values["checkpoint"] = run.checkpoint.name
         values["weights_sha256"] = weights_sha256(run.network.params)
-    return write_json(path, values)
+    return values
+
+
+def write_evaluation(evaluation: Evaluation, path: str | Path, run=None) -> Path:
+    """evaluation.json: `evaluation_record`."""
+    from simplenn.machine.file_safety import write_json
+
+    return write_json(path, evaluation_record(evaluation, run))

@@ -19,6 +19,7 @@ from simplenn.machine.quiet_tensorflow import tf
 from simplenn.training.augmentation import check_augmentation
 from simplenn.training.checkpoints import CheckpointStore
 from simplenn.config import Config, fit_to_data
+from simplenn.runs.contract import contract_for_data
 from simplenn.training.data import PreparedData, prepare_data
 from simplenn.training.distribution import DistributedTrainer, WorkerCheckpoints, WorkerLost, place
 from simplenn.errors import SimplennError
@@ -92,7 +93,8 @@ def _train_in(run: RunDirectory, trainer: Trainer, data: PreparedData, resume: b
         if not resume:
             run.require_new()
             run.write_config(trainer.config)
-            run.write_data_facts(data.class_names, data.image_shape)
+            run.write_data_facts(data.class_names, data.image_shape,
+                                 contract_for_data(trainer.config.dataset, data.image_shape, trainer.config.scale_inputs))
         return _train(trainer, data, run, live_progress, log)
     except DiskFull as full:  # the checkpoints saved before are intact
         started = (run.path / "config.json").exists()
@@ -243,8 +245,10 @@ class RunRecorder:
 def summarize(config: Config, trainer: Trainer, data: PreparedData, history, train_seconds: float) -> dict:
     """Scores of the trained network on the training and test sets, and the run's facts."""
     _, train_accuracy = loss_and_accuracy(trainer.forward, data.train, config)
-    test_logits = logits_in_blocks(trainer.forward, data.test.X)
-    test_scores = classification_scores(data.test.labels, np.argmax(test_logits, axis=1))
+    test_scores = None  # --test-split 0: every example trained, nothing is left to score
+    if data.test.size:
+        test_logits = logits_in_blocks(trainer.forward, data.test.X)
+        test_scores = classification_scores(data.test.labels, np.argmax(test_logits, axis=1))
     return {
         "preset": config.preset,
         "dataset": config.dataset,
@@ -252,7 +256,7 @@ def summarize(config: Config, trainer: Trainer, data: PreparedData, history, tra
         "epochs": len(history) and history[-1].epoch,
         "train_seconds": train_seconds,
         "train_accuracy": train_accuracy,
-        "test_accuracy": test_scores["accuracy"],
+        "test_accuracy": test_scores and test_scores["accuracy"],
         "test_scores": test_scores,
         "n_params": trainer.network.n_params,
         "weights_sha256": weights_sha256(trainer.network.params),
@@ -263,6 +267,10 @@ def summarize(config: Config, trainer: Trainer, data: PreparedData, history, tra
 def format_result(summary: dict, run_dir: str | Path | None = None) -> str:
     """What `simplenn train` prints at the end: the test scores as the post reports them."""
     scores = summary["test_scores"]
+    if scores is None:
+        lines = [f"no test split: trained on every example (--test-split 0), so no test score follows "
+                 f"(train {100 * summary['train_accuracy']:.2f} %, {summary['train_seconds']:.1f} s of training)"]
+        return "\n".join(lines + ([f"run written to {run_dir}"] if run_dir is not None else []))
     lines = [f"test accuracy {100 * scores['accuracy']:.2f} %  (train {100 * summary['train_accuracy']:.2f} %, "
              f"{summary['train_seconds']:.1f} s of training)"]
     for average in ("micro", "macro"):
@@ -282,6 +290,9 @@ class TargetMissed(SimplennError):
 def check_target_accuracy(summary: dict, target: float) -> None:
     """`TargetMissed` when the run's test accuracy is below `target` (a fraction)."""
     accuracy = summary["test_accuracy"]
+    if accuracy is None:
+        raise SimplennError("--target-accuracy needs a test score, and --test-split 0 leaves no test split; "
+                            "drop one of the two")
     if accuracy < target:
         raise TargetMissed(
             f"test accuracy {100 * accuracy:.2f} % is below the target {100 * target:.2f} %"

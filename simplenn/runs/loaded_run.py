@@ -1,8 +1,13 @@
 """`load_run`: a finished (or stopped) run, back in Python with its weights.
 
     run = load_run("runs/fixed-digits-20250101-120000")
-    run.predict(x_test)            # (n,) classes, for uint8 images (n, 8, 8) or (n, 64)
+    run.predict(x_test)            # (n,) classes, for images (n, 8, 8) or (n, 64) of pixels 0-255
     run.evaluate().accuracy        # the run's test split, scored again
+    run.contract                   # what one input is, its scaling and recipe (contract.py)
+
+Every input goes through the run's `InputContract`: checked (shape, NaN, 0-1 fractions
+given to a run that reads pixels 0-255) and scaled as training scaled it, then one
+forward pass, then `class_scores`: the path `predict`, `serve`, `export` and `Classifier` share.
 
 The weights come from the newest checkpoint whose sha256 digest verifies (see
 `checkpoints.py`), or, when early stopping kept them, the best validation epoch's. A
@@ -23,11 +28,11 @@ from pathlib import Path
 import numpy as np
 
 from simplenn.config import Config
-from simplenn.training.data import prepare_images
 from simplenn.datasets import class_names
 from simplenn.errors import SimplennError
 from simplenn.nn.metrics import logits_in_blocks, weights_sha256
-from simplenn.nn.network import Network
+from simplenn.nn.network import Network, class_scores
+from simplenn.runs.contract import InputContract, implied_contract, run_dataset
 from simplenn.runs.run_directory import RunDirectory
 from simplenn.training.checkpoints import CheckpointStore, TrainedWeights
 from simplenn.training.progress import EpochRecord
@@ -45,6 +50,8 @@ class LoadedRun:
     class_names: list[str]  # e.g. "T-shirt/top" for Fashion-MNIST, "0".."9" for digits (data.json)
     image_shape: tuple[int, int]  # (height, width) of the images the network reads
     checkpoint: Path  # the checkpoint the weights were read from
+    contract: InputContract = None  # what one input is, how it was scaled, its recipe (data.json)
+    training_data: str | None = None  # where its data is now, when `load_run` was told (`dataset=`)
 
     def __repr__(self) -> str:
         accuracy = f", test accuracy {100 * self.summary['test_accuracy']:.2f} %" if self.summary else ""
@@ -53,16 +60,10 @@ class LoadedRun:
     def inputs(self, images) -> np.ndarray:
         """The network's input `X (n, h*w)` float32 for images `(n, h, w)` or `(n, h*w)` of 0-255 pixels.
 
-        The run's own preprocessing is applied: /255 when it trained on scaled inputs.
+        The run's contract checks them and scales them as training did (/255 when it trained
+        on scaled inputs); `SimplennError` says what does not fit.
         """
-        images = np.asarray(images)
-        h, w = self.image_shape
-        if images.ndim not in (2, 3) or images.shape[1:] not in ((h, w), (h * w,)):
-            raise SimplennError(
-                f"images of shape {images.shape} do not fit this run, which reads {h}x{w} images: "
-                f"give them as (n, {h}, {w}) or (n, {h * w})"
-            )
-        return prepare_images(images, scale=self.config.scale_inputs)  # (n, h*w)
+        return self.contract.network_inputs(images, "the images")  # (n, h*w)
 
     def logits(self, images) -> np.ndarray:
         """Logits `(n, K)` for images `(n, h, w)` or `(n, h*w)` of 0-255 pixels."""
@@ -71,7 +72,11 @@ class LoadedRun:
     def predict_proba(self, images) -> np.ndarray:
         """Class scores `(n, K)`: softmax probabilities, or the post's ten independent
         sigmoids for its sigmoid loss (which need not sum to 1)."""
-        return scores_from_logits(self.logits(images), self.config.loss)
+        return self.scores(self.logits(images))
+
+    def scores(self, logits) -> np.ndarray:
+        """`(n, K)` logits -> `(n, K)` class scores, by `class_scores`, the function the exported graph uses."""
+        return np.asarray(class_scores(logits, self.config.loss))
 
     def predict(self, images) -> np.ndarray:
         """Classes `(n,)`: the largest logit, as the post's `argmax`."""
@@ -90,19 +95,11 @@ class LoadedRun:
         return trainer
 
     def evaluate(self, dataset: str | None = None):
-        """An `Evaluation` of the test split of `dataset` (default: the run's own)."""
+        """An `Evaluation` of the test split of `dataset` (default: the run's own, found where
+        data.json recorded it; a path given is checked against its recorded sha256)."""
         from simplenn.runs.evaluation import evaluate_run
 
         return evaluate_run(self, dataset)
-
-
-def scores_from_logits(logits: np.ndarray, loss: str) -> np.ndarray:
-    """`(n, K)` logits -> `(n, K)` scores, as `Network.predict_proba` computes them, in NumPy."""
-    logits = np.asarray(logits, dtype=np.float64)
-    if loss == "sigmoid":
-        return 1.0 / (1.0 + np.exp(-np.clip(logits, -500, 500)))
-    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return shifted / shifted.sum(axis=1, keepdims=True)
 
 
 def image_shape_of(n_features: int) -> tuple[int, int]:
@@ -113,8 +110,12 @@ def image_shape_of(n_features: int) -> tuple[int, int]:
     return (side, side) if side * side == n_features else (1, n_features)
 
 
-def load_run(run_dir: str | Path) -> LoadedRun:
-    """The run in `run_dir` with its trained weights, or `SimplennError` naming what is wrong."""
+def load_run(run_dir: str | Path, dataset: str | None = None) -> LoadedRun:
+    """The run in `run_dir` with its trained weights, or `SimplennError` naming what is wrong.
+
+    dataset: where the run's training data is now, when it was moved; it must hash to the
+    sha256 recorded in data.json. Without it the run finds its data where it was trained.
+    """
     run = RunDirectory(run_dir)
     path = run.path
     config, history, summary = run.read_records()
@@ -126,6 +127,12 @@ def load_run(run_dir: str | Path) -> LoadedRun:
         names, image_shape = class_names(config.dataset), image_shape_of(config.layers[0])
     else:
         names, image_shape = facts["class_names"], tuple(facts["image_shape"])
+    if facts is not None and "input" in facts:
+        contract = InputContract.from_dict(facts["input"], f"{path / 'data.json'}")
+    else:  # recorded before data.json held the contract: the one its config implies
+        contract = implied_contract(config, image_shape)
+    if dataset is not None:
+        dataset = run_dataset(contract, dataset)  # checked now, before any weight is read
     warnings: list[str] = []
     trained = TrainedWeights(config)
     store = CheckpointStore(run.checkpoints, trained, log=warnings.append, read_only=True)
@@ -157,5 +164,7 @@ def load_run(run_dir: str | Path) -> LoadedRun:
         class_names=names,
         image_shape=image_shape,
         checkpoint=checkpoint,
+        contract=contract,
+        training_data=dataset,
     )
 

@@ -54,8 +54,10 @@ RUN_FOLDERS = ("checkpoints", "tensorboard", "figures")
 SCALARS_BYTES = 4096  # an event file's header and one epoch's scalars, rounded up to a disk block
 LOCK_CONTENT = re.compile(r"\d*\n?")  # what simplenn writes in .lock: its pid, or nothing yet
 # summary.json: the fields that commands read back, and their JSON types.
-SUMMARY_FIELDS = {"test_accuracy": (int, float), "train_accuracy": (int, float), "train_seconds": (int, float),
-                  "epochs": int, "weights_sha256": str, "test_scores": dict, "config": dict}
+# test_accuracy and test_scores are null for a run that trained on every example (--test-split 0).
+SUMMARY_FIELDS = {"test_accuracy": (int, float, type(None)), "train_accuracy": (int, float),
+                  "train_seconds": (int, float), "epochs": int, "weights_sha256": str,
+                  "test_scores": (dict, type(None)), "config": dict}
 SCORE_FIELDS = tuple(f"{score}_{average}" for average in ("micro", "macro")
                      for score in ("precision", "recall", "f1")) + ("accuracy",)
 
@@ -215,19 +217,25 @@ class RunDirectory:
         except ConfigError as error:
             raise SimplennError(f"{path}: config field {error}") from None
 
-    def write_data_facts(self, class_names, image_shape: tuple[int, int]) -> None:
-        """data.json: what `load_run` needs to know of the data without reading it again."""
-        write_json(self.path / "data.json", {"class_names": list(class_names), "image_shape": list(image_shape)})
+    def write_data_facts(self, class_names, image_shape: tuple[int, int], contract=None) -> None:
+        """data.json: what `load_run` needs to know of the data without reading it again,
+        and the run's input contract (`contract.InputContract`) under `input`."""
+        facts = {"class_names": list(class_names), "image_shape": list(image_shape)}
+        if contract is not None:
+            facts["input"] = contract.to_dict()
+        write_json(self.path / "data.json", facts)
 
     def read_data_facts(self) -> dict | None:
-        """data.json's `class_names` and `image_shape`, or None for a run recorded before it existed."""
+        """data.json's `class_names`, `image_shape` and `input` (absent in runs recorded before
+        it was), or None for a run recorded before data.json existed."""
         path = self.path / "data.json"
         if not path.exists():
             return None
         facts = read_json(path)
         if not (isinstance(facts, dict) and isinstance(facts.get("class_names"), list)
-                and isinstance(facts.get("image_shape"), list) and len(facts["image_shape"]) == 2):
-            raise SimplennError(f"cannot read {path}: expected class_names and image_shape")
+                and isinstance(facts.get("image_shape"), list) and len(facts["image_shape"]) == 2
+                and isinstance(facts.get("input", {}), dict)):
+            raise SimplennError(f"cannot read {path}: expected class_names, image_shape and input")
         return facts
 
     def read_history(self) -> list[EpochRecord]:
@@ -286,7 +294,7 @@ class RunDirectory:
                                 f"{type(summary).__name__}; the file was changed after training")
         for name, kinds in SUMMARY_FIELDS.items():
             _require_type(summary.get(name), kinds, f"{name} in {path}")
-        for name in SCORE_FIELDS:
+        for name in SCORE_FIELDS if summary["test_scores"] is not None else ():
             _require_type(summary["test_scores"].get(name), (int, float), f"test_scores.{name} in {path}")
         return summary
 

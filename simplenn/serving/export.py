@@ -24,7 +24,9 @@ from pathlib import Path
 
 from simplenn.machine.quiet_tensorflow import tf
 
+from simplenn.training.data import scale_inputs
 from simplenn.errors import SimplennError
+from simplenn.nn.network import class_scores
 
 FORMATS = ("saved_model", "tflite")
 
@@ -36,7 +38,7 @@ class ServingModel(tf.Module):
         super().__init__(name="simplenn")
         self.network = run.network
         self.loss = run.config.loss
-        self.scale_inputs = run.config.scale_inputs
+        self.scale_inputs = run.contract.scaled
         h, w = run.image_shape
         n_features = h * w
         self.serving_default = tf.function(
@@ -49,25 +51,36 @@ class ServingModel(tf.Module):
     def _scores(self, inputs):
         """`{"probabilities": (B, K), "classes": (B,)}` for the network's inputs `(B, h*w)`."""
         logits = self.network.forward(inputs)  # (B, h*w) -> (B, K)
-        probabilities = tf.nn.sigmoid(logits) if self.loss == "sigmoid" else tf.nn.softmax(logits)
-        return {"probabilities": probabilities, "classes": tf.argmax(logits, axis=1)}
+        return {"probabilities": class_scores(logits, self.loss), "classes": tf.argmax(logits, axis=1)}
 
     def _scores_of_images(self, images):
         """The same for raw images `(B, h, w)` of 0-255, scaled as the run's training data was."""
         inputs = tf.reshape(tf.cast(images, tf.float32), (tf.shape(images)[0], -1))  # (B, h, w) -> (B, h*w)
-        if self.scale_inputs:
-            inputs = inputs / 255.0
-        return self._scores(inputs)
+        return self._scores(scale_inputs(inputs, self.scale_inputs))  # training's one scaling
 
 
-def export_run(run, out: str | Path, format: str = "saved_model") -> Path:
-    """Write `run` to `out` (a folder for "saved_model", a file for "tflite"); the path written.
-
-    A SavedModel goes into a temporary folder beside `out` and is renamed into place, so an
-    interrupted export leaves no half-written model; an existing `out` is refused.
-    """
+def export_format(out: str | Path, format: str | None = None) -> str:
+    """The format to write: `format` when given, else `out`'s suffix (".tflite": tflite, else a
+    SavedModel folder); `SimplennError` when the two contradict."""
+    by_suffix = "tflite" if Path(out).suffix.lower() == ".tflite" else None
+    if format is None:
+        return by_suffix or "saved_model"
     if format not in FORMATS:
         raise SimplennError(f"unknown export format {format!r}; choose one of {', '.join(FORMATS)}")
+    if format == "saved_model" and by_suffix == "tflite":
+        raise SimplennError(f"{out} ends in .tflite but --format saved_model writes a folder; drop --format "
+                            "to write a TFLite file, or name the folder without .tflite")
+    return format
+
+
+def export_run(run, out: str | Path, format: str | None = None) -> Path:
+    """Write `run` to `out` (a folder for "saved_model", a file for "tflite"); the path written.
+
+    format: "saved_model" or "tflite"; None takes it from `out` (`export_format`). A
+    SavedModel goes into a temporary folder beside `out` and is renamed into place, so an
+    interrupted export leaves no half-written model; an existing `out` is refused.
+    """
+    format = export_format(out, format)
     if format == "tflite" and run.config.precision != "float32":
         raise SimplennError(f"{run.run_dir} trained with --precision {run.config.precision} and TFLite has no "
                             "bfloat16 kernels; export it with --format saved_model")

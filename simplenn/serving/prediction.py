@@ -4,13 +4,13 @@
     for prediction in predict_images(run, ["seven.jpg", "photos/"]):
         print(prediction.source, prediction.top(3))
 
-Every image goes through `preprocessing.preprocess` with its run's dataset recipe, the
-same function `simplenn serve` uses, so a photo and a drawing reach the network as its
-training images did.
+Every image goes through `preprocessing.preprocess` with the recipe its run recorded
+(`run.contract.recipe`), the same function `simplenn serve` uses, so a photo and a
+drawing reach the network as its training images did.
 
 A table of images (a CSV such as Kaggle's unlabelled `test.csv`, or a `.npy`) is
-predicted as a whole instead, into Kaggle's submission format `ImageId,Label`
-(`predict_file`): those images are already the dataset's input, so they skip `preprocess`.
+predicted row by row (`predict_table`): those rows are already the run's input, so they
+skip `preprocess`; `write_submission` writes them in Kaggle's format `ImageId,Label`.
 """
 
 from __future__ import annotations
@@ -24,12 +24,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from simplenn.datasets.image_folder import IMAGE_SUFFIXES  # what a folder given to `predict` is searched for
 from simplenn.errors import SimplennError
 from simplenn.machine.file_safety import write_text
 from simplenn.images.preprocessing import preprocess, read_image, style_of
 
-# What a folder given to `predict` is searched for (Pillow reads more; these are photos).
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp")
 VIEW_HEIGHT = 280  # pixels of each half of a --save-input picture: 10x a 28x28 input
 
 
@@ -64,9 +63,11 @@ def image_files(paths: list[str | Path]) -> list[Path]:
     return files
 
 
-def predict_images(run, paths: list[str | Path], invert: bool | None = None) -> list[Prediction]:
-    """A `Prediction` for each image under `paths` (files or folders), in order."""
-    style = style_of(run)
+def predict_images(run, paths: list[str | Path], invert: bool | None = None,
+                   recipe: str | None = None) -> list[Prediction]:
+    """A `Prediction` for each image under `paths` (files or folders), in order, made into
+    inputs by the run's recorded recipe, or by `recipe` when the user names one."""
+    style = style_of(run, recipe)
     files = image_files(paths)
     seen = np.stack([preprocess(read_image(path), style, invert) for path in files])  # (n, h, w)
     probabilities = run.predict_proba(seen)  # (n, K)
@@ -137,14 +138,21 @@ def is_image_table(path: str | Path) -> bool:
     return Path(path).suffix.lower() in (".csv", ".npy") and Path(path).is_file()
 
 
-def predict_file(run, images_path: str | Path, out: str | Path) -> Path:
-    """Predict every image in `images_path` with `run` (a `LoadedRun`) and write `out`."""
+def predict_table(run, images_path: str | Path) -> list[Prediction]:
+    """A `Prediction` for each row of a CSV or `.npy` of the run's inputs (source "FILE row i")."""
     from simplenn.datasets import load_images
 
     images = load_images(images_path, image_size=run.config.image_size)  # (n, h, w)
-    predicted = run.predict(images)  # (n,) class indices
+    probabilities = run.predict_proba(images)  # (n, K); the run's contract checks the rows
+    seen = images.reshape(len(images), *run.image_shape)
+    return [Prediction(f"{images_path} row {i}", np.asarray(view), p, run.class_names)
+            for i, (view, p) in enumerate(zip(seen, probabilities), start=1)]
+
+
+def write_submission(predictions: list[Prediction], out: str | Path) -> Path:
+    """`out` in Kaggle's submission format: `ImageId,Label`, one row per prediction, from 1."""
     table = io.StringIO()
     writer = csv.writer(table, lineterminator="\n")
     writer.writerow(["ImageId", "Label"])
-    writer.writerows((i, run.class_names[k]) for i, k in enumerate(predicted, start=1))
+    writer.writerows((i, p.top(1)[0][0]) for i, p in enumerate(predictions, start=1))
     return write_text(out, table.getvalue())

@@ -5,15 +5,26 @@
     GET  /v1/models/simplenn            the model's status, as TF Serving answers it
     GET  /v1/models/simplenn/metadata   signatures, classes, image size, the run
     POST /v1/models/simplenn:predict    {"instances": [...]} -> {"predictions": [...]}
+                                        {"inputs": ...} -> {"outputs": {...}}
     POST /api/image                     an image file as the body -> the page's view of it
 
-`:predict` takes TF Serving's row format and the exported SavedModel's two signatures
-(`export.py`): "serving_default" instances are the run's inputs, `h*w` numbers each;
-"images" instances are `h x w` nested lists of 0-255 pixels. Each prediction is
-`{"probabilities": [...], "classes": k}`, computed by the same graph that `export` saves,
-so a client written for either works against both. `/api/image` runs an uploaded photo
-or the page's drawing through `preprocessing.preprocess` and also returns what the
-network saw and its hidden layers' activations.
+`:predict` takes TensorFlow Serving's REST predict API for the exported SavedModel's two
+signatures (`export.py`), chosen by "signature_name": "serving_default" (input `inputs`:
+the run's own inputs, `h*w` numbers each, pixels / 255 when it trained on scaled inputs)
+and "images" (input `images`: `h x w` nested lists of pixels 0-255). Both of TF
+Serving's request formats:
+
+    row       {"instances": [x1, x2]}  or  {"instances": [{"images": x1}, {"images": x2}]}
+              -> {"predictions": [{"probabilities": [...], "classes": k}, ...]}
+    columnar  {"inputs": [x1, x2]}     or  {"inputs": {"images": [x1, x2]}}
+              -> {"outputs": {"probabilities": [[...], ...], "classes": [k, ...]}}
+
+The answers come from the same graph that `export` saves, so a client written for
+either works against both. Values outside what the run reads (0-1 fractions where it
+reads pixels 0-255, pixels where it reads pixels / 255) are refused (`contract.py`).
+`/api/image` runs an uploaded photo or the page's drawing through
+`preprocessing.preprocess` with the run's recorded recipe, and also returns what the
+network saw and its hidden layers' activations, from the same one forward pass.
 
 Every mistake in a request is answered with a 4xx status and `{"error": "..."}`:
 bodies over `MAX_BODY_BYTES` (413) or slower than `BODY_TIMEOUT_S` (408), JSON that does
@@ -46,6 +57,7 @@ MAX_BODY_BYTES = 8 * 2**20  # a phone photo fits; 1,000 instances of 784 numbers
 BODY_TIMEOUT_S = 10.0  # a client that sends its body slower than this is cut off
 MAX_INSTANCES = 1000
 SIGNATURES = ("serving_default", "images")
+INPUT_NAMES = {"serving_default": "inputs", "images": "images"}  # each signature's one input, as exported
 LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
 
 
@@ -57,10 +69,11 @@ class RequestError(Exception):
         self.status = status
 
 
-def create_app(run) -> Starlette:
-    """The Starlette app serving the `LoadedRun` `run`."""
+def create_app(run, recipe: str | None = None) -> Starlette:
+    """The Starlette app serving the `LoadedRun` `run`; `/api/image` follows the run's
+    recorded recipe, or `recipe` when the user names one (`--recipe`)."""
     model = ServingModel(run)
-    style = style_of(run)
+    style = style_of(run, recipe)
     h, w = run.image_shape
     page = resources.files("simplenn.serving").joinpath("static/draw.html").read_text(encoding="utf-8")
     metadata = model_metadata(run)
@@ -84,8 +97,15 @@ def create_app(run) -> Starlette:
 
     async def predict(request: Request):
         body = await read_body(request)
-        signature, batch = parse_instances(body, run.image_shape)  # (n, h*w) float32 or (n, h, w) uint8
+        signature, batch, columnar = parse_request(body, run.image_shape)  # (n, h*w) float32 or (n, h, w) uint8
+        if signature == "serving_default":
+            try:
+                run.contract.check_network_range(batch, "the inputs")
+            except SimplennError as error:
+                raise RequestError(str(error)) from None
         probabilities, classes = await batchers[signature](batch)  # (n, K), (n,)
+        if columnar:  # TF Serving answers the columnar format by output name
+            return JSONResponse({"outputs": {"probabilities": probabilities.tolist(), "classes": classes.tolist()}})
         return JSONResponse({"predictions": [
             {"probabilities": p.tolist(), "classes": int(k)} for p, k in zip(probabilities, classes)
         ]})
@@ -101,8 +121,8 @@ def create_app(run) -> Starlette:
             seen = await run_in_threadpool(preprocess, body, style, None if invert is None else invert == "true")
         except SimplennError as error:
             raise RequestError(str(error)) from None
-        forward = run.network.forward_pass(run.inputs(seen[None]))
-        probabilities = run.predict_proba(seen[None])[0]  # (K,)
+        forward = run.network.forward_pass(run.inputs(seen[None]))  # the one forward pass
+        probabilities = run.scores(forward.Z[-1])[0]  # (K,), from its logits
         return JSONResponse({
             "seen": seen.tolist(),  # (h, w) 0-255, what the network read
             "probabilities": probabilities.tolist(),
@@ -198,6 +218,7 @@ def model_metadata(run) -> dict:
             "class_names": run.class_names,
             "image_shape": [h, w],
             "scale_inputs": run.config.scale_inputs,  # serving_default's inputs are pixels / 255 when true
+            "input": run.contract.to_dict(),  # what one input is, its scaling and recipe (data.json)
             "loss": run.config.loss,
             "layers": list(run.config.layers),
             "test_accuracy": (run.summary or {}).get("test_accuracy"),
@@ -225,23 +246,35 @@ async def read_body(request: Request) -> bytes:
         raise RequestError(f"the body took longer than {BODY_TIMEOUT_S:g} s to arrive", 408) from None
 
 
-def parse_instances(body: bytes, image_shape: tuple[int, int]) -> tuple[str, np.ndarray]:
-    """`(signature, batch)` from a `{"instances": [...], "signature_name": ...}` body.
+def parse_request(body: bytes, image_shape: tuple[int, int]) -> tuple[str, np.ndarray, bool]:
+    """`(signature, batch, columnar)` from a TF Serving predict body, row or columnar.
 
-    serving_default -> float32 `(n, h*w)`; images -> uint8 `(n, h, w)`.
+    serving_default -> float32 `(n, h*w)`; images -> uint8 `(n, h, w)`; columnar: the body
+    used "inputs" (answered with "outputs") rather than "instances" ("predictions").
     """
     try:
         request = json.loads(body)
     except (ValueError, RecursionError) as error:  # JSONDecodeError, bad UTF-8, 5,000-digit numbers, deep nesting
         raise RequestError(f"the body is not JSON ({type(error).__name__}); send {{\"instances\": [...]}}") from None
-    if not isinstance(request, dict) or "instances" not in request:
-        raise RequestError('the body must be a JSON object with "instances": a list of inputs')
+    if not isinstance(request, dict) or ("instances" in request) == ("inputs" in request):
+        raise RequestError('the body must be a JSON object with "instances" (a list of inputs) or "inputs" '
+                           '(the columnar format), one of the two')
     signature = request.get("signature_name", "serving_default")
     if signature not in SIGNATURES:
         raise RequestError(f"unknown signature_name {signature!r}; choose one of {', '.join(SIGNATURES)}")
-    instances = request["instances"]
+    name = INPUT_NAMES[signature]
+    columnar = "inputs" in request
+    if columnar:
+        instances = request["inputs"]
+        if isinstance(instances, dict):  # {"inputs": {"images": [...]}}: named, as the signature names it
+            instances = _named_input(instances, name, signature, '"inputs"')
+    else:
+        instances = request["instances"]
+        if isinstance(instances, list) and instances and all(isinstance(i, dict) for i in instances):
+            instances = [_named_input(instance, name, signature, f"instance {i}") for i, instance in enumerate(instances)]
+    where = '"inputs"' if columnar else '"instances"'
     if not isinstance(instances, list) or not 1 <= len(instances) <= MAX_INSTANCES:
-        raise RequestError(f'"instances" must be a list of 1 to {MAX_INSTANCES} inputs')
+        raise RequestError(f"{where} must be a list of 1 to {MAX_INSTANCES} inputs")
     h, w = image_shape
     shape = (h * w,) if signature == "serving_default" else (h, w)
     # JSON's true and false would pass NumPy's conversion as 1 and 0: such a body takes the
@@ -250,10 +283,18 @@ def parse_instances(body: bytes, image_shape: tuple[int, int]) -> tuple[str, np.
     if batch is None:
         batch = _checked_numbers(instances, signature, h, w)
     if signature == "serving_default":
-        return signature, batch.astype(np.float32)  # (n, h*w)
+        return signature, batch.astype(np.float32), columnar  # (n, h*w)
     if batch.min() < 0 or batch.max() > 255 or (batch != np.round(batch)).any():
         raise RequestError("signature images takes whole pixel values from 0 to 255")
-    return signature, batch.astype(np.uint8)
+    return signature, batch.astype(np.uint8), columnar
+
+
+def _named_input(value: dict, name: str, signature: str, where: str):
+    """The one input `name` of an object of named inputs, or a `RequestError` naming the one expected."""
+    if set(value) != {name}:
+        found = ", ".join(map(json.dumps, value)) or "none"
+        raise RequestError(f'{where} must name the one input "{name}" of signature {signature}, found {found}')
+    return value[name]
 
 
 def _plain_numbers(instances: list, shape: tuple[int, ...]) -> np.ndarray | None:
@@ -303,8 +344,8 @@ def _is_finite_number(value) -> bool:
         return False
 
 
-def serve(run, host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Serve `run` with uvicorn until Ctrl-C."""
+def serve(run, host: str = "127.0.0.1", port: int = 8000, recipe: str | None = None) -> None:
+    """Serve `run` with uvicorn until Ctrl-C (`recipe`: see `create_app`)."""
     import socket
 
     import uvicorn
@@ -319,5 +360,5 @@ def serve(run, host: str = "127.0.0.1", port: int = 8000) -> None:
     if host not in LOOPBACK_HOSTS:
         print(f"warning: listening on {host}: other machines can reach this server")
     print(f"serving {run.run_dir} at http://{host}:{port}/ (Ctrl-C stops)", flush=True)
-    uvicorn.run(create_app(run), host=host, port=port, log_level="warning",
+    uvicorn.run(create_app(run, recipe), host=host, port=port, log_level="warning",
                 limit_concurrency=200, timeout_keep_alive=5)

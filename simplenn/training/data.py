@@ -71,10 +71,18 @@ def prepare(images: np.ndarray, labels: np.ndarray, n_classes: int, *, scale: bo
 
 def prepare_images(images: np.ndarray, *, scale: bool) -> np.ndarray:
     """Pixels 0-255, (n, height, width) or already (n, height * width) -> X float32 (n, height * width)."""
-    X = np.asarray(images).reshape(len(images), -1).astype(np.float32)  # (n, 28, 28) -> (n, 784)
-    if scale:
-        X /= 255.0  # the post feeds raw 0-255 pixels; scaling to 0-1 is simplenn's option
-    return X
+    images = np.asarray(images)
+    X = images.reshape(len(images), int(np.prod(images.shape[1:]))).astype(np.float32)  # (n, 28, 28) -> (n, 784)
+    return scale_inputs(X, scale)
+
+
+def scale_inputs(X, scale: bool):
+    """Training's one scaling, for NumPy arrays and TensorFlow tensors alike: pixels / 255 when
+    `scale`. `LoadedRun`, `Classifier` and the exported graph scale with it too.
+
+    The post feeds raw 0-255 pixels; scaling them to 0-1 is simplenn's option (`--scale-inputs`).
+    """
+    return X / 255.0 if scale else X
 
 
 def make_split(X: np.ndarray, Y: np.ndarray) -> Split:

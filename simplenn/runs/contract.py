@@ -1,0 +1,245 @@
+"""A run's input contract: what one input is, how training scaled it, how a photo becomes one.
+
+    contract = contract_for_data("fashion-mnist", (28, 28), scale_inputs=True)
+    contract.recipe                      # "fashion-mnist": the recipe `preprocess` follows
+    X = contract.network_inputs(images)  # (n, 784) float32, checked and scaled as in training
+
+A run records its contract in data.json (`input`), so `predict`, `serve`, `export`,
+`load_run` and `Classifier` read a user's data the way training read it, and refuse
+what does not fit instead of guessing:
+
+    kind     "image": one input is `shape = (h, w)` pixels 0-255;
+             "features": one input is a row of `shape = (F,)` numbers
+    scaling  "divide_by_255" (the network reads pixels / 255) or "none"
+    recipe   how a user's image file becomes an input: "mnist" (20-pixel box, centre of
+             mass), "digits" (full frame, box centred), "fashion-mnist" (its README's
+             conversion), "resize" (grey, then resized: exactly how a folder of class images
+             is read) or "none" (the run reads rows of features, not image files)
+    source   {"name": "digits"}, or {"path": "/absolute/path", "sha256": "..."} for data given by path
+    value_range  (low, high) of the training inputs; (0, 255) for pixels
+    rms      for features: the training inputs' root mean square, their typical size
+
+Runs recorded before data.json held the contract get the one their config implies
+(`implied_contract`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from simplenn.errors import SimplennError
+from simplenn.machine.file_safety import sha256_of
+from simplenn.training.data import scale_inputs
+
+KINDS = ("image", "features")
+SCALINGS = ("divide_by_255", "none")
+RECIPES = ("mnist", "digits", "fashion-mnist", "resize", "none")
+PIXEL_RANGE = (0.0, 255.0)
+# Features whose root mean square is this many times larger (or smaller) than training's are
+# on another scale: 0-255 pixels given to a network fitted on standardised or 0-1 features.
+# A test fold's values stray past the training fold's range (MinMaxScaler leaves a column
+# that was constant in training unscaled), but not by this much on the whole.
+SCALE_FACTOR = 20.0
+# Catalogue datasets and the recipe their images were made by; kmnist and EMNIST follow MNIST's.
+CATALOGUE_RECIPES = {"digits": "digits", "fashion-mnist": "fashion-mnist"}
+
+
+@dataclass(frozen=True)
+class InputContract:
+    """What a run reads; see the module docstring for each field's values."""
+
+    kind: str
+    shape: tuple[int, ...]
+    scaling: str
+    recipe: str
+    source: dict
+    value_range: tuple[float, float] = PIXEL_RANGE
+    rms: float | None = None
+
+    @property
+    def n_features(self) -> int:
+        return math.prod(self.shape)
+
+    @property
+    def image_shape(self) -> tuple[int, int]:
+        """`(height, width)` of an image input; a row of F features is taken as `(1, F)`."""
+        return tuple(self.shape) if self.kind == "image" else (1, self.shape[0])
+
+    @property
+    def scaled(self) -> bool:
+        return self.scaling == "divide_by_255"
+
+    def describe(self) -> str:
+        """One phrase for messages: "28x28 images of pixels 0-255" or "rows of 64 features"."""
+        if self.kind == "image":
+            return f"{self.shape[0]}x{self.shape[1]} images of pixels 0-255"
+        return f"rows of {self.shape[0]} features"
+
+    def to_dict(self) -> dict:
+        values = asdict(self)
+        values["shape"], values["value_range"] = list(self.shape), list(self.value_range)
+        return values
+
+    @classmethod
+    def from_dict(cls, values: dict, where: str) -> "InputContract":
+        """The contract stored in data.json; `SimplennError` naming the field at fault."""
+        try:
+            contract = cls(kind=values["kind"], shape=tuple(int(n) for n in values["shape"]),
+                           scaling=values["scaling"], recipe=values["recipe"], source=dict(values["source"]),
+                           value_range=tuple(float(v) for v in values["value_range"]),
+                           rms=None if values.get("rms") is None else float(values["rms"]))
+        except (KeyError, TypeError, ValueError) as error:
+            raise SimplennError(f"cannot read {where}: the input contract lacks or mangles {error}; "
+                                "the file was changed after training") from None
+        for name, allowed in (("kind", KINDS), ("scaling", SCALINGS), ("recipe", RECIPES)):
+            if getattr(contract, name) not in allowed:
+                raise SimplennError(f"cannot read {where}: input {name} {getattr(contract, name)!r} is not one of "
+                                    f"{', '.join(allowed)}; the file was changed after training")
+        return contract
+
+    # The one rule for every input: checked, then scaled as training scaled it.
+
+    def network_inputs(self, values, what: str = "the inputs") -> np.ndarray:
+        """`X (n, F)` float32 for the network, from values `(n, *shape)` or `(n, F)` as the run reads them.
+
+        `SimplennError` (one line, naming what to do) for a wrong shape, NaN or infinity,
+        pixels outside 0-255, 0-1 fractions given to a run that reads pixels 0-255, and
+        features far from the scale training saw (`SCALE_FACTOR`): the same rule for
+        `load_run`, `predict`, `serve` and `Classifier`.
+        """
+        values = np.asarray(values)
+        if values.ndim == 1 and self.n_features > 1 and values.shape[0] == self.n_features:
+            values = values[None]
+        if values.ndim < 2 or values.shape[1:] not in (tuple(self.shape), (self.n_features,)):
+            raise SimplennError(
+                f"{what} are shaped {values.shape}, but this run reads {self.describe()}: give them as "
+                f"(n, {', '.join(map(str, self.shape))})" + (f" or (n, {self.n_features})" if self.kind == "image" else "")
+            )
+        if values.dtype.kind not in "uifb":
+            raise SimplennError(f"{what} are {values.dtype}, not numbers; give numbers")
+        X = values.reshape(len(values), -1).astype(np.float32)  # (n, h, w) -> (n, h*w)
+        self.check_range(X, what, fractional_possible=values.dtype.kind == "f")
+        return scale_inputs(X, self.scaled)
+
+    def check_network_range(self, X: np.ndarray, what: str) -> None:
+        """The same rule for values that are already the network's inputs (TF Serving's
+        `serving_default` signature): pixels / 255, so 0-1, when the run scaled them."""
+        if not self.scaled:
+            return self.check_range(X, what)
+        if not np.isfinite(X).all():
+            raise SimplennError(f"{what} hold NaN or infinity; give finite numbers")
+        low, high = (float(X.min()), float(X.max())) if X.size else (0.0, 0.0)
+        if low < 0 or high > 1:
+            raise SimplennError(
+                f"{what} hold values from {low:g} to {high:g}, but this run reads pixels / 255 (0-1) there; "
+                'divide them by 255, or send pixels 0-255 with "signature_name": "images"'
+            )
+
+    def check_range(self, X: np.ndarray, what: str, *, fractional_possible: bool = True) -> None:
+        """`SimplennError` unless `X` holds finite values the run can read (see `network_inputs`)."""
+        if not np.isfinite(X).all():
+            raise SimplennError(f"{what} hold NaN or infinity; give finite numbers")
+        if X.size == 0:
+            return
+        low, high = float(X.min()), float(X.max())
+        train_low, train_high = self.value_range
+        if self.kind == "image" or self.value_range == PIXEL_RANGE:
+            if low < 0 or high > 255:
+                raise SimplennError(f"{what} hold values from {low:g} to {high:g}, but this run reads pixels 0-255")
+            if fractional_possible and 0 < high <= 1 and (X != np.round(X)).any():
+                raise SimplennError(
+                    f"{what} hold fractions from {low:g} to {high:g}, but this run reads pixels 0-255 "
+                    "(it scales them itself); multiply them by 255"
+                )
+            return
+        if self.rms is None or self.rms == 0:
+            return
+        rms = float(np.sqrt(np.mean(np.square(X, dtype=np.float64))))
+        if rms > SCALE_FACTOR * self.rms or 0 < rms < self.rms / SCALE_FACTOR:
+            raise SimplennError(
+                f"{what} hold values from {low:g} to {high:g}, of typical size {rms:.3g} (root mean square), far "
+                f"from the {self.rms:.3g} of the values it was fitted on ({train_low:g} to {train_high:g}); "
+                "scale them as its training data was scaled"
+            )
+
+
+def recipe_for(dataset: str, catalogue: bool, kind: str) -> str:
+    """The recipe a run's images were made by: its catalogue dataset's, else "resize" (images
+    read from files are greyed and resized), "none" for rows of features."""
+    if kind == "features":
+        return "none"
+    if catalogue:
+        return CATALOGUE_RECIPES.get(dataset, "mnist")
+    return "resize"
+
+
+def contract_for_data(dataset: str, image_shape: tuple[int, int], scale_inputs: bool, *,
+                      with_hash: bool = True) -> InputContract:
+    """The contract of a run trained on `dataset` (a catalogue name or a path) of `image_shape` images.
+
+    A path is recorded absolute, with its sha256 (`with_hash`), so the run finds it from any
+    folder and knows it when it is moved."""
+    from simplenn.datasets import check_dataset_name
+
+    h, w = (int(n) for n in image_shape)
+    kind = "features" if h == 1 else "image"
+    path = check_dataset_name(dataset)
+    if path is None:
+        source = {"name": dataset}
+    else:
+        source = {"path": str(path.resolve()), "sha256": dataset_sha256(path) if with_hash else None}
+    shape = (h, w) if kind == "image" else (w,)
+    return InputContract(kind, shape, "divide_by_255" if scale_inputs else "none",
+                         recipe_for(dataset, path is None, kind), source)
+
+
+def implied_contract(config, image_shape: tuple[int, int]) -> InputContract:
+    """The contract of a run recorded before data.json held one, from its config alone."""
+    from simplenn.datasets import DATASET_NAMES
+
+    h, w = image_shape
+    kind = "features" if h == 1 else "image"
+    catalogue = config.dataset in DATASET_NAMES
+    source = {"name": config.dataset} if catalogue else {"path": config.dataset, "sha256": None}
+    return InputContract(kind, (h, w) if kind == "image" else (w,), "divide_by_255" if config.scale_inputs else "none",
+                         recipe_for(config.dataset, catalogue, kind), source)
+
+
+def dataset_sha256(path: Path) -> str:
+    """The sha256 of a dataset file, or of a folder: of each file's relative path and sha256, in name order."""
+    path = Path(path)
+    if path.is_file():
+        return sha256_of(path)
+    digest = hashlib.sha256()
+    for file in sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")):
+        digest.update(f"{file.relative_to(path).as_posix()}\0{sha256_of(file)}\n".encode())
+    return digest.hexdigest()
+
+
+def run_dataset(contract: InputContract, given: str | None = None) -> str:
+    """What to load for a run's own data: its catalogue name, or the path it trained on.
+
+    given: where the data is now (a moved folder or file); it must hash to the sha256 the
+    run recorded. Without it, the recorded absolute path is used, from any folder.
+    `SimplennError` names where it looked, or the hash that differs.
+    """
+    source = contract.source
+    if "name" in source:
+        if given is not None and given != source["name"]:
+            raise SimplennError(f"the run trained on the catalogue dataset {source['name']}, not {given}; "
+                                f"drop --dataset, or evaluate on {given} with `simplenn evaluate RUN --dataset {given}`")
+        return source["name"]
+    path = Path(given if given is not None else source["path"]).expanduser()
+    if not path.exists():
+        hint = "give its new place with --dataset" if given is None else "check the path"
+        raise SimplennError(f"the run's dataset is not at {path.resolve()}; {hint}")
+    recorded = source.get("sha256")
+    if recorded is not None and dataset_sha256(path) != recorded:
+        raise SimplennError(f"{path.resolve()} is not the data the run trained on (its sha256 differs from the "
+                            f"{recorded[:12]}... recorded in data.json); give the data the run trained on")
+    return str(path.resolve())
