@@ -6,6 +6,8 @@ A page asks for a part with a marker line of its own:
     <!-- generated: architecture -->     the package's docstring, the one map of its layout
 
 Both are read from the source at build time (`make docs`); nothing generated is stored.
+It also hands the notebooks back to mkdocs-jupyter after the i18n plugin has sorted the
+files by language (which turns them into plain files that would be copied as they are).
 """
 
 from __future__ import annotations
@@ -15,12 +17,19 @@ import inspect
 import re
 from pathlib import Path
 
+from mkdocs.plugins import event_priority
+from mkdocs.structure.files import Files
+
 REPO = Path(__file__).resolve().parents[2]
 MARKER = re.compile(r"^<!-- generated: ([a-z-]+) -->$", re.MULTILINE)
 
 HEADINGS = {
-    "en": ("flag", "group", "blog", "fixed", "best", "allowed", "what it does"),
-    "ko": ("플래그", "묶음", "blog", "fixed", "best", "허용 값", "하는 일 (CLI의 --help 설명)"),
+    "en": ("flag", "what it does", "blog", "fixed", "best", "allowed"),
+    "ko": ("플래그", "하는 일 (`--help`의 설명)", "blog", "fixed", "best", "허용 값"),
+}
+GROUP_TITLES = {
+    "en": "`{group}` flags",
+    "ko": "`{group}` 플래그",
 }
 
 
@@ -44,18 +53,19 @@ def _allowed(field) -> str:
 
 
 def config_knobs(lang: str) -> str:
-    """One row per `Config` field, grouped as `simplenn train --help` groups them."""
+    """One table per group of `simplenn train --help`, one row per `Config` field."""
     from simplenn.config import GROUPS, PRESETS, config_fields, flags_of
 
     head = HEADINGS[lang]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    fields = sorted(config_fields(), key=lambda f: GROUPS.index(f.metadata["group"]))
-    for field in fields:
-        flags = " / ".join(f"`{flag}`" for flag in flags_of(field))
-        values = [f"`{_value(getattr(PRESETS[name], field.name))}`" for name in ("blog", "fixed", "best")]
-        help_text = field.metadata["help"].replace("|", "\\|")
-        lines.append(f"| {flags} | {field.metadata['group']} | " + " | ".join(values)
-                     + f" | {_allowed(field)} | {help_text} |")
+    lines = []
+    for group in GROUPS:
+        lines += ["", "### " + GROUP_TITLES[lang].format(group=group), "",
+                  "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for field in (f for f in config_fields() if f.metadata["group"] == group):
+            flags = "<br>".join(f"`{flag}`" for flag in flags_of(field))
+            values = [f"`{_value(getattr(PRESETS[name], field.name))}`" for name in ("blog", "fixed", "best")]
+            help_text = field.metadata["help"].replace("|", "\\|")
+            lines.append(f"| {flags} | {help_text} | " + " | ".join(values) + f" | {_allowed(field)} |")
     return "\n".join(lines)
 
 
@@ -78,3 +88,13 @@ def on_page_markdown(markdown: str, page, config, files) -> str:
         return PARTS[name](lang)
 
     return MARKER.sub(generate, markdown)
+
+
+@event_priority(-200)  # after mkdocs-static-i18n's on_files (-100)
+def on_files(files: Files, config) -> Files:
+    """The i18n plugin rebuilds every file as a plain `File`, which for a notebook is copied as it
+    is; its destination is already a page's, so marking it a page again lets mkdocs-jupyter render it."""
+    for file in files:
+        if file.src_uri.endswith(".ipynb") and file.dest_uri.endswith(".html"):
+            file.is_documentation_page = lambda: True
+    return files
