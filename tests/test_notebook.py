@@ -19,7 +19,7 @@ import nbclient
 import nbformat
 import pytest
 
-from simplenn.ablate import STEPS
+from simplenn.explain.ablate import STEPS
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = [REPO / "notebooks" / "simplenn.ipynb", REPO / "notebooks" / "simplenn.ko.ipynb"]
