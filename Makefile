@@ -7,6 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 DOCS_INSTALLED := $(VENV)/.installed-docs
+NOTEBOOK_INSTALLED := $(VENV)/.installed-notebook
 DEMO_RUN := runs/fixed-digits-demo
 
 .PHONY: demo test bench docs notebook clean
@@ -21,6 +22,10 @@ $(INSTALLED): pyproject.toml
 $(DOCS_INSTALLED): $(INSTALLED)
 	$(BIN)/python -m pip install --quiet -e ".[test,docs]"
 	touch $(DOCS_INSTALLED)
+
+$(NOTEBOOK_INSTALLED): $(INSTALLED)
+	$(BIN)/python -m pip install --quiet -e ".[test,notebook]"
+	touch $(NOTEBOOK_INSTALLED)
 
 demo: $(INSTALLED)
 	@rm -rf runs/blog-digits-demo $(DEMO_RUN)  # the demo's own runs, made again each time
@@ -50,7 +55,7 @@ docs: $(DOCS_INSTALLED)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 	@echo "site/index.html (English) and site/ko/index.html (한국어)"
 
-notebook: $(DOCS_INSTALLED)
+notebook: $(NOTEBOOK_INSTALLED)
 	$(BIN)/jupyter notebook notebooks/simplenn.ipynb  # notebooks/simplenn.ko.ipynb: 한국어
 
 clean:
