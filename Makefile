@@ -56,7 +56,8 @@ docs: $(DOCS_INSTALLED)
 	@echo "site/index.html (English) and site/ko/index.html (한국어)"
 
 notebook: $(NOTEBOOK_INSTALLED)
-	$(BIN)/jupyter notebook notebooks/simplenn.ipynb  # notebooks/simplenn.ko.ipynb: 한국어
+	@echo "opening notebooks/: simplenn.ipynb (English), simplenn.ko.ipynb (한국어)"
+	$(BIN)/jupyter notebook notebooks/
 
 clean:
 	rm -rf runs site .pytest_cache .hypothesis

@@ -145,20 +145,23 @@ def reproducing_command(config: Config, run_dir: str | Path | None = None) -> st
     return " ".join(shlex.quote(w) for w in words)
 
 
-def machine_facts(run) -> list[tuple[str, str]]:
+def machine_facts(run, lang: str = "en") -> list[tuple[str, str]]:
     import numpy
     import sklearn
     from simplenn.machine.quiet_tensorflow import tf
 
     gpus = tf.config.list_physical_devices("GPU")
     trained_with = (run.summary or {}).get("tensorflow", "?")
+    ko = lang == "ko"
     return [
-        ("system", f"{platform.system()} {platform.release()} ({platform.machine()})"),  # no host name: the page is for sending
-        ("processor", platform.processor() or platform.machine()),
-        ("CPU cores", str(__import__("os").cpu_count())),
-        ("GPU", ", ".join(g.name for g in gpus) or "none"),
+        # no host name: the page is for sending
+        ("시스템" if ko else "system", f"{platform.system()} {platform.release()} ({platform.machine()})"),
+        ("프로세서" if ko else "processor", platform.processor() or platform.machine()),
+        ("CPU 코어" if ko else "CPU cores", str(__import__("os").cpu_count())),
+        ("GPU", ", ".join(g.name for g in gpus) or ("없음" if ko else "none")),
         ("Python", platform.python_version()),
-        ("TensorFlow", f"{tf.__version__} (the run was trained with {trained_with})"),
+        ("TensorFlow", f"{tf.__version__} " + (f"(학습에 쓴 버전 {trained_with})" if ko
+                                               else f"(the run was trained with {trained_with})")),
         ("NumPy / scikit-learn", f"{numpy.__version__} / {sklearn.__version__}"),
     ]
 
@@ -312,7 +315,7 @@ def build_report(run, evaluation=None, lang: str = "en") -> str:
 <pre>{_e(python_lines)}</pre>
 
 <h2>{_e(t["machine"])}</h2>
-{_table(["", ""], [list(row) for row in machine_facts(run)] + [[t["generated"], generated]], id="machine", css="wrap")}
+{_table(["", ""], [list(row) for row in machine_facts(run, lang)] + [[t["generated"], generated]], id="machine", css="wrap")}
 </main>
 </body>
 </html>
