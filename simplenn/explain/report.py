@@ -45,7 +45,7 @@ LABELS = {
         "generated": "generated", "run_dir": "run folder", "checkpoint": "weights from",
         "unfinished": "(not finished)",
         "test_images": "{n} test images", "top2": "top-2", "shape": "{h}x{w} images, {k} classes",
-        "params_count": "{n} parameters",
+        "params_count": "{n} parameters", "loss_kind": "{loss} loss",
         "fig_confusion": "confusion matrix", "fig_mistakes": "most confident mistakes", "fig_calibration": "calibration",
         "fig_curves": "learning curves", "fig_weights": "first-layer weights", "fig_activations": "hidden activations",
         "fig_samples": "samples per class", "fig_sample": "the post's sample figure",
@@ -69,7 +69,7 @@ LABELS = {
         "generated": "생성 시각", "run_dir": "실행 폴더", "checkpoint": "가중치 출처",
         "unfinished": "(미완료)",
         "test_images": "테스트 이미지 {n}장", "top2": "top-2", "shape": "{h}x{w} 이미지, 클래스 {k}개",
-        "params_count": "파라미터 {n}개",
+        "params_count": "파라미터 {n}개", "loss_kind": "{loss} 손실",
         "fig_confusion": "혼동 행렬", "fig_mistakes": "가장 확신한 실수", "fig_calibration": "보정",
         "fig_curves": "학습 곡선", "fig_weights": "첫 층의 가중치", "fig_activations": "은닉층 활성값",
         "fig_samples": "클래스별 예시", "fig_sample": "글의 예시 그림",
@@ -271,7 +271,7 @@ def build_report(run, evaluation=None, lang: str = "en") -> str:
 <main>
 <header>
 <h1>{_e(config.preset)} · {_e(config.dataset)} — {_e(t["title"])}</h1>
-<p>{_e(sizes)}, {_e(config.activation)}, {_e(config.loss)} loss, {_e(config.optimizer)} lr {config.lr:g} ·
+<p>{_e(sizes)}, {_e(config.activation)}, {_e(t["loss_kind"].format(loss=config.loss))}, {_e(config.optimizer)} lr {config.lr:g} ·
 {_e(t["run_dir"])} <code>{_e(run.run_dir)}</code> · {_e(t["checkpoint"])} {_e(run.checkpoint.name)}</p>
 </header>
 <section class="cards" id="scores">{cards_html}</section>
