@@ -80,3 +80,33 @@ def test_the_extraction_sees_a_changed_figure_and_a_changed_command():
 def test_the_korean_notebook_sits_beside_the_english_one():
     assert (REPO / "notebooks" / "simplenn.ko.ipynb").exists()
     assert (DOCS / "notebook.ko.ipynb").resolve() == REPO / "notebooks" / "simplenn.ko.ipynb"
+
+
+def block_commands(markdown: str) -> set[str]:
+    """The `simplenn ...` lines of a page's shell blocks (```sh), without their comments."""
+    found, in_block = set(), False
+    for line in markdown.splitlines():
+        if line.lstrip().startswith("```"):
+            in_block = not in_block and line.strip() in ("```sh", "```bash")
+        elif in_block and line.startswith("simplenn "):
+            found.add(re.sub(r"\s+#.*$", "", line).strip())
+    return found
+
+
+@pytest.mark.parametrize("page", [english for english, _ in PAIRS], ids=[p.name for p, _ in PAIRS])
+def test_every_command_in_a_code_block_is_one_the_cli_accepts(page, capsys):
+    import shlex
+
+    from simplenn.cli.program import build_parser
+    from simplenn.errors import SimplennError
+
+    parser = build_parser()
+    for command in sorted(block_commands(page.read_text(encoding="utf-8"))):
+        try:
+            parser.parse_args(shlex.split(command)[1:])
+        except SystemExit as exit:
+            if exit.code == 0:  # --version and --help answer and exit 0
+                continue
+            pytest.fail(f"{page.name}: `{command}` is refused: {capsys.readouterr().err.strip()} (exit {exit.code})")
+        except SimplennError as error:
+            pytest.fail(f"{page.name}: `{command}` is refused: {error}")
