@@ -251,7 +251,7 @@ def test_history_with_wrong_types_or_missing_epochs_is_refused(stopped_run, tmp_
 
 SUMMARY_CASES = {
     "[]": "cannot read {run}/summary.json: expected a JSON object of results, found a JSON list",
-    "{}": "cannot read test_accuracy in {run}/summary.json: expected int or float, found None",
+    "{}": "cannot read train_accuracy in {run}/summary.json: expected int or float, found None",
     "retype": "cannot read weights_sha256 in {run}/summary.json: expected str, found 7",
     "scores": "cannot read test_scores.f1_macro in {run}/summary.json: expected int or float, found 'high'",
 }

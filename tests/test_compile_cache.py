@@ -83,7 +83,7 @@ def run_train(tmp_path, run_name: str, cache) -> dict:
     environment = dict(os.environ, SIMPLENN_COMPILE_CACHE=str(cache))
     environment.pop("TF_XLA_FLAGS", None)
     done = subprocess.run(
-        [sys.executable, "-m", "simplenn.cli", "train", "--preset", "fixed", "--dataset", "digits", "--epochs", "2",
+        [sys.executable, "-m", "simplenn.cli", "train", "--preset", "fixed", "--dataset", "digits", "--epochs", "2", "--xla",
          "--quiet", "--run-dir", str(tmp_path / run_name)],
         capture_output=True, text=True, timeout=300, env=environment,
     )

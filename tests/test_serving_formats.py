@@ -19,7 +19,7 @@ from simplenn.runs.loaded_run import load_run
 from simplenn.machine.quiet_tensorflow import tf
 
 PREDICT = "/v1/models/simplenn:predict"
-README = Path(__file__).resolve().parent.parent / "README.md"
+README = Path(__file__).resolve().parent.parent / "docs" / "using.md"  # where the REST requests are written out
 
 
 @pytest.fixture(scope="module")
