@@ -35,3 +35,22 @@ def digits_run(tmp_path_factory):
                  "--run-dir", str(run_dir), "--quiet"])
     assert code == 0
     return run_dir
+
+
+@pytest.fixture(scope="module")
+def run(digits_run):
+    """The shared digits run, loaded (`load_run`), for the serving tests."""
+    from simplenn.runs.loaded_run import load_run
+
+    return load_run(digits_run)
+
+
+@pytest.fixture(scope="module")
+def client(run):
+    """`simplenn serve`'s app for `run`, through Starlette's test client."""
+    from starlette.testclient import TestClient
+
+    from simplenn.serving import server
+
+    with TestClient(server.create_app(run), raise_server_exceptions=False) as client:
+        yield client

@@ -8,7 +8,6 @@ import time
 import numpy as np
 import pytest
 from PIL import Image
-from starlette.testclient import TestClient
 
 from simplenn.serving import server as serving
 from simplenn.datasets import load_dataset
@@ -18,17 +17,6 @@ from simplenn.machine.quiet_tensorflow import tf
 from simplenn.serving.server import Batcher
 
 PREDICT = "/v1/models/simplenn:predict"
-
-
-@pytest.fixture(scope="module")
-def run(digits_run):
-    return load_run(digits_run)
-
-
-@pytest.fixture(scope="module")
-def client(run):
-    with TestClient(serving.create_app(run), raise_server_exceptions=False) as client:
-        yield client
 
 
 @pytest.fixture(scope="module")

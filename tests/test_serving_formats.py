@@ -10,27 +10,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from starlette.testclient import TestClient
 
 from simplenn.serving import server as serving
 from simplenn.datasets import load_dataset
 from simplenn.serving.export import export_run
-from simplenn.runs.loaded_run import load_run
 from simplenn.machine.quiet_tensorflow import tf
 
 PREDICT = "/v1/models/simplenn:predict"
 README = Path(__file__).resolve().parent.parent / "docs" / "using.md"  # where the REST requests are written out
-
-
-@pytest.fixture(scope="module")
-def run(digits_run):
-    return load_run(digits_run)
-
-
-@pytest.fixture(scope="module")
-def client(run):
-    with TestClient(serving.create_app(run), raise_server_exceptions=False) as client:
-        yield client
 
 
 @pytest.fixture(scope="module")
