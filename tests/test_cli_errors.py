@@ -205,7 +205,7 @@ def test_version_names_simplenn_and_tensorflow(capsys):
         main(["--version"])
     assert exit.value.code == 0
     assert capsys.readouterr().out == (
-        f"simplenn {metadata.version('simplenn')} (TensorFlow {metadata.version('tensorflow')})\n"
+        f"simplenn {metadata.version('simplenn-tf')} (TensorFlow {metadata.version('tensorflow')})\n"
     )
 
 
