@@ -47,6 +47,7 @@ from starlette.routing import Route
 from simplenn.ablate import STEPS
 from simplenn.config import PRESETS, Config, preset
 from simplenn.datasets import check_dataset_name
+from simplenn.diagnose import DEAD_FRACTION, HEALTHY_GRADIENT_NORM, HEALTHY_UPDATE_RATIO, LOGIT_OVERFLOW
 from simplenn.datasets.manage import list_datasets
 from simplenn.errors import SimplennError
 from simplenn.run_directory import RunDirectory
@@ -425,7 +426,10 @@ def setup() -> dict:
                for name, config in (("blog", BLOG), ("fixed", FIXED))}
     datasets = [state.spec.name for state in list_datasets() if state.ready]
     datasets.sort(key=lambda name: name != "digits")
-    return {"switches": switches, "knobs": knobs, "presets": presets, "datasets": datasets}
+    # Where `diagnose` draws the line between healthy and not: the page colours a bar red beyond it.
+    limits = {"dead_fraction": DEAD_FRACTION, "gradient_norm": HEALTHY_GRADIENT_NORM,
+              "update_ratio": HEALTHY_UPDATE_RATIO, "logit_overflow": LOGIT_OVERFLOW}
+    return {"switches": switches, "knobs": knobs, "presets": presets, "datasets": datasets, "limits": limits}
 
 
 def create_app(lab: Lab, host: str = "127.0.0.1") -> Starlette:
