@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from starlette.testclient import TestClient
 
-from simplenn.ablate import STEPS
+from simplenn.explain.ablate import STEPS
 from simplenn.config import Config, ConfigError, preset
-from simplenn.experiment import train_and_evaluate
-from simplenn.lab import EXPLANATIONS, EventLog, Lab, create_app, lab_config, setup
-from simplenn.loaded_run import load_run
+from simplenn.runs.experiment import train_and_evaluate
+from simplenn.serving.lab import EXPLANATIONS, EventLog, Lab, create_app, lab_config, setup
+from simplenn.runs.loaded_run import load_run
 
 BASE = "http://127.0.0.1:8000"
 ENDS = ("diagnosis", "stopped", "failed")

@@ -1,0 +1,323 @@
+"""`simplenn serve`: a draw-a-digit page and a JSON API in TensorFlow Serving's REST shape.
+
+    GET  /                              the page (simplenn/static/draw.html; no CDN)
+    GET  /healthz                       {"status": "ok"}
+    GET  /v1/models/simplenn            the model's status, as TF Serving answers it
+    GET  /v1/models/simplenn/metadata   signatures, classes, image size, the run
+    POST /v1/models/simplenn:predict    {"instances": [...]} -> {"predictions": [...]}
+    POST /api/image                     an image file as the body -> the page's view of it
+
+`:predict` takes TF Serving's row format and the exported SavedModel's two signatures
+(`export.py`): "serving_default" instances are the run's inputs, `h*w` numbers each;
+"images" instances are `h x w` nested lists of 0-255 pixels. Each prediction is
+`{"probabilities": [...], "classes": k}`, computed by the same graph that `export` saves,
+so a client written for either works against both. `/api/image` runs an uploaded photo
+or the page's drawing through `preprocessing.preprocess` and also returns what the
+network saw and its hidden layers' activations.
+
+Every mistake in a request is answered with a 4xx status and `{"error": "..."}`:
+bodies over `MAX_BODY_BYTES` (413) or slower than `BODY_TIMEOUT_S` (408), JSON that does
+not parse, instances of the wrong shape, non-numbers, and images that cannot be read, are
+too large or show no ink (400).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+from importlib import resources
+
+import numpy as np
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse
+from starlette.routing import Route
+
+from simplenn.errors import SimplennError
+from simplenn.serving.export import ServingModel
+from simplenn.machine.quiet_tensorflow import tf
+from simplenn.images.preprocessing import style_of
+from simplenn.images.preprocessing import preprocess
+
+MODEL_NAME = "simplenn"
+MAX_BODY_BYTES = 8 * 2**20  # a phone photo fits; 1,000 instances of 784 numbers as JSON fit
+BODY_TIMEOUT_S = 10.0  # a client that sends its body slower than this is cut off
+MAX_INSTANCES = 1000
+SIGNATURES = ("serving_default", "images")
+LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
+
+
+class RequestError(Exception):
+    """A client's mistake: answered with `status` and `{"error": message}`."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status
+
+
+def create_app(run) -> Starlette:
+    """The Starlette app serving the `LoadedRun` `run`."""
+    model = ServingModel(run)
+    style = style_of(run)
+    h, w = run.image_shape
+    page = resources.files("simplenn.serving").joinpath("static/draw.html").read_text(encoding="utf-8")
+    metadata = model_metadata(run)
+
+    async def index(request: Request):
+        return HTMLResponse(page)
+
+    async def health(request: Request):
+        return JSONResponse({"status": "ok"})
+
+    async def status(request: Request):
+        return JSONResponse({"model_version_status": [
+            {"version": "1", "state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}}
+        ]})
+
+    async def model_metadata_route(request: Request):
+        return JSONResponse(metadata)
+
+    # The traced graphs themselves: calling one skips tf.function's argument matching.
+    batchers = {name: Batcher(getattr(model, name).get_concrete_function()) for name in SIGNATURES}
+
+    async def predict(request: Request):
+        body = await read_body(request)
+        signature, batch = parse_instances(body, run.image_shape)  # (n, h*w) float32 or (n, h, w) uint8
+        probabilities, classes = await batchers[signature](batch)  # (n, K), (n,)
+        return JSONResponse({"predictions": [
+            {"probabilities": p.tolist(), "classes": int(k)} for p, k in zip(probabilities, classes)
+        ]})
+
+    async def image(request: Request):
+        body = await read_body(request)
+        if not body:
+            raise RequestError("the request has no body; send an image file (PNG, JPEG, ...) as the body")
+        invert = request.query_params.get("invert")
+        if invert not in (None, "true", "false"):
+            raise RequestError(f"invert must be true or false, got {invert!r}")
+        try:
+            seen = await run_in_threadpool(preprocess, body, style, None if invert is None else invert == "true")
+        except SimplennError as error:
+            raise RequestError(str(error)) from None
+        forward = run.network.forward_pass(run.inputs(seen[None]))
+        probabilities = run.predict_proba(seen[None])[0]  # (K,)
+        return JSONResponse({
+            "seen": seen.tolist(),  # (h, w) 0-255, what the network read
+            "probabilities": probabilities.tolist(),
+            "class_names": run.class_names,
+            "hidden": [A.numpy()[0].tolist() for A in forward.A[1:]],  # each hidden layer (n_l,)
+        })
+
+    async def request_error(request: Request, error: RequestError):
+        return JSONResponse({"error": str(error)}, status_code=error.status)
+
+    async def not_found(request: Request, error):
+        status_code = getattr(error, "status_code", 404)
+        return JSONResponse({"error": f"{request.method} {request.url.path}: {getattr(error, 'detail', 'not found')}"},
+                            status_code=status_code)
+
+    async def server_error(request: Request, error: Exception):
+        return JSONResponse({"error": f"internal error ({type(error).__name__}); this is a bug in simplenn"},
+                            status_code=500)
+
+    routes = [
+        Route("/", index),
+        Route("/healthz", health),
+        Route(f"/v1/models/{MODEL_NAME}", status),
+        Route(f"/v1/models/{MODEL_NAME}/metadata", model_metadata_route),
+        Route(f"/v1/models/{MODEL_NAME}:predict", predict, methods=["POST"]),
+        Route("/api/image", image, methods=["POST"]),
+    ]
+    return Starlette(routes=routes, exception_handlers={
+        RequestError: request_error, 404: not_found, 405: not_found, Exception: server_error,
+    })
+
+
+class Batcher:
+    """One signature's calls, gathered: requests that arrive while the network is busy are
+    answered together by its next call.
+
+    A call costs a fraction of a millisecond whether it scores one image or a hundred, so
+    under load the queue is served in a few calls instead of one each; a lone request waits
+    for nothing. The call runs on a worker thread, and the event loop goes on reading requests.
+    """
+
+    def __init__(self, graph):
+        self.graph = graph  # batch -> {"probabilities": (n, K), "classes": (n,)}
+        self.waiting: list[tuple[np.ndarray, asyncio.Future]] = []
+        self.busy = False
+
+    async def __call__(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(probabilities (n, K), classes (n,)) for `batch` (n, ...), n of the call's rows."""
+        future = asyncio.get_running_loop().create_future()
+        self.waiting.append((batch, future))
+        if not self.busy:
+            self.busy = True
+            asyncio.get_running_loop().create_task(self._answer_waiting())
+        return await future
+
+    async def _answer_waiting(self) -> None:
+        try:
+            while self.waiting:
+                taken, self.waiting = self.waiting, []
+                try:
+                    probabilities, classes = await run_in_threadpool(self._scores, np.concatenate([b for b, _ in taken]))
+                except Exception as error:  # every request of the call gets it: the server's 500
+                    for _, future in taken:
+                        if not future.done():
+                            future.set_exception(error)
+                    continue
+                first = 0
+                for batch, future in taken:
+                    if not future.done():  # a client that hung up has cancelled its future
+                        future.set_result((probabilities[first : first + len(batch)], classes[first : first + len(batch)]))
+                    first += len(batch)
+        finally:
+            self.busy = False
+
+    def _scores(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        outputs = self.graph(tf.constant(batch))
+        return outputs["probabilities"].numpy(), outputs["classes"].numpy()
+
+
+def model_metadata(run) -> dict:
+    """TF Serving's metadata answer, shortened to what a client needs, and the run's facts."""
+    h, w = run.image_shape
+    outputs = {"probabilities": ["-1", str(len(run.class_names))], "classes": ["-1"]}
+    return {
+        "model_spec": {"name": MODEL_NAME, "version": "1"},
+        "metadata": {"signature_def": {
+            "serving_default": {"inputs": {"inputs": {"dtype": "DT_FLOAT", "shape": ["-1", str(h * w)]}}, "outputs": outputs},
+            "images": {"inputs": {"images": {"dtype": "DT_UINT8", "shape": ["-1", str(h), str(w)]}}, "outputs": outputs},
+        }},
+        "simplenn": {
+            "run_dir": str(run.run_dir),
+            "dataset": run.config.dataset,
+            "class_names": run.class_names,
+            "image_shape": [h, w],
+            "scale_inputs": run.config.scale_inputs,  # serving_default's inputs are pixels / 255 when true
+            "loss": run.config.loss,
+            "layers": list(run.config.layers),
+            "test_accuracy": (run.summary or {}).get("test_accuracy"),
+        },
+    }
+
+
+async def read_body(request: Request) -> bytes:
+    """The request's body, refused past `MAX_BODY_BYTES` or `BODY_TIMEOUT_S`."""
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
+        raise RequestError(f"the body is larger than {MAX_BODY_BYTES:,} bytes; send a smaller image or fewer instances", 413)
+
+    async def receive() -> bytes:
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_BODY_BYTES:
+                raise RequestError(f"the body is larger than {MAX_BODY_BYTES:,} bytes; send a smaller image or fewer instances", 413)
+        return bytes(body)
+
+    try:
+        return await asyncio.wait_for(receive(), BODY_TIMEOUT_S)
+    except asyncio.TimeoutError:
+        raise RequestError(f"the body took longer than {BODY_TIMEOUT_S:g} s to arrive", 408) from None
+
+
+def parse_instances(body: bytes, image_shape: tuple[int, int]) -> tuple[str, np.ndarray]:
+    """`(signature, batch)` from a `{"instances": [...], "signature_name": ...}` body.
+
+    serving_default -> float32 `(n, h*w)`; images -> uint8 `(n, h, w)`.
+    """
+    try:
+        request = json.loads(body)
+    except (ValueError, RecursionError) as error:  # JSONDecodeError, bad UTF-8, 5,000-digit numbers, deep nesting
+        raise RequestError(f"the body is not JSON ({type(error).__name__}); send {{\"instances\": [...]}}") from None
+    if not isinstance(request, dict) or "instances" not in request:
+        raise RequestError('the body must be a JSON object with "instances": a list of inputs')
+    signature = request.get("signature_name", "serving_default")
+    if signature not in SIGNATURES:
+        raise RequestError(f"unknown signature_name {signature!r}; choose one of {', '.join(SIGNATURES)}")
+    instances = request["instances"]
+    if not isinstance(instances, list) or not 1 <= len(instances) <= MAX_INSTANCES:
+        raise RequestError(f'"instances" must be a list of 1 to {MAX_INSTANCES} inputs')
+    h, w = image_shape
+    shape = (h * w,) if signature == "serving_default" else (h, w)
+    # JSON's true and false would pass NumPy's conversion as 1 and 0: such a body takes the
+    # slow path, which checks each value and names the instance at fault.
+    batch = None if b"true" in body or b"false" in body else _plain_numbers(instances, shape)
+    if batch is None:
+        batch = _checked_numbers(instances, signature, h, w)
+    if signature == "serving_default":
+        return signature, batch.astype(np.float32)  # (n, h*w)
+    if batch.min() < 0 or batch.max() > 255 or (batch != np.round(batch)).any():
+        raise RequestError("signature images takes whole pixel values from 0 to 255")
+    return signature, batch.astype(np.uint8)
+
+
+def _plain_numbers(instances: list, shape: tuple[int, ...]) -> np.ndarray | None:
+    """`instances` as float64 `(n, *shape)` when every value is a finite number, in one NumPy
+    conversion; None for anything else, which `_checked_numbers` then explains."""
+    try:
+        batch = np.array(instances, dtype=np.float64)
+    except (ValueError, TypeError, OverflowError):  # ragged, strings, null, 10**400
+        return None
+    if batch.shape[1:] != shape or not np.isfinite(batch).all():
+        return None
+    return batch
+
+
+def _checked_numbers(instances: list, signature: str, h: int, w: int) -> np.ndarray:
+    """`instances` as float64 `(n, h*w)` or `(n, h, w)`, checked value by value: a
+    `RequestError` names the first instance that is not all finite numbers of the right shape."""
+    if signature == "serving_default":
+        return np.array([_numbers(instance, i, h * w, f"{h * w} numbers") for i, instance in enumerate(instances)],
+                        dtype=np.float64)
+    images = []
+    for i, instance in enumerate(instances):
+        if not isinstance(instance, list) or len(instance) != h:
+            raise RequestError(f"instance {i} must be {h} rows of {w} pixels (0-255) for signature images")
+        images.append([_numbers(row, i, w, f"{h} rows of {w} pixels") for row in instance])
+    return np.array(images, dtype=np.float64)
+
+
+def _numbers(values, index: int, length: int, expected: str) -> list[float]:
+    """`values` if it is a list of `length` finite numbers, else a `RequestError` naming the instance."""
+    if not isinstance(values, list) or len(values) != length:
+        got = f"{len(values)} values" if isinstance(values, list) else type(values).__name__
+        raise RequestError(f"instance {index} must be {expected}, got {got}")
+    for value in values:
+        if not _is_finite_number(value):
+            raise RequestError(f"instance {index} holds {json.dumps(value)[:40]}, not a finite number")
+    return values
+
+
+def _is_finite_number(value) -> bool:
+    """Whether a parsed JSON value is a number a float holds: not true, NaN, Infinity or 10**400."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
+
+
+def serve(run, host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Serve `run` with uvicorn until Ctrl-C."""
+    import socket
+
+    import uvicorn
+
+    if not 0 < port < 2**16:
+        raise SimplennError(f"--port must be 1 to 65535, got {port}")
+    try:  # a port in use is the user's to fix: say so in one line, before uvicorn starts
+        with socket.create_server((host, port)):
+            pass
+    except OSError as error:
+        raise SimplennError(f"cannot listen on {host}:{port}: {error.strerror or error}; choose another --port") from None
+    if host not in LOOPBACK_HOSTS:
+        print(f"warning: listening on {host}: other machines can reach this server")
+    print(f"serving {run.run_dir} at http://{host}:{port}/ (Ctrl-C stops)", flush=True)
+    uvicorn.run(create_app(run), host=host, port=port, log_level="warning",
+                limit_concurrency=200, timeout_keep_alive=5)
