@@ -87,7 +87,7 @@ def weight_images(W1: np.ndarray, image_shape: tuple[int, int], count: int = WEI
 class Watcher:
     """The `on_chunk` and `on_epoch` of one run: measures the trainer and sends what it finds."""
 
-    def __init__(self, events: Events, data, run_dir: str, resumed: bool):
+    def __init__(self, events: Events, data, run_dir: str | None, resumed: bool):
         from simplenn.explain.diagnose import SAMPLE_SIZE
 
         self.events = events
@@ -98,7 +98,7 @@ class Watcher:
         self.batch = None  # the diagnosis batch, `diagnose`'s: the first batch_size training rows
         self.previous_weights = None  # W_l at the last measurement, for the update ratio
         self.previous_step = 0
-        self.measured_at = 0.0
+        self.measured_at = -math.inf  # the first chunk is always measured
         self.resumed = resumed  # a resumed run's weights before its first chunk are not known here
 
     def start(self, trainer) -> None:
@@ -116,10 +116,10 @@ class Watcher:
             ]
             self.previous_step = 0
         h, w = self.data.image_shape
-        history = RunDirectory(self.run_dir).read_history()  # a resumed run's epochs so far
+        history = RunDirectory(self.run_dir).read_history() if self.run_dir else []  # a resumed run's epochs so far
         test_images = self.test.X.numpy() * (255.0 if config.scale_inputs else 1.0)
         self.events.send(
-            "started", run=os.path.basename(self.run_dir), config=config.to_dict(), epochs=config.epochs,
+            "started", run=self.run_dir and os.path.basename(self.run_dir), config=config.to_dict(), epochs=config.epochs,
             steps_per_epoch=trainer.steps_per_epoch, batch_size=trainer.batch_size, n_train=self.data.train.size,
             image_shape=[h, w], class_names=list(self.data.class_names),
             test_images=as_pixels(test_images.reshape(-1, h, w)), test_labels=self.test.labels.tolist(),
@@ -219,14 +219,43 @@ def send_diagnosis(run_dir: str, events: Events) -> None:
                 findings=[{"problem": f.problem, "fix": f.fix} for f in findings])
 
 
+class WarmedUp(Exception):
+    """Raised by `warm_up`'s watcher after its first measurement: the rest of the run is not needed."""
+
+
+def warm_up() -> None:
+    """The first chunk of each preset on digits, watched as a lab run is and written nowhere.
+
+    A process pays TensorFlow's first-call costs once (the first trace, the first eager
+    gradient, XLA compiling a config's steps, which its cache then keeps on disk): here,
+    before anyone presses Train, rather than between the click and the first point.
+    """
+    from simplenn.config import preset
+    from simplenn.runs.experiment import train_and_evaluate
+    from simplenn.training.data import prepare_data
+
+    def stop_after_first(trainer) -> None:
+        watcher.on_chunk(trainer)
+        raise WarmedUp
+
+    with open(os.devnull, "w") as nowhere:
+        for name in ("blog", "fixed"):
+            config = preset(name).replace(dataset="digits")
+            data = prepare_data(config)
+            watcher = Watcher(Events(nowhere), data, run_dir=None, resumed=False)
+            try:
+                train_and_evaluate(config, data=data, live_progress=True, log=lambda line: None,
+                                   on_chunk=stop_after_first)
+            except WarmedUp:
+                pass
+
+
 def main() -> int:
     stream = os.fdopen(int(sys.argv[1]), "w", buffering=1)
     events = Events(stream)
     try:
         set_up()  # as the CLI does: TensorFlow loads quietly, with XLA's cache
-        import simplenn.explain.run_checks  # noqa: F401  TensorFlow and the engine: the slow part, done before Train is pressed
-        import simplenn.runs.experiment  # noqa: F401
-
+        warm_up()
         events.send("ready", pid=os.getpid())
         line = sys.stdin.readline()
         if not line:  # the server closed: no job
