@@ -66,7 +66,6 @@ def lab(tmp_path_factory):
         page.on("request", lambda request: None if request.url.startswith(url) or request.url.startswith("data:")
                 else errors.append(f"request outside the lab: {request.url}"))
         page.goto(url)
-        page.wait_for_function("() => fetch('api/state').then(r => r.json()).then(s => s.warm)", timeout=120_000)
 
         def restart():
             processes[-1].terminate()
