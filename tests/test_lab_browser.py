@@ -83,6 +83,13 @@ def lab(tmp_path_factory):
                     process.wait(timeout=120)
 
 
+def click_train(page) -> None:
+    """Train, then wait until the page shows the new run (until then it shows the last one, finished)."""
+    before = page.text_content("#run-name")
+    page.click("#train")
+    page.wait_for_function("(before) => document.querySelector('#run-name').textContent !== before", arg=before)
+
+
 def watch_dead_bars(page) -> None:
     """Record every value the dead-ReLU bars show, as the page redraws them."""
     page.evaluate("""() => {
@@ -132,7 +139,7 @@ def test_the_posts_settings_end_near_chance_with_every_relu_dead(lab):
     page.click("#preset-blog")
     assert page.get_attribute("#preset-blog", "aria-pressed") == "true"
     watch_dead_bars(page)
-    page.click("#train")
+    click_train(page)
     page.wait_for_function(FINISHED, timeout=240_000)
     shown = figures(page)
     assert 0.05 < float(shown["test"]) < 0.15
@@ -148,7 +155,7 @@ def test_the_posts_settings_end_near_chance_with_every_relu_dead(lab):
 def test_the_fixed_settings_end_above_95_percent_over_the_posts_curve(lab):
     page, _, _, _ = lab
     page.click("#preset-fixed")
-    page.click("#train")
+    click_train(page)
     page.wait_for_function(FINISHED, timeout=240_000)
     shown = figures(page)
     assert float(shown["test"]) > 0.95
@@ -165,7 +172,7 @@ def test_flip_a_switch_then_stop_and_resume_the_run(lab):
     page.check("#switch-scale_inputs")
     assert page.get_attribute("#preset-blog", "aria-pressed") == "false"
     page.fill("#knob-epochs", "300")
-    page.click("#train")
+    click_train(page)
     page.wait_for_function("() => Number(document.querySelector('#loss-chart').dataset.points) >= 3", timeout=120_000)
     name = page.text_content("#run-name")
     assert name.startswith("lab-digits-")
@@ -202,7 +209,7 @@ def test_korean_explanations_and_a_server_restart(lab):
     page.click("[data-lang=en]")
     page.wait_for_function(f"() => document.querySelectorAll('#runs tr').length === {rows}", timeout=60_000)
     page.click("#preset-blog")
-    page.click("#train")
+    click_train(page)
     page.wait_for_function(FINISHED, timeout=240_000)
     assert 0.05 < float(figures(page)["test"]) < 0.15
     # While the server was down the browser logged its failed requests; the page itself threw nothing.
