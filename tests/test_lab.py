@@ -210,3 +210,13 @@ def test_a_restarted_lab_lists_the_runs_it_finds(lab):
         names = {r["name"] for r in again.get("/api/runs").json()["runs"]}
         assert names == {r["name"] for r in lab.get("/api/runs").json()["runs"]} and names
         assert read_events(again, since="feedbeef.3.9") == []  # nothing trained yet on this server
+
+
+def test_the_memory_a_run_needs_is_checked_before_it_starts(tmp_path):
+    with TestClient(create_app(Lab(tmp_path / "runs", max_memory="64K")), base_url=BASE) as client:
+        assert client.post("/api/train", json={"config": setup()["presets"]["fixed"]}).status_code == 202
+        failed = events_until(client, lambda e: e["type"] in ENDS)[-1]
+        assert failed["type"] == "failed"
+        assert "more than the limit of 64.0 KiB (--max-memory 64K)" in failed["error"]
+        wait_idle(client)
+        assert client.get("/api/runs").json() == {"runs": []}  # nothing was written
