@@ -72,6 +72,8 @@ that rule), so a change belongs in the lowest layer that can hold it.
         prediction.py          `simplenn predict`: a run's classes for new images
         export.py              SavedModel and TFLite
         server.py              `simplenn serve`: the REST API and the draw page (static/)
+        lab.py                 `simplenn lab`: switch the post's mistakes and watch a run train (static/)
+        lab_run.py             one lab run in its own process, sending what it measures as it trains
     bench/                     what `simplenn bench` runs
         benchmark.py           simplenn against its peers on the same network
         systems.py             each peer's training: Keras, scikit-learn, PyTorch, JAX

@@ -847,6 +847,26 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_lab_parser(commands) -> None:
+    parser = _add_command(
+        commands, "lab", "train in the browser: flip the post's mistakes one at a time and watch the run",
+        ("simplenn lab", "simplenn lab --port 8080 --runs-dir runs/lab"),
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    parser.add_argument("--port", type=positive_int, default=8000, help="port (default 8000)")
+    parser.add_argument("--runs-dir", type=output_folder, default="runs/lab",
+                        help="where each run's folder is written (default runs/lab)")
+    _add_memory_flag(parser)
+    parser.set_defaults(handler=_lab)
+
+
+def _lab(args: argparse.Namespace) -> int:
+    from simplenn.serving.lab import serve_lab
+
+    serve_lab(args.runs_dir, args.host, args.port, args.max_memory)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(
         prog="simplenn",
@@ -870,6 +890,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_predict_parser(commands)
     _add_export_parser(commands)
     _add_serve_parser(commands)
+    _add_lab_parser(commands)
     _add_doctor_parser(commands)
     return parser
 
