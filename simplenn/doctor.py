@@ -23,8 +23,12 @@ from pathlib import Path
 from typing import Callable
 
 # TensorFlow ships under several distribution names: the usual one, CPU-only builds, and
-# older Apple Silicon builds.
-DISTRIBUTIONS = {"tensorflow": ("tensorflow", "tensorflow-cpu", "tensorflow-macos", "tf-nightly")}
+# older Apple Silicon builds. simplenn is distributed as simplenn-tf (PyPI's "simplenn" is
+# another project); an install from before the rename is still named simplenn.
+DISTRIBUTIONS = {"tensorflow": ("tensorflow", "tensorflow-cpu", "tensorflow-macos", "tf-nightly"),
+                 "simplenn": ("simplenn-tf", "simplenn")}
+# The run directory locks itself with fcntl.flock, which only POSIX systems have.
+SUPPORTED_SYSTEMS = ("Linux", "Darwin")
 PACKAGES = ("simplenn", "tensorflow", "keras", "numpy", "scikit-learn", "matplotlib")
 MIN_PYTHON = (3, 10)
 GB = 1024**3
@@ -71,6 +75,9 @@ def check_python() -> Check:
     version = ".".join(map(str, sys.version_info[:3]))
     system = f"macOS {platform.mac_ver()[0]}" if platform.system() == "Darwin" else platform.platform(terse=True)
     summary = f"Python {version} on {system} ({platform.machine()})"
+    if platform.system() not in SUPPORTED_SYSTEMS:
+        return Check("python", "fail", summary + f"; simplenn supports Linux and macOS, not {platform.system()} "
+                     "(its run directory locks with fcntl)", "use Linux or macOS; on Windows, WSL 2 runs Linux")
     if sys.version_info[:2] < MIN_PYTHON:
         return Check("python", "fail", summary, f"install Python {'.'.join(map(str, MIN_PYTHON))} or newer")
     if rosetta_translated():
@@ -85,7 +92,7 @@ def check_packages() -> Check:
     summary = ", ".join(f"{package} {version}" for package, version in versions.items())
     missing = [package for package, version in versions.items() if version == "not installed"]
     if missing:
-        return Check("packages", "fail", summary, f"pip install {' '.join(missing)} (or `pip install -e .` in simplenn)")
+        return Check("packages", "fail", summary, f"pip install {' '.join(missing)} (or `pip install -e .` in a clone of simplenn)")
     return Check("packages", "ok", summary)
 
 

@@ -25,6 +25,13 @@ def test_python_passes_here_and_fails_when_too_old(monkeypatch):
     assert check.status == "fail" and check.fix == "install Python 3.10 or newer"
 
 
+def test_an_unsupported_system_fails_with_what_to_use(monkeypatch):
+    monkeypatch.setattr(doctor.platform, "system", lambda: "Windows")
+    check = doctor.check_python()
+    assert check.status == "fail" and "supports Linux and macOS, not Windows" in check.summary
+    assert check.fix == "use Linux or macOS; on Windows, WSL 2 runs Linux"
+
+
 def test_rosetta_is_detected_through_sysctl_on_macos(monkeypatch):
     calls = []
     monkeypatch.setattr(doctor.platform, "system", lambda: "Darwin")

@@ -1,10 +1,12 @@
-"""The notebook is stored with its outputs, and running it again gives the numbers it shows.
+"""The notebooks, English and Korean, are stored with their outputs, and running them again gives the numbers they show.
 
-To store fresh outputs after a change to the notebook or to what it calls:
+The Korean notebook is the English one with its text translated: the same code, so the same
+checks. To store fresh outputs after a change to a notebook or to what it calls:
 
-    .venv/bin/python tests/test_notebook.py
+    .venv/bin/python tests/test_notebook.py                            # both
+    .venv/bin/python tests/test_notebook.py notebooks/simplenn.ko.ipynb  # one
 
-It runs the notebook exactly as the test does and writes it back with its outputs.
+It runs each notebook exactly as the test does and writes it back with its outputs.
 """
 
 import json
@@ -15,11 +17,12 @@ from pathlib import Path
 
 import nbclient
 import nbformat
+import pytest
 
 from simplenn.explain.ablate import STEPS
 
 REPO = Path(__file__).resolve().parent.parent
-NOTEBOOK = REPO / "notebooks" / "simplenn.ipynb"
+NOTEBOOKS = [REPO / "notebooks" / "simplenn.ipynb", REPO / "notebooks" / "simplenn.ko.ipynb"]
 
 # Accuracies, in percentage points. Training is deterministic on the CPU, so the same
 # machine and TensorFlow reproduce every number exactly; another TensorFlow or CPU may
@@ -86,8 +89,9 @@ def key_numbers(notebook) -> dict:
     }
 
 
-def test_notebook_is_stored_with_its_outputs():
-    notebook = nbformat.read(NOTEBOOK, as_version=4)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.name)
+def test_notebook_is_stored_with_its_outputs(path):
+    notebook = nbformat.read(path, as_version=4)
     nbformat.validate(notebook)
     cells = code_cells(notebook)
     # run top to bottom in one kernel, as `execute` does
@@ -108,9 +112,21 @@ def test_notebook_is_stored_with_its_outputs():
     assert "sample_figure(" in figures[0].source and figures[1] is tagged(notebook, "ablation")
 
 
-def test_notebook_reproduces_its_numbers(tmp_path):
-    stored = key_numbers(nbformat.read(NOTEBOOK, as_version=4))
-    notebook = nbformat.read(NOTEBOOK, as_version=4)
+def test_korean_notebook_runs_the_english_code():
+    english, korean = (nbformat.read(path, as_version=4) for path in NOTEBOOKS)
+    assert [cell.cell_type for cell in korean.cells] == [cell.cell_type for cell in english.cells]
+    assert [cell.source for cell in code_cells(korean)] == [cell.source for cell in code_cells(english)]
+    assert [cell.metadata.get("tags") for cell in code_cells(korean)] \
+        == [cell.metadata.get("tags") for cell in code_cells(english)]
+    hangul = re.compile("[\uac00-\ud7a3]")
+    untranslated = [cell.source[:60] for cell in korean.cells if cell.cell_type == "markdown" and not hangul.search(cell.source)]
+    assert not untranslated, f"markdown cells of the Korean notebook with no Korean: {untranslated}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.name)
+def test_notebook_reproduces_its_numbers(path, tmp_path):
+    stored = key_numbers(nbformat.read(path, as_version=4))
+    notebook = nbformat.read(path, as_version=4)
     # First make sure the "python3" kernel is this interpreter (the one with simplenn installed).
     notebook.cells.insert(0, nbformat.v4.new_code_cell("import sys; print(sys.executable)"))
     execute(notebook, tmp_path)
@@ -130,8 +146,9 @@ def test_notebook_reproduces_its_numbers(tmp_path):
 
 
 if __name__ == "__main__":
-    notebook = nbformat.read(NOTEBOOK, as_version=4)
-    with tempfile.TemporaryDirectory() as folder:
-        execute(notebook, Path(folder))
-    nbformat.write(notebook, NOTEBOOK)
-    print(f"stored fresh outputs in {NOTEBOOK.relative_to(REPO)}:", json.dumps(key_numbers(notebook)))
+    for path in [Path(arg).resolve() for arg in sys.argv[1:]] or NOTEBOOKS:
+        notebook = nbformat.read(path, as_version=4)
+        with tempfile.TemporaryDirectory() as folder:
+            execute(notebook, Path(folder))
+        nbformat.write(notebook, path)
+        print(f"stored fresh outputs in {path.relative_to(REPO)}:", json.dumps(key_numbers(notebook)))

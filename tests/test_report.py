@@ -1,5 +1,8 @@
 """The report's parts that need no browser: the reproducing command and the findings."""
 
+import re
+from html import escape
+
 import pytest
 
 import simplenn
@@ -41,3 +44,25 @@ def test_the_posts_run_is_diagnosed_with_diagnoses_checks(tmp_path):
     problems = "\n".join(f.problem for f in check_run(run, run.evaluate()))
     for words in ("inputs are not scaled", "ReLUs die", "the network is at chance"):
         assert words in problems
+
+
+def test_the_korean_report_gives_the_diagnosis_in_korean(tmp_path):
+    from simplenn.cli import main
+    from simplenn.explain.report import build_report
+
+    assert main(["train", "--preset", "blog", "--dataset", "digits", "--epochs", "2", "--run-dir", str(tmp_path),
+                 "--quiet"]) == 0
+    run = simplenn.load_run(tmp_path)
+    evaluation = run.evaluate()
+    findings = check_run(run, evaluation)
+    html = build_report(run, evaluation, lang="ko")
+    hangul = re.compile("[\uac00-\ud7a3]")
+    for finding in findings:
+        problem, fix = finding.text("ko")
+        assert hangul.search(problem), problem
+        assert escape(problem) in html and escape(finding.problem) not in html
+    # the same numbers in both languages
+    english, korean = (" ".join(f.text(lang)[0] for f in findings) for lang in ("en", "ko"))
+    assert re.findall(r"\d+(?:\.\d+)?", english) and \
+        sorted(re.findall(r"\d+(?:\.\d+)?", english)) == sorted(re.findall(r"\d+(?:\.\d+)?", korean))
+    assert "test images" not in html and "테스트 이미지" in html

@@ -29,10 +29,19 @@ pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is ab
 
 @pytest.fixture(scope="module")
 def report(digits_run, tmp_path_factory):
-    run_dir = tmp_path_factory.mktemp("report") / "run"
-    shutil.copytree(os.environ.get("SIMPLENN_REPORT_RUN") or digits_run, run_dir,
-                    ignore=shutil.ignore_patterns("report.html", "figures", "evaluation.json", ".lock"))
-    assert main(["report", str(run_dir)]) == 0
+    source = Path(os.environ.get("SIMPLENN_REPORT_RUN") or digits_run)
+    folder = tmp_path_factory.mktemp("report")
+    run_dir = folder / "runs" / source.resolve().name
+    shutil.copytree(source, run_dir, ignore=shutil.ignore_patterns("report.html", "figures", "evaluation.json", ".lock"))
+    # named as a user names it, from the folder above runs/: the page (and docs/report.png) shows
+    # runs/NAME, not this machine's temporary folder
+    here = os.getcwd()
+    os.chdir(folder)
+    try:
+        assert main(["report", str(run_dir.relative_to(folder))]) == 0
+    finally:
+        os.chdir(here)
+    assert str(folder) not in (run_dir / "report.html").read_text()
     return run_dir, run_dir / "report.html"
 
 

@@ -14,7 +14,7 @@ a `SystemResult`: the seconds of each epoch and the test accuracy.
 - JAX: the epoch as one jitted `lax.scan` over batches, optax's Adam, He initialisation;
 - the post's style: one eager `tf.GradientTape` step per mini-batch from a Python loop.
 
-PyTorch and JAX are optional (`pip install "simplenn[bench]"`); `System.missing` says
+PyTorch and JAX are optional (`pip install "simplenn-tf[bench]"`); `System.missing` says
 which library is absent, and the bench skips that system with that line.
 
 `python -m simplenn.bench.systems` trains one system in a process of its own: it reads
@@ -47,7 +47,7 @@ from simplenn.training.trainer import Trainer, fit
 
 # The eager loop runs at Python speed; beyond this many epochs it would dominate the bench.
 EAGER_MAX_EPOCHS = 3
-BENCH_EXTRA = 'pip install "simplenn[bench]"'  # the optional peers: PyTorch, JAX and optax
+BENCH_EXTRA = 'pip install "simplenn-tf[bench]"'  # the optional peers: PyTorch, JAX and optax
 
 
 @dataclass

@@ -61,10 +61,17 @@ class StepState:
 
 @dataclass
 class Finding:
-    """One problem, with the numbers that show it, and what to change."""
+    """One problem, with the numbers that show it, and what to change; in Korean as well,
+    for `simplenn report --lang ko` (the same numbers, written beside the English)."""
 
     problem: str
     fix: str
+    problem_ko: str
+    fix_ko: str
+
+    def text(self, lang: str = "en") -> tuple[str, str]:
+        """(problem, fix) in `lang`, "en" or "ko"."""
+        return (self.problem_ko, self.fix_ko) if lang == "ko" else (self.problem, self.fix)
 
 
 @dataclass
@@ -187,25 +194,33 @@ def _first(states: list[StepState], condition) -> StepState | None:
     return next((state for state in states if condition(state)), None)
 
 
-def _per_layer(state: StepState, name: str) -> str:
+def _per_layer(state: StepState, name: str, lang: str = "en") -> str:
     """One `LayerState` field across the layers: "4.6e+07, 5.4e+07 and 9.6e+07 (W1, W2, W3)"."""
     values = [(l.layer, getattr(l, name)) for l in state.layers if getattr(l, name) is not None]
     if name == "dead_fraction":
         numbers = [f"{100 * v:.0f} %" for _, v in values]
     else:
         numbers = [f"{v:.2g}" for _, v in values]
-    joined = numbers[0] if len(numbers) == 1 else ", ".join(numbers[:-1]) + " and " + numbers[-1]
-    prefix = "layer" if name == "dead_fraction" else "W"
-    return f"{joined} ({', '.join(f'{prefix} {l}' if prefix == 'layer' else f'W{l}' for l, _ in values)})"
+    last = " 그리고 " if lang == "ko" else " and "
+    joined = numbers[0] if len(numbers) == 1 else ", ".join(numbers[:-1]) + last + numbers[-1]
+    prefix = ("층" if lang == "ko" else "layer") if name == "dead_fraction" else "W"
+    return f"{joined} ({', '.join(f'{prefix} {l}' if prefix != 'W' else f'W{l}' for l, _ in values)})"
 
 
-def _when(state: StepState) -> str:
+def _when(state: StepState, lang: str = "en") -> str:
+    if lang == "ko":
+        return "처음에" if state.step == 0 else f"{state.step} 스텝 뒤에"
     if state.step == 0:
         return "at the start"
     return f"after {state.step} step{'s' if state.step > 1 else ''}"
 
 
-def _logits(state: StepState) -> str:
+def _logits(state: StepState, lang: str = "en") -> str:
+    if lang == "ko":
+        return (
+            f"로짓의 {100 * state.overflowing_logits:.1f} %가 ±{LOGIT_OVERFLOW:g}를 넘거나 유한하지 않습니다"
+            f"(유한한 |z|의 최댓값 {state.max_abs_logit:.3g}, inf 또는 NaN {100 * state.nonfinite_logits:.1f} %)"
+        )
     return (
         f"{100 * state.overflowing_logits:.1f} % of the logits are beyond ±{LOGIT_OVERFLOW:g} or not finite "
         f"(largest finite |z| {state.max_abs_logit:.3g}, {100 * state.nonfinite_logits:.1f} % inf or NaN)"
@@ -221,6 +236,10 @@ def find_problems(diagnosis: Diagnosis) -> list[Finding]:
             f"(mean {diagnosis.input_mean:.3g}), so the first layer's pre-activations and weight "
             "gradients are about 255 times larger than with inputs in 0-1",
             "--scale-inputs (divide pixels by 255)",
+            f"입력이 스케일되지 않았습니다: X가 {diagnosis.input_min:g}에서 {diagnosis.input_max:g}에 걸쳐 있어"
+            f"(평균 {diagnosis.input_mean:.3g}), 첫 층의 활성화 전 값과 가중치 그래디언트가 0-1 입력일 때보다 "
+            "약 255배 큽니다",
+            "--scale-inputs (픽셀을 255로 나눔)",
         ))
     n_terms = diagnosis.batch_size * config.layers[-1]
     if config.reduction == "sum" and diagnosis.batch_size > 1:
@@ -228,11 +247,15 @@ def find_problems(diagnosis: Diagnosis) -> list[Finding]:
             f"the loss is summed over {diagnosis.batch_size:,} examples x {config.layers[-1]} outputs = "
             f"{n_terms:,} terms ({states[0].loss:.3g} {_when(states[0])}), so its gradient grows with the batch size",
             "--reduction mean (average over the batch)",
+            f"손실이 예제 {diagnosis.batch_size:,}개 x 출력 {config.layers[-1]}개 = 항 {n_terms:,}개에 대해 합으로 "
+            f"더해져({_when(states[0], 'ko')} {states[0].loss:.3g}), 그래디언트가 배치 크기에 따라 커집니다",
+            "--reduction mean (배치에 대해 평균)",
         ))
     nonfinite_loss = _first(states, lambda s: not math.isfinite(s.loss))
     if nonfinite_loss:
         findings.append(Finding(
-            f"the loss is {nonfinite_loss.loss} at step {nonfinite_loss.step}", _scale_fixes(config)
+            f"the loss is {nonfinite_loss.loss} at step {nonfinite_loss.step}", _scale_fixes(config),
+            f"스텝 {nonfinite_loss.step}에서 손실이 {nonfinite_loss.loss}입니다", _scale_fixes(config),
         ))
     exploding = _first(states, lambda s: not max(l.gradient_norm for l in s.layers) < HEALTHY_GRADIENT_NORM)
     if exploding:  # `not <` also catches inf and NaN
@@ -242,6 +265,10 @@ def find_problems(diagnosis: Diagnosis) -> list[Finding]:
             f"{_per_layer(exploding, 'gradient_norm')}; {_when(largest)}, "
             f"{_per_layer(largest, 'gradient_norm')} (healthy norms are below about {HEALTHY_GRADIENT_NORM:g})",
             _scale_fixes(config) + "; --clip-norm caps what is left",
+            f"그래디언트가 폭발합니다: {_when(exploding, 'ko')} 가중치 그래디언트의 노름이 "
+            f"{_per_layer(exploding, 'gradient_norm', 'ko')}이고, {_when(largest, 'ko')} "
+            f"{_per_layer(largest, 'gradient_norm', 'ko')}입니다(건강한 노름은 약 {HEALTHY_GRADIENT_NORM:g} 아래)",
+            _scale_fixes(config) + "; 남는 것은 --clip-norm이 제한합니다",
         ))
     too_big = _first(states, lambda s: any((l.update_ratio or 0) > HEALTHY_UPDATE_RATIO for l in s.layers))
     if too_big:
@@ -249,6 +276,9 @@ def find_problems(diagnosis: Diagnosis) -> list[Finding]:
             f"steps are far too big: step {too_big.step + 1} moved the weight matrices by "
             f"{_per_layer(too_big, 'update_ratio')} times their own norms (about 1e-3 is healthy)",
             _scale_fixes(config) + "; --optimizer adam takes steps of about --lr whatever the gradient's size",
+            f"스텝이 너무 큽니다: 스텝 {too_big.step + 1}이 가중치 행렬을 그 자신의 노름의 "
+            f"{_per_layer(too_big, 'update_ratio', 'ko')}배만큼 움직였습니다(약 1e-3이 건강합니다)",
+            _scale_fixes(config) + "; --optimizer adam은 그래디언트 크기와 상관없이 약 --lr 크기의 스텝을 밟습니다",
         ))
     overflow = _first(states, lambda s: s.overflowing_logits > 0)
     if overflow:
@@ -259,13 +289,22 @@ def find_problems(diagnosis: Diagnosis) -> list[Finding]:
             + f". exp(z) does not fit in float32 beyond |z| = {LOGIT_OVERFLOW:g}: a sigmoid or softmax "
             "written as in the textbook gives inf or NaN, and only the loss's stable formula stays finite",
             _scale_fixes(config),
+            f"로짓이 오버플로합니다: {_when(overflow, 'ko')} {_logits(overflow, 'ko')}"
+            + (f"; {_when(worst, 'ko')} {_logits(worst, 'ko')}" if worst is not overflow else "")
+            + f". |z| = {LOGIT_OVERFLOW:g}를 넘으면 exp(z)는 float32에 들어가지 않습니다: 교과서대로 쓴 시그모이드나 "
+            "소프트맥스는 inf나 NaN을 내고, 손실의 안정된 공식만 유한하게 남습니다",
+            _scale_fixes(config),
         ))
     saturated = _first(states, lambda s: s.saturated_outputs > 0.5)
     if saturated:
         what = "outputs have |z| > 15" if config.loss == "sigmoid" else "images get a softmax above 1 - 1e-6"
+        what_ko = "출력의 |z|가 15보다 큽니다" if config.loss == "sigmoid" else "이미지의 소프트맥스가 1 - 1e-6보다 큽니다"
         findings.append(Finding(
             f"the outputs saturate: {_when(saturated)} {100 * saturated.saturated_outputs:.1f} % of "
             f"the {what}, certain of their answer, right or wrong",
+            _scale_fixes(config),
+            f"출력이 포화합니다: {_when(saturated, 'ko')} {100 * saturated.saturated_outputs:.1f} %의 {what_ko}. "
+            "맞든 틀리든 답을 확신합니다",
             _scale_fixes(config),
         ))
     dying = _first(states, lambda s: any((l.dead_fraction or 0) > DEAD_FRACTION for l in s.layers))
@@ -276,18 +315,31 @@ def find_problems(diagnosis: Diagnosis) -> list[Finding]:
             f"ReLUs die: {_when(dying)} {_per_layer(dying, 'dead_fraction')} of the hidden units "
             f"output 0 for all {diagnosis.sample_size:,} sample images"
         )
+        problem_ko = (
+            f"ReLU가 죽습니다: {_when(dying, 'ko')} 은닉 유닛의 {_per_layer(dying, 'dead_fraction', 'ko')}가 "
+            f"표본 이미지 {diagnosis.sample_size:,}장 모두에 대해 0을 출력합니다"
+        )
         if all_dead and all_dead is not dying:
             problem += f"; {_when(all_dead)}, {_per_layer(all_dead, 'dead_fraction')}"
+            problem_ko += f"; {_when(all_dead, 'ko')} {_per_layer(all_dead, 'dead_fraction', 'ko')}"
         problem += ". A dead unit passes no gradient back, so it never revives"
+        problem_ko += ". 죽은 유닛은 그래디언트를 뒤로 전하지 않으므로 다시 살아나지 않습니다"
         if no_gradient:
             problem += (
                 f": from step {no_gradient.step} on no weight matrix gets any gradient (only the output "
                 "bias still moves) and every image gets the same answer"
             )
+            problem_ko += (
+                f": 스텝 {no_gradient.step}부터 어떤 가중치 행렬도 그래디언트를 받지 못하고(출력 편향만 움직입니다) "
+                "모든 이미지가 같은 답을 받습니다"
+            )
         findings.append(Finding(
             problem,
             "smaller steps so the units are not knocked out (" + _scale_fixes(config) + "); --init he; "
             "--activation leaky_relu keeps a small gradient for negative inputs",
+            problem_ko,
+            "유닛이 쓰러지지 않도록 더 작은 스텝(" + _scale_fixes(config) + "); --init he; "
+            "--activation leaky_relu는 음수 입력에도 작은 그래디언트를 남깁니다",
         ))
     return findings
 

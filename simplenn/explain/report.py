@@ -7,8 +7,9 @@ class, the confusion matrix, the surest mistakes), how the network learned (curv
 what it learned (first-layer weights, activations), the problems `run_checks` finds,
 the command that trains the run again, and the machine. Figures are PNGs embedded as
 `data:` URIs and the style sheet is inline, so the file opens offline, requests nothing,
-and can be sent by mail. `lang="ko"` gives the headings and labels in Korean for the
-post's readers; findings and figures stay in English.
+and can be sent by mail. `lang="ko"` writes the page in Korean for the post's readers,
+the diagnosis included; the figures' own axis labels stay in English (matplotlib would
+need a Korean font that not every machine has).
 """
 
 from __future__ import annotations
@@ -43,6 +44,11 @@ LABELS = {
         "python": "or in Python:", "confidence": "mean confidence right / wrong",
         "generated": "generated", "run_dir": "run folder", "checkpoint": "weights from",
         "unfinished": "(not finished)",
+        "test_images": "{n} test images", "top2": "top-2", "shape": "{h}x{w} images, {k} classes",
+        "params_count": "{n} parameters", "loss_kind": "{loss} loss",
+        "fig_confusion": "confusion matrix", "fig_mistakes": "most confident mistakes", "fig_calibration": "calibration",
+        "fig_curves": "learning curves", "fig_weights": "first-layer weights", "fig_activations": "hidden activations",
+        "fig_samples": "samples per class", "fig_sample": "the post's sample figure",
     },
     "ko": {
         "title": "simplenn 학습 결과 보고서", "trained": "무엇을 학습했나", "results": "결과",
@@ -62,6 +68,11 @@ LABELS = {
         "python": "또는 파이썬에서:", "confidence": "평균 확신도 맞음 / 틀림",
         "generated": "생성 시각", "run_dir": "실행 폴더", "checkpoint": "가중치 출처",
         "unfinished": "(미완료)",
+        "test_images": "테스트 이미지 {n}장", "top2": "top-2", "shape": "{h}x{w} 이미지, 클래스 {k}개",
+        "params_count": "파라미터 {n}개", "loss_kind": "{loss} 손실",
+        "fig_confusion": "혼동 행렬", "fig_mistakes": "가장 확신한 실수", "fig_calibration": "보정",
+        "fig_curves": "학습 곡선", "fig_weights": "첫 층의 가중치", "fig_activations": "은닉층 활성값",
+        "fig_samples": "클래스별 예시", "fig_sample": "글의 예시 그림",
     },
 }
 
@@ -134,20 +145,23 @@ def reproducing_command(config: Config, run_dir: str | Path | None = None) -> st
     return " ".join(shlex.quote(w) for w in words)
 
 
-def machine_facts(run) -> list[tuple[str, str]]:
+def machine_facts(run, lang: str = "en") -> list[tuple[str, str]]:
     import numpy
     import sklearn
     from simplenn.machine.quiet_tensorflow import tf
 
     gpus = tf.config.list_physical_devices("GPU")
     trained_with = (run.summary or {}).get("tensorflow", "?")
+    ko = lang == "ko"
     return [
-        ("system", f"{platform.system()} {platform.release()} ({platform.machine()})"),  # no host name: the page is for sending
-        ("processor", platform.processor() or platform.machine()),
-        ("CPU cores", str(__import__("os").cpu_count())),
-        ("GPU", ", ".join(g.name for g in gpus) or "none"),
+        # no host name: the page is for sending
+        ("시스템" if ko else "system", f"{platform.system()} {platform.release()} ({platform.machine()})"),
+        ("프로세서" if ko else "processor", platform.processor() or platform.machine()),
+        ("CPU 코어" if ko else "CPU cores", str(__import__("os").cpu_count())),
+        ("GPU", ", ".join(g.name for g in gpus) or ("없음" if ko else "none")),
         ("Python", platform.python_version()),
-        ("TensorFlow", f"{tf.__version__} (the run was trained with {trained_with})"),
+        ("TensorFlow", f"{tf.__version__} " + (f"(학습에 쓴 버전 {trained_with})" if ko
+                                               else f"(the run was trained with {trained_with})")),
         ("NumPy / scikit-learn", f"{numpy.__version__} / {sklearn.__version__}"),
     ]
 
@@ -229,7 +243,8 @@ def build_report(run, evaluation=None, lang: str = "en") -> str:
 
     if findings:
         diagnosis_html = '<ol class="findings">' + "".join(
-            f'<li>{_e(f.problem)}.<br><span class="fix">{_e(t["fix"])}: {_e(f.fix)}</span></li>' for f in findings
+            f'<li>{_e(problem)}.<br><span class="fix">{_e(t["fix"])}: {_e(fix)}</span></li>'
+            for problem, fix in (finding.text(lang) for finding in findings)
         ) + "</ol>"
     else:
         diagnosis_html = f'<p class="ok">{_e(t["no_findings"])}</p>'
@@ -256,7 +271,7 @@ def build_report(run, evaluation=None, lang: str = "en") -> str:
 <main>
 <header>
 <h1>{_e(config.preset)} · {_e(config.dataset)} — {_e(t["title"])}</h1>
-<p>{_e(sizes)}, {_e(config.activation)}, {_e(config.loss)} loss, {_e(config.optimizer)} lr {config.lr:g} ·
+<p>{_e(sizes)}, {_e(config.activation)}, {_e(t["loss_kind"].format(loss=config.loss))}, {_e(config.optimizer)} lr {config.lr:g} ·
 {_e(t["run_dir"])} <code>{_e(run.run_dir)}</code> · {_e(t["checkpoint"])} {_e(run.checkpoint.name)}</p>
 </header>
 <section class="cards" id="scores">{cards_html}</section>
@@ -265,34 +280,34 @@ def build_report(run, evaluation=None, lang: str = "en") -> str:
 {diagnosis_html}
 
 <h2>{_e(t["results"])}</h2>
-<p>{_e(evaluation.dataset)}: {evaluation.size:,} test images. {_e(t["top3"])} {_percent(evaluation.top_k_accuracy.get(3))},
-top-2 {_percent(evaluation.top_k_accuracy.get(2))}; {_e(t["confidence"])}: {_percent(right)} / {_percent(wrong)}.</p>
+<p>{_e(evaluation.dataset)}: {_e(t["test_images"].format(n=f"{evaluation.size:,}"))}. {_e(t["top3"])} {_percent(evaluation.top_k_accuracy.get(3))},
+{_e(t["top2"])} {_percent(evaluation.top_k_accuracy.get(2))}; {_e(t["confidence"])}: {_percent(right)} / {_percent(wrong)}.</p>
 <div class="two">
 <div><h3>{_e(t["per_class"])}</h3>
 {_table([t["class"], t["precision"], t["recall"], t["f1"], t["support"]], per_class_rows, per_class_classes, "per-class")}</div>
 <div><h3>{_e(t["most_confused"])}</h3>
 {_table([t["true"], t["predicted"], t["count"]], confused_rows, id="most-confused")}</div>
 </div>
-{_figure(images["confusion_matrix"], "confusion matrix")}
-{_figure(images["mistakes"], "most confident mistakes")}
-{_figure(images["calibration"], "calibration")}
+{_figure(images["confusion_matrix"], t["fig_confusion"])}
+{_figure(images["mistakes"], t["fig_mistakes"])}
+{_figure(images["calibration"], t["fig_calibration"])}
 
 <h2>{_e(t["learned_how"])}</h2>
-{_figure(images["learning_curves"], "learning curves")}
+{_figure(images["learning_curves"], t["fig_curves"])}
 <h3>{_e(t["history"])}</h3>
 {_table([t["epoch"], t["loss"], t["accuracy"], t["val_loss"], t["val_accuracy"], t["lr"], t["seconds"]], history_rows, id="history")}
 
 <h2>{_e(t["learned_what"])}</h2>
-{_figure(images["first_layer_weights"], "first-layer weights")}
-{_figure(images["activations"], "hidden activations")}
+{_figure(images["first_layer_weights"], t["fig_weights"])}
+{_figure(images["activations"], t["fig_activations"])}
 
 <h2>{_e(t["trained"])}</h2>
-<p>{_e(config.dataset)}: {h}x{w} images, {len(evaluation.class_names)} classes; {run.network.n_params:,} {_e(t["parameters"])}.</p>
+<p>{_e(config.dataset)}: {_e(t["shape"].format(h=h, w=w, k=len(evaluation.class_names)))}; {_e(t["params_count"].format(n=f"{run.network.n_params:,}"))}.</p>
 {_table([t["field"], t["value"], t["preset_value"]], config_rows, config_classes, "config")}
 <p class="note">{_e(t["config_note"])}</p>
 
 <h2>{_e(t["data"])}</h2>
-<div class="two">{_figure(images["samples"], "samples per class")}{_figure(images["sample"], "the post's sample figure", "", "small")}</div>
+<div class="two">{_figure(images["samples"], t["fig_samples"])}{_figure(images["sample"], t["fig_sample"], "", "small")}</div>
 
 <h2 id="reproduce">{_e(t["reproduce"])}</h2>
 <pre>{_e(command)}</pre>
@@ -300,7 +315,7 @@ top-2 {_percent(evaluation.top_k_accuracy.get(2))}; {_e(t["confidence"])}: {_per
 <pre>{_e(python_lines)}</pre>
 
 <h2>{_e(t["machine"])}</h2>
-{_table(["", ""], [list(row) for row in machine_facts(run)] + [[t["generated"], generated]], id="machine", css="wrap")}
+{_table(["", ""], [list(row) for row in machine_facts(run, lang)] + [[t["generated"], generated]], id="machine", css="wrap")}
 </main>
 </body>
 </html>

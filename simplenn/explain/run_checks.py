@@ -44,11 +44,15 @@ def run_findings(run, evaluation) -> list[Finding]:
         findings.append(Finding(
             f"the run has not finished: {done} of {config.epochs} epochs are done",
             f"simplenn train --resume {run.run_dir}",
+            f"실행이 끝나지 않았습니다: {config.epochs} 에폭 가운데 {done} 에폭을 마쳤습니다",
+            f"simplenn train --resume {run.run_dir}",
         ))
     if evaluation.accuracy < 1.5 / n_classes:
         findings.append(Finding(
             f"the network is at chance: {100 * evaluation.accuracy:.1f} % test accuracy with {n_classes} classes",
             f"simplenn diagnose --run-dir {run.run_dir} measures why",
+            f"신경망이 찍기 수준입니다: 클래스 {n_classes}개에 테스트 정확도 {100 * evaluation.accuracy:.1f} %",
+            f"simplenn diagnose --run-dir {run.run_dir}가 이유를 측정합니다",
         ))
     if run.summary is not None:
         gap = run.summary["train_accuracy"] - evaluation.accuracy
@@ -57,6 +61,9 @@ def run_findings(run, evaluation) -> list[Finding]:
                 f"it memorises the training set: {100 * run.summary['train_accuracy']:.1f} % on training images "
                 f"but {100 * evaluation.accuracy:.1f} % on test images",
                 "--dropout 0.3, --weight-decay, --shift-pixels 1, or early stopping (--validation-split 0.1 --patience 5)",
+                f"학습 세트를 외웁니다: 학습 이미지에서 {100 * run.summary['train_accuracy']:.1f} %, "
+                f"테스트 이미지에서 {100 * evaluation.accuracy:.1f} %",
+                "--dropout 0.3, --weight-decay, --shift-pixels 1, 또는 조기 종료(--validation-split 0.1 --patience 5)",
             ))
     val_losses = [(r.val_loss, r.epoch) for r in history if r.val_loss is not None]
     if len(val_losses) >= 3:
@@ -67,6 +74,9 @@ def run_findings(run, evaluation) -> list[Finding]:
                 f"the validation loss rose from {best_loss:.4f} (epoch {best_epoch}) to {last_loss:.4f} "
                 f"(epoch {last_epoch}): the network became over-confident on images it had not seen",
                 "stop earlier (--patience) or regularise (--dropout, --weight-decay, --label-smoothing)",
+                f"검증 손실이 {best_loss:.4f}(에폭 {best_epoch})에서 {last_loss:.4f}(에폭 {last_epoch})로 "
+                "올랐습니다: 신경망이 보지 못한 이미지에 지나치게 확신하게 되었습니다",
+                "더 일찍 멈추거나(--patience) 정규화하세요(--dropout, --weight-decay, --label-smoothing)",
             ))
     if len(history) >= 2 and run.summary is not None:
         rise = history[-1].accuracy - history[-2].accuracy
@@ -75,6 +85,8 @@ def run_findings(run, evaluation) -> list[Finding]:
                 f"training ended while it still improved: training accuracy rose {100 * rise:.1f} points "
                 f"in the last epoch",
                 f"more epochs (--epochs {2 * config.epochs})",
+                f"아직 나아지는 중에 학습이 끝났습니다: 마지막 에폭에 학습 정확도가 {100 * rise:.1f} 포인트 올랐습니다",
+                f"더 많은 에폭(--epochs {2 * config.epochs})",
             ))
     if evaluation.expected_calibration_error > POOR_CALIBRATION:
         confidence = float(np.mean(evaluation.confidence))
@@ -85,6 +97,11 @@ def run_findings(run, evaluation) -> list[Finding]:
             f"{100 * evaluation.expected_calibration_error:.1f} %)",
             "--label-smoothing 0.1 against over-confidence; more epochs when under-confident"
             if how == "over-confident" else "more epochs, or a smaller --label-smoothing",
+            f"확신이 정확도와 맞지 않습니다: {'지나친 확신' if how == 'over-confident' else '모자란 확신'}, "
+            f"정확도 {100 * evaluation.accuracy:.1f} %에 평균 확신 {100 * confidence:.1f} % "
+            f"(기대 보정 오차 {100 * evaluation.expected_calibration_error:.1f} %)",
+            "지나친 확신에는 --label-smoothing 0.1, 모자란 확신에는 더 많은 에폭"
+            if how == "over-confident" else "더 많은 에폭, 또는 더 작은 --label-smoothing",
         ))
     return findings
 
