@@ -16,6 +16,7 @@ from pathlib import Path
 
 from simplenn import config as configs
 from simplenn.errors import SimplennError, SimplennWarning, error_text
+from simplenn.safe_text import terminal_text
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -79,14 +80,50 @@ def non_negative_float(text: str) -> float:
 
 
 def output_file(text: str) -> str:
-    """A file a command will write, checked before the command does any work."""
+    """A file a command will write, checked before the command does any work (`file_safety.check_output`)."""
+    from simplenn.file_safety import check_output
+
     path = Path(text)
-    if path.is_dir():
+    if path.is_dir() and not path.is_symlink():
         raise argparse.ArgumentTypeError(f"cannot write {text}: it is a folder; give a file name")
     existing = _nearest_existing(path.parent)
     if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
         raise argparse.ArgumentTypeError(f"cannot write {text}: {existing} is not a writable folder")
+    try:
+        check_output(text, force=True)  # whether it exists is checked once --force is known: `_refuse_overwrites`
+    except SimplennError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
     return text
+
+
+def output_file_or_stdout(text: str) -> str:
+    """An output that may also be `-`, standard output."""
+    from simplenn.file_safety import STDOUT
+
+    return text if text == STDOUT else output_file(text)
+
+
+FORCE_HELP = ("replace files that already exist at the paths this command writes; without it an existing file "
+              "is refused, never overwritten")
+
+
+def _add_force_flag(parser: argparse.ArgumentParser, *outputs: str) -> None:
+    """--force, for a command whose `outputs` (flag destinations) name files that may already exist."""
+    parser.add_argument("--force", action="store_true", help=FORCE_HELP)
+    parser.set_defaults(outputs=outputs)
+
+
+def _refuse_overwrites(args: argparse.Namespace) -> None:
+    """The output rule's last part: an existing file named by an output flag is replaced only with --force."""
+    from simplenn.file_safety import STDOUT, check_output
+
+    for dest in getattr(args, "outputs", ()):
+        value = getattr(args, dest, None)
+        if value is not None and value != STDOUT:
+            try:
+                check_output(value, force=args.force)
+            except SimplennError as error:
+                raise SimplennError(f"argument --{dest.replace('_', '-')}: {error}") from None
 
 
 def _nearest_existing(path: Path) -> Path:
@@ -325,6 +362,7 @@ def _add_show_parser(commands) -> None:
     parser.add_argument("--dataset", default="digits", metavar="NAME", help=f"{DATASET_HELP} (default digits)")
     parser.add_argument("--index", type=non_negative_int, default=0, help="which training image (default 0)")
     parser.add_argument("--out", type=image_file, default=None, help="write a PNG here instead of opening a window")
+    _add_force_flag(parser, "out")
     parser.set_defaults(handler=_show)
 
 
@@ -441,6 +479,7 @@ def _add_ablate_parser(commands) -> None:
     parser.add_argument("--out", type=image_file, default=None, help="write the bar chart here (PNG)")
     parser.add_argument("--no-xla", dest="jit_compile", action="store_false",
                         help="do not compile steps with XLA (starts faster on tiny data such as digits)")
+    _add_force_flag(parser, "json", "out")
     parser.set_defaults(handler=_ablate)
 
 
@@ -488,6 +527,7 @@ def _add_bench_parser(commands) -> None:
                         help="measure how speed grows with width, depth and batch size instead; needs --out")
     parser.add_argument("--out", type=output_folder, default=None, metavar="DIR",
                         help="the folder --sweep writes sweep.json and sweep.png into")
+    _add_force_flag(parser, "json")
     parser.set_defaults(handler=_bench)
 
 
@@ -558,17 +598,23 @@ def _add_evaluate_parser(commands) -> None:
     )
     _add_run_argument(parser)
     parser.add_argument("--dataset", default=None, help="score on this dataset's test split (default: the run's)")
-    parser.add_argument("--json", type=output_file, default=None, help="write the scores here (default RUN/evaluation.json)")
+    parser.add_argument("--json", type=output_file_or_stdout, default=None, metavar="PATH",
+                        help="write the scores here, - for standard output (default RUN/evaluation.json)")
+    _add_force_flag(parser, "json")
     parser.set_defaults(handler=_evaluate)
 
 
 def _evaluate(args: argparse.Namespace) -> int:
     _check_run_before_tensorflow(args.run_dir)
-    from simplenn.evaluation import format_evaluation, write_evaluation
+    from simplenn.evaluation import evaluation_json, format_evaluation, write_evaluation
+    from simplenn.file_safety import STDOUT
     from simplenn.loaded_run import load_run
 
     run = load_run(args.run_dir)
     evaluation = run.evaluate(args.dataset)
+    if args.json == STDOUT:
+        print(evaluation_json(evaluation, run))
+        return 0
     print(format_evaluation(evaluation))
     print(f"scores written to {write_evaluation(evaluation, args.json or run.run_dir / 'evaluation.json', run)}")
     return 0
@@ -606,6 +652,7 @@ def _add_report_parser(commands) -> None:
     )
     _add_run_argument(parser)
     parser.add_argument("--out", type=output_file, default=None, help="the HTML file (default RUN/report.html)")
+    _add_force_flag(parser, "out")
     parser.add_argument("--lang", choices=("en", "ko"), default="en", help="language of the headings (ko: Korean)")
     parser.set_defaults(handler=_report)
 
@@ -631,6 +678,7 @@ def _add_compare_parser(commands) -> None:
     parser.add_argument("run_dirs", metavar="RUN", nargs="+", help="two or more --run-dir folders")
     parser.add_argument("--out", type=image_file, default=None,
                         help="the overlaid learning curves (default: figures/compare.png in the first RUN)")
+    _add_force_flag(parser, "out")
     parser.set_defaults(handler=_compare)
 
 
@@ -643,6 +691,10 @@ def _compare(args: argparse.Namespace) -> int:
 
     draw_into_files_only()
 
+    if args.out is None:  # into the first run's figures folder, which must be the run's own, not a link
+        from simplenn.run_directory import RunDirectory
+
+        RunDirectory(args.run_dirs[0]).require_own_files()
     print(format_comparison(comparison))
     out = args.out or Path(args.run_dirs[0]) / "figures" / "compare.png"
     print(f"learning curves written to {plot_comparison(comparison, out)}")
@@ -698,15 +750,18 @@ def _add_predict_parser(commands) -> None:
                         help="write each image beside the 28x28 image the network saw, into DIR")
     parser.add_argument("--invert", action=argparse.BooleanOptionalAction, default=None,
                         help="the ink is dark on light paper (--invert) or not (--no-invert); default: decided per image")
-    parser.add_argument("--out", type=output_file, default="predictions.csv",
+    parser.add_argument("--out", type=output_file, default=None,
                         help="for a CSV or .npy: the ImageId,Label file to write (default predictions.csv)")
+    parser.add_argument("--force", action="store_true", help=FORCE_HELP)
     parser.set_defaults(handler=_predict)
 
 
 def _predict(args: argparse.Namespace) -> int:
     _check_run_before_tensorflow(args.run_dir)
     from simplenn.loaded_run import load_run
+    from simplenn.file_safety import check_output
     from simplenn.prediction import (
+        check_save_inputs,
         format_predictions,
         is_image_table,
         predict_file,
@@ -716,12 +771,15 @@ def _predict(args: argparse.Namespace) -> int:
     )
 
     if len(args.images) == 1 and is_image_table(args.images[0]):
-        print(f"predictions written to {predict_file(load_run(args.run_dir), args.images[0], args.out)}")
+        out = check_output(args.out or "predictions.csv", force=args.force)
+        print(f"predictions written to {predict_file(load_run(args.run_dir), args.images[0], out)}")
         return 0
+    if args.save_input:  # every name it will write, checked before the work
+        check_save_inputs(args.images, args.save_input, force=args.force)
     predictions = predict_images(load_run(args.run_dir), args.images, args.invert)
     print(predictions_json(predictions, args.top_k) if args.json else format_predictions(predictions, args.top_k))
     if args.save_input:
-        written = save_inputs(predictions, args.save_input)
+        written = save_inputs(predictions, args.save_input, force=args.force)
         if not args.json:
             print(f"{len(written)} network view(s) written to {args.save_input}")
     return 0
@@ -800,7 +858,7 @@ def build_parser() -> argparse.ArgumentParser:
 def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """simplenn's own warnings as `simplenn: warning: ...`; any other as Python prints it."""
     if issubclass(category, SimplennWarning):
-        print(f"simplenn: warning: {message}", file=sys.stderr)
+        print(f"simplenn: warning: {terminal_text(str(message))}", file=sys.stderr)
     else:
         print(warnings.formatwarning(message, category, filename, lineno, line), end="", file=file or sys.stderr)
 
@@ -817,9 +875,10 @@ def main(argv: list[str] | None = None) -> int:
             if args.command is None:  # `simplenn` alone: what it can do, and exit 2 as for any missing argument
                 parser.print_help()
                 return 2
+            _refuse_overwrites(args)
             return args.handler(args)
         except SimplennError as error:
-            print(error_text(str(error)), file=sys.stderr)
+            print(error_text(terminal_text(str(error))), file=sys.stderr)  # a path or class name may hold escapes
             return error.exit_status
         except KeyboardInterrupt:  # Ctrl-C outside training, which handles it itself
             print("simplenn: interrupted", file=sys.stderr)

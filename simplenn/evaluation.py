@@ -14,6 +14,7 @@ softmax probability, or for the post's sigmoid loss its own sigmoid output.
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -226,14 +227,25 @@ def format_evaluation(evaluation: Evaluation) -> str:
     return "\n".join(lines)
 
 
-def write_evaluation(evaluation: Evaluation, path: str | Path, run=None) -> Path:
-    """evaluation.json: the scores, and which run and weights produced them."""
+def evaluation_record(evaluation: Evaluation, run=None) -> dict:
+    """evaluation.json's content: the scores, and which run and weights produced them."""
     from simplenn.metrics import weights_sha256
-    from simplenn.file_safety import write_json
 
     values = evaluation.to_dict()
     if run is not None:
         values["run_dir"] = str(run.run_dir)
         values["checkpoint"] = run.checkpoint.name
         values["weights_sha256"] = weights_sha256(run.network.params)
-    return write_json(path, values)
+    return values
+
+
+def evaluation_json(evaluation: Evaluation, run=None) -> str:
+    """`evaluation_record` as the JSON text that `write_evaluation` writes."""
+    return json.dumps(evaluation_record(evaluation, run), indent=2, sort_keys=True)
+
+
+def write_evaluation(evaluation: Evaluation, path: str | Path, run=None) -> Path:
+    """evaluation.json: the scores, and which run and weights produced them."""
+    from simplenn.file_safety import write_json
+
+    return write_json(path, evaluation_record(evaluation, run))

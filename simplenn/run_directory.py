@@ -35,6 +35,8 @@ from typing import Iterator
 from simplenn.config import Config, ConfigError
 from simplenn.errors import SimplennError
 from simplenn.file_safety import (
+    RUN_RECORD_FOLDERS,
+    RUN_RECORDS,
     DiskFull,
     is_disk_full,
     read_json,
@@ -48,9 +50,8 @@ from simplenn.file_safety import (
 
 LOCK_NAME = ".lock"
 # Everything simplenn writes in a run directory: none of them may be a link.
-RUN_FILES = (LOCK_NAME, "config.json", "history.json", "history.csv", "summary.json", "data.json", "evaluation.json",
-             "report.html")
-RUN_FOLDERS = ("checkpoints", "tensorboard", "figures")
+RUN_FILES = RUN_RECORDS + ("evaluation.json", "report.html")
+RUN_FOLDERS = RUN_RECORD_FOLDERS + ("figures",)
 SCALARS_BYTES = 4096  # an event file's header and one epoch's scalars, rounded up to a disk block
 LOCK_CONTENT = re.compile(r"\d*\n?")  # what simplenn writes in .lock: its pid, or nothing yet
 # summary.json: the fields that commands read back, and their JSON types.
