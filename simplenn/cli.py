@@ -816,15 +816,20 @@ def _add_serve_parser(commands) -> None:
     _add_run_argument(parser)
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     parser.add_argument("--port", type=positive_int, default=8000, help="port (default 8000)")
+    parser.add_argument("--allowed-hosts", default="", metavar="NAMES",
+                        help="comma-separated Host names to answer besides localhost, 127.0.0.1, ::1 and --host, "
+                             "e.g. mybox.lan (requests naming any other host get 421: no DNS rebinding)")
     parser.set_defaults(handler=_serve)
 
 
 def _serve(args: argparse.Namespace) -> int:
     _check_run_before_tensorflow(args.run_dir)
     from simplenn.loaded_run import load_run
-    from simplenn.serving import serve
+    from simplenn.serving import check_host, serve
 
-    serve(load_run(args.run_dir), args.host, args.port)
+    allowed = tuple(name.strip() for name in args.allowed_hosts.split(",") if name.strip())
+    check_host(args.host)  # before the run loads
+    serve(load_run(args.run_dir), args.host, args.port, allowed)
     return 0
 
 
