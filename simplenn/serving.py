@@ -238,6 +238,17 @@ class BoundedH11Protocol(H11Protocol):
             self.header_deadline.cancel()
         self.header_deadline = self.loop.call_later(HEADER_TIMEOUT_S, self._headers_too_slow)
 
+    def send_400_response(self, msg: str) -> None:
+        """A request h11 cannot parse (malformed, or headers past `MAX_HEADER_BYTES`): 400 with a JSON error."""
+        import h11
+
+        body = json.dumps({"error": f"the request line or headers are malformed or longer than {MAX_HEADER_BYTES:,} "
+                                    "bytes"}).encode("utf-8")
+        headers = [(b"content-type", b"application/json"), (b"connection", b"close")]
+        for event in (h11.Response(status_code=400, headers=headers), h11.Data(data=body), h11.EndOfMessage()):
+            self.transport.write(self.conn.send(event))
+        self.transport.close()
+
     def _headers_too_slow(self) -> None:
         waiting_for_headers = self.cycle is None or self.cycle.response_complete
         if waiting_for_headers and not self.transport.is_closing():
@@ -420,7 +431,8 @@ def check_host(host: str) -> tuple[str, bool]:
     try:
         addresses = {info[4][0] for info in socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)}
     except (socket.gaierror, UnicodeError) as error:
-        raise SimplennError(f"--host {host!r} is not an address or a name this machine resolves ({error}); give an "
+        reason = getattr(error, "strerror", None) or error
+        raise SimplennError(f"--host {host!r} is not an address or a name this machine resolves ({reason}); give an "
                             "address such as 127.0.0.1 or 0.0.0.0") from None
     return host, all(ipaddress.ip_address(address.partition("%")[0]).is_loopback for address in addresses)
 
@@ -428,6 +440,7 @@ def check_host(host: str) -> tuple[str, bool]:
 def serve(run, host: str = "127.0.0.1", port: int = 8000, allowed_hosts: tuple[str, ...] = ()) -> None:
     """Serve `run` with uvicorn until Ctrl-C, answering the loopback names, `host` and `allowed_hosts`."""
     import errno
+    import os
 
     import uvicorn
 
@@ -440,12 +453,16 @@ def serve(run, host: str = "127.0.0.1", port: int = 8000, allowed_hosts: tuple[s
     except OSError as error:
         advice = "choose another --port" if error.errno in (errno.EADDRINUSE, errno.EACCES) else \
             "give an address of this machine as --host"
-        raise SimplennError(f"cannot listen on {host}:{port}: {error.strerror or error}; {advice}") from None
+        reason = os.strerror(error.errno) if error.errno else error  # create_server adds the address to strerror
+        raise SimplennError(f"cannot listen on {host}:{port}: {reason}; {advice}") from None
     if not loopback:
         print(f"warning: listening on {host}: other machines can reach this server")
     names = LOOPBACK_NAMES + (() if host in ("0.0.0.0", "::") else (host,)) + tuple(allowed_hosts)
     shown = f"[{host}]" if ":" in host else host
     print(f"serving {run.run_dir} at http://{shown}:{port}/ (Ctrl-C stops)", flush=True)
-    uvicorn.run(create_app(run, names), host=host, port=port, log_level="warning", http=BoundedH11Protocol,
-                h11_max_incomplete_event_size=MAX_HEADER_BYTES, limit_concurrency=MAX_CONNECTIONS,
-                timeout_keep_alive=KEEP_ALIVE_S)
+    config = uvicorn.Config(create_app(run, names), host=host, port=port, log_level="error", http=BoundedH11Protocol,
+                            h11_max_incomplete_event_size=MAX_HEADER_BYTES, limit_concurrency=MAX_CONNECTIONS,
+                            timeout_keep_alive=KEEP_ALIVE_S)
+    # uvicorn.Server, not uvicorn.run: the server re-raises the Ctrl-C (or SIGTERM) it stopped on, and
+    # uvicorn.run would swallow it; the CLI then exits 130 (143) as for any other command.
+    uvicorn.Server(config).run()
