@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from simplenn.datasets.validation import DatasetError, check_examples, check_splits, count_classes
+from simplenn.datasets.validation import MAX_CLASSES, DatasetError, check_examples, check_splits, count_classes
 
 ImagesAndLabels = tuple[np.ndarray, np.ndarray]  # (n, height, width), (n,)
 
@@ -32,8 +32,8 @@ class Dataset(tuple):
         train split is empty, images of the test split's shape.
         """
         class_names = tuple(str(name) for name in class_names)
-        if len(class_names) < 2:
-            raise DatasetError(f"{source}: expected at least 2 classes, found {len(class_names)}")
+        if not 2 <= len(class_names) <= MAX_CLASSES:
+            raise DatasetError(f"{source}: expected 2 to {MAX_CLASSES} classes, found {len(class_names):,} class names")
         check_examples(*test, f"{source} [test]", len(class_names))
         if train is None:
             train = (test[0][:0], test[1][:0])  # (0, height, width), (0,)
