@@ -20,6 +20,9 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import cross_val_score
 from sklearn.neural_network import MLPClassifier
 
+import simplenn
+
+simplenn.set_up()  # TensorFlow loads quietly, as under the CLI
 from simplenn import Classifier
 from simplenn.datasets import load_dataset
 

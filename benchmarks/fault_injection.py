@@ -43,8 +43,11 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+import simplenn
+
+simplenn.set_up()  # TensorFlow loads quietly, as under the CLI
 from simplenn import cli  # noqa: E402
-from simplenn import experiment  # noqa: E402,F401  imported before forking: TensorFlow and the datasets
+from simplenn.runs import experiment  # noqa: E402,F401  imported before forking: TensorFlow and the datasets
 
 EPOCHS = 12
 # A small network on scikit-learn's 8x8 digits, checkpointed every 4 of its 43 steps per epoch.

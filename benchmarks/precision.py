@@ -26,7 +26,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from simplenn.bench import bench_config
+import simplenn
+
+simplenn.set_up()  # TensorFlow loads quietly, as under the CLI
+from simplenn.bench.benchmark import bench_config
 from simplenn.config import flags_for, preset
 
 PRECISIONS = ("float32", "mixed_bfloat16")

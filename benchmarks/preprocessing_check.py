@@ -4,7 +4,7 @@
 
 Each test image of the run's dataset is printed dark on off-white paper, enlarged 4-12x,
 placed off-centre on a sheet 2.5x its size, given paper grain and JPEG-compressed
-(`simplenn.photos.photograph`), then read back by `preprocess`. Reports the run's accuracy
+(`simplenn.images.photos.photograph`), then read back by `preprocess`. Reports the run's accuracy
 on the originals, on `preprocess` of the originals, and on the photos; the photos may lose
 at most 1 point against the originals. For digit datasets it also reports the accuracy on
 pen-drawn digits at random sizes, places and pen widths.
@@ -17,9 +17,12 @@ import json
 import sys
 import time
 
+import simplenn
+
+simplenn.set_up()  # TensorFlow loads quietly, as under the CLI
 from simplenn.datasets import load_dataset
-from simplenn.loaded_run import load_run
-from simplenn.photos import drawn_digits_accuracy, preprocessing_check
+from simplenn.runs.loaded_run import load_run
+from simplenn.images.photos import drawn_digits_accuracy, preprocessing_check
 
 MAX_DROP_POINTS = 1.0
 

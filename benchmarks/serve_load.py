@@ -23,8 +23,11 @@ import urllib.request
 
 import numpy as np
 
+import simplenn
+
+simplenn.set_up()  # TensorFlow loads quietly, as under the CLI
 from simplenn.datasets import load_dataset
-from simplenn.loaded_run import load_run
+from simplenn.runs.loaded_run import load_run
 
 TARGET_P50_MS, TARGET_P99_MS = 10.0, 50.0
 

@@ -24,7 +24,7 @@ import sys
 import time
 from pathlib import Path
 
-from simplenn.cluster import free_loopback_ports
+from simplenn.training.cluster import free_loopback_ports
 
 TIMEOUT_S = 900
 

@@ -25,11 +25,14 @@ from pathlib import Path
 
 WARMUP_CODE = """
 import json, statistics, sys, time
-from simplenn.bench import bench_config
+import simplenn
+
+simplenn.set_up()  # TensorFlow loads quietly, as under the CLI
+from simplenn.bench.benchmark import bench_config
 from simplenn.config import fit_to_data, preset
-from simplenn.data import prepare_data
-from simplenn.quiet_tensorflow import tf
-from simplenn.training import Trainer, fit, use_deterministic_kernels
+from simplenn.training.data import prepare_data
+from simplenn.machine.quiet_tensorflow import tf
+from simplenn.training.trainer import Trainer, fit, use_deterministic_kernels
 
 name, dataset, epochs = sys.argv[1], sys.argv[2], int(sys.argv[3])
 if name == "bench":

@@ -9,9 +9,12 @@ import sys
 
 import numpy as np
 
-from simplenn.datasets import load_dataset
-from simplenn.network import Network
-from simplenn.quiet_tensorflow import tf  # `import tensorflow as tf`, without its start-up lines
+import simplenn
+
+simplenn.set_up()  # TensorFlow loads without its start-up lines
+from simplenn.datasets import load_dataset  # noqa: E402
+from simplenn.machine.quiet_tensorflow import tf  # noqa: E402  `import tensorflow as tf`
+from simplenn.nn.network import Network  # noqa: E402
 
 DATASET = sys.argv[sys.argv.index("--dataset") + 1] if "--dataset" in sys.argv else "digits"
 TARGET = 0.95 if DATASET == "digits" else 0.85  # test accuracy; measured: 0.973 and 0.878 (Fashion-MNIST)

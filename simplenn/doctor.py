@@ -94,7 +94,7 @@ def check_packages() -> Check:
 
 def import_tensorflow():
     """TensorFlow, imported quietly; any failure to import is raised."""
-    from simplenn.quiet_tensorflow import tf
+    from simplenn.machine.quiet_tensorflow import tf
 
     return tf
 

@@ -123,8 +123,8 @@ class Classifier(ClassifierMixin, BaseEstimator):
     def _train(self, config: Config, X: np.ndarray, encoded: np.ndarray, epochs: int | None, carry_on: bool) -> None:
         """Train until `epochs` epochs are done (None: the config's), on from the current
         weights when `carry_on`, else from new ones."""
-        from simplenn.data import prepare, training_splits
-        from simplenn.training import fit
+        from simplenn.training.data import prepare, training_splits
+        from simplenn.training.trainer import fit
 
         X, Y = prepare(X, encoded, len(self.classes_), scale=config.scale_inputs)  # (n, n0), (n, K)
         train, validation = training_splits(X, Y, config) if epochs is None else training_splits(
@@ -144,8 +144,8 @@ class Classifier(ClassifierMixin, BaseEstimator):
         on a different number of rows gets a new trainer with the weights, the optimizer's
         state and the epoch count of the old one (after unpickling: the weights and epochs).
         """
-        from simplenn.loaded_run import image_shape_of
-        from simplenn.training import Trainer
+        from simplenn.runs.loaded_run import image_shape_of
+        from simplenn.training.trainer import Trainer
 
         old = self._trainer if carry_on else None
         if old is not None and old.n_train == n_train:
@@ -172,9 +172,9 @@ class Classifier(ClassifierMixin, BaseEstimator):
         With the post's sigmoid loss the K independent sigmoids are divided by their sum,
         since scikit-learn's probabilities sum to 1 (`LoadedRun.predict_proba` keeps them as they are).
         """
-        from simplenn.data import prepare_images
-        from simplenn.loaded_run import scores_from_logits
-        from simplenn.metrics import logits_in_blocks
+        from simplenn.training.data import prepare_images
+        from simplenn.runs.loaded_run import scores_from_logits
+        from simplenn.nn.metrics import logits_in_blocks
 
         check_is_fitted(self)
         X = validate_data(self, X, dtype=(np.float32, np.float64), reset=False)
@@ -199,7 +199,7 @@ class Classifier(ClassifierMixin, BaseEstimator):
         super().__setstate__(state)
         self._trainer = None
         if "weights_" in state:
-            from simplenn.network import Network
+            from simplenn.nn.network import Network
 
             c = self.config_
             self._network = Network(c.layers, c.activation, c.init, c.init_stddev, c.dropout, c.seed, c.precision)

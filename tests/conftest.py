@@ -5,8 +5,10 @@ from pathlib import Path
 
 import pytest
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import simplenn
+
 os.environ.setdefault("MPLBACKEND", "Agg")
+simplenn.set_up()  # TensorFlow loads quietly, as under the CLI and in the notebook
 
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 

@@ -2,10 +2,10 @@
 
 import json
 
-from simplenn.ablate import STEPS, ablation_configs
+from simplenn.explain.ablate import STEPS, ablation_configs
 from simplenn.cli import main
 from simplenn.config import Config, preset
-from simplenn.experiment import train_and_evaluate
+from simplenn.runs.experiment import train_and_evaluate
 
 # Fields that say how a run is carried out or labelled, not what it computes.
 BOOKKEEPING = {"preset", "dataset", "epochs", "seed", "jit_compile", "stop_on_nan"}
@@ -47,7 +47,7 @@ def test_cli_ablate_measures_one_row_per_change(tmp_path, capsys):
 
 
 def test_cli_ablate_refuses_an_unwritable_json_file_before_training(tmp_path, capsys, monkeypatch):
-    import simplenn.ablate as ablate_module
+    import simplenn.explain.ablate as ablate_module
 
     def must_not_train(*args, **kwargs):
         raise AssertionError("ablate trained before checking where it writes")

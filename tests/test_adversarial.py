@@ -12,7 +12,7 @@ exit status, that no traceback was printed, and that the files outside the run d
     signals       SIGINT and SIGTERM at start-up and during training
     before TF     configuration errors answer without importing TensorFlow
 
-Cases that need no signal run `simplenn.cli.main` in this process: a subprocess costs a
+Cases that need no signal run `simplenn.cli.program` in this process: a subprocess costs a
 TensorFlow import of several seconds.
 """
 
@@ -658,7 +658,7 @@ def test_configuration_errors_answer_before_tensorflow_is_imported(tmp_path):
     folder.mkdir()
     cases = [[arg.format(file=file, folder=folder, missing=tmp_path / "missing") for arg in argv]
              for argv in BEFORE_TENSORFLOW]
-    code = ("import sys, json\nfrom simplenn.cli import main\nfor argv in json.loads(sys.argv[1]):\n"
+    code = ("import sys, json\nfrom simplenn.cli.program import main\nfor argv in json.loads(sys.argv[1]):\n"
             "    status = main(argv)\n"
             "    print(status, 'tensorflow' in sys.modules, ' '.join(argv), flush=True)\n")
     done = subprocess.run([sys.executable, "-c", code, json.dumps(cases)], capture_output=True, text=True,

@@ -4,13 +4,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from simplenn.augmentation import STREAM, augment
+from simplenn.training.augmentation import STREAM, augment
 from simplenn.config import Config
 from simplenn.errors import SimplennError
-from simplenn.data import prepare_data
-from simplenn.experiment import train_and_evaluate
-from simplenn.metrics import logits_in_blocks, loss_and_accuracy, weights_sha256
-from simplenn.training import Trainer, fit
+from simplenn.training.data import prepare_data
+from simplenn.runs.experiment import train_and_evaluate
+from simplenn.nn.metrics import logits_in_blocks, loss_and_accuracy, weights_sha256
+from simplenn.training.trainer import Trainer, fit
 
 SMALL = Config(
     dataset="digits", layers=(64, 32, 10), scale_inputs=True, loss="softmax", reduction="mean",

@@ -6,15 +6,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from simplenn.backprop import manual_gradients
+from simplenn.nn.backprop import manual_gradients
 from simplenn.cli import main
 from simplenn.config import ACTIVATIONS, LOSSES, REDUCTIONS, Config, preset
-from simplenn.data import prepare_data
-from simplenn.losses import data_loss, l2_penalty
-from simplenn.network import Network
-from simplenn.optimizers import uses_l2_penalty
-from simplenn.run_directory import RunDirectory
-from simplenn.training import Trainer, fit, tape_gradients
+from simplenn.training.data import prepare_data
+from simplenn.nn.losses import data_loss, l2_penalty
+from simplenn.nn.network import Network
+from simplenn.nn.optimizers import uses_l2_penalty
+from simplenn.runs.run_directory import RunDirectory
+from simplenn.training.trainer import Trainer, fit, tape_gradients
 
 DROPOUT_SEED = tf.constant([7, 3], tf.int64)
 

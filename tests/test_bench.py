@@ -9,16 +9,16 @@ import pytest
 import tensorflow as tf
 
 from cli_messages import error_message
-from simplenn import bench, bench_sweep
-from simplenn.bench import (bench_config, bench_report, format_markdown, format_table, forward_flops,
+from simplenn.bench import benchmark as bench, sweep as bench_sweep
+from simplenn.bench.benchmark import (bench_config, bench_report, format_markdown, format_table, forward_flops,
                             run_bench, run_in_fresh_process, training_flops)
-from simplenn.bench_systems import BENCH_EXTRA, SYSTEMS, System, SystemResult
+from simplenn.bench.systems import BENCH_EXTRA, SYSTEMS, System, SystemResult
 from simplenn.cli import main
 from simplenn.config import fit_to_data
-from simplenn.data import prepare_data
+from simplenn.training.data import prepare_data
 from simplenn.errors import SimplennError
-from simplenn.memory import MemoryLimit
-from simplenn.network import Network
+from simplenn.machine.memory import MemoryLimit
+from simplenn.nn.network import Network
 
 
 def graph_matmul_flops(layers, backward: bool) -> int:

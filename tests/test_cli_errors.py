@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from cli_messages import error_message
-from simplenn.cli import build_parser, main
+from simplenn.cli.program import build_parser, main
 from simplenn.errors import WRAP_AFTER, error_text
 
 READ_ONLY_FOLDER_FOR_ROOT = Path("/sys")  # root may write anywhere else, permissions or not

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from simplenn.cli import build_parser, config_from_args, main
+from simplenn.cli.program import build_parser, config_from_args, main
 
 
 def run(capsys, *argv):

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from simplenn.compile_cache import FLAG, compile_cache_dir, prune, use_compile_cache
+from simplenn.machine.compile_cache import FLAG, compile_cache_dir, prune, use_compile_cache
 
 
 @pytest.fixture

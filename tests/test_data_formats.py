@@ -160,7 +160,7 @@ def test_any_class_count_trains_end_to_end_and_the_run_knows_its_classes(tmp_pat
     assert len(summary["test_scores"]) and 0 <= summary["test_accuracy"] <= 1
     assert json.loads((run_dir / "data.json").read_text()) == {"class_names": names, "image_shape": [4, 4]}
 
-    from simplenn.loaded_run import load_run
+    from simplenn.runs.loaded_run import load_run
 
     npz.unlink()  # the run knows its classes without the data
     run = load_run(run_dir)

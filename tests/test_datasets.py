@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mnist_format import idx_bytes, idx_files, npz_bytes, tiny_splits, write_files
-from simplenn.data import prepare
+from simplenn.training.data import prepare
 from simplenn.datasets import DATASET_NAMES, DatasetError, class_names, load_dataset
 from simplenn.datasets import cache
 from simplenn.datasets.catalogue import CATALOGUE

@@ -6,8 +6,8 @@ import pytest
 
 from simplenn.cli import main
 from simplenn.config import preset
-from simplenn.diagnose import diagnose, format_diagnosis
-from simplenn.run_directory import RunDirectory
+from simplenn.explain.diagnose import diagnose, format_diagnosis
+from simplenn.runs.run_directory import RunDirectory
 
 FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 

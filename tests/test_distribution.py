@@ -20,9 +20,9 @@ import pytest
 
 from cli_messages import error_message
 from conftest import needs_fashion_mnist
-from simplenn.bench_strategies import replica_counts
+from simplenn.bench.strategies import replica_counts
 from simplenn.cli import main
-from simplenn.cluster import Cluster, free_loopback_ports, read_cluster
+from simplenn.training.cluster import Cluster, free_loopback_ports, read_cluster
 from simplenn.config import Config
 from simplenn.errors import SimplennError
 
@@ -121,10 +121,10 @@ TWO_CPUS = r"""
 import json, sys
 from simplenn.cli import main
 from simplenn.config import fit_to_data, preset
-from simplenn.data import prepare_data
-from simplenn.distribution import DistributedTrainer, local_devices, mirrored
-from simplenn.experiment import train_and_evaluate
-from simplenn.training import Trainer
+from simplenn.training.data import prepare_data
+from simplenn.training.distribution import DistributedTrainer, local_devices, mirrored
+from simplenn.runs.experiment import train_and_evaluate
+from simplenn.training.trainer import Trainer
 
 placement = mirrored(local_devices(2))
 fixed = preset("fixed").replace(dataset="fashion-mnist")
@@ -237,7 +237,7 @@ def test_two_workers_killed_mid_run_resume_to_the_weights_of_two_local_replicas(
     run_cli(["train", *WORKER_RUN, "--strategy", "mirrored", "--cpu-devices", "2", "--run-dir", str(local)])
     assert summary(run_dir)["weights_sha256"] == summary(local)["weights_sha256"]
 
-    from simplenn.loaded_run import load_run  # the checkpoint of mirrored variables loads on one device
+    from simplenn.runs.loaded_run import load_run  # the checkpoint of mirrored variables loads on one device
 
     assert load_run(run_dir).evaluate().accuracy == pytest.approx(summary(run_dir)["test_accuracy"])
 
@@ -355,7 +355,7 @@ def test_settings_that_a_strategy_cannot_honour_are_refused(capsys, flags, probl
 def test_logical_cpus_asked_for_too_late_are_a_clear_error():
     import tensorflow as tf
 
-    from simplenn.distribution import split_cpu
+    from simplenn.training.distribution import split_cpu
 
     tf.constant(1.0).numpy()  # TensorFlow has started in this process
     have = len(tf.config.list_logical_devices("CPU"))
@@ -371,8 +371,8 @@ def test_the_chief_is_worker_0():
 
 def test_a_run_recorded_before_strategies_existed_still_loads(tmp_path, monkeypatch):
     """config.json and the checkpoint of an older simplenn lack `strategy` and `cpu_devices`."""
-    from simplenn.experiment import train_and_evaluate
-    from simplenn.loaded_run import load_run
+    from simplenn.runs.experiment import train_and_evaluate
+    from simplenn.runs.loaded_run import load_run
 
     newer = Config.to_dict
     monkeypatch.setattr(Config, "to_dict", lambda self: {

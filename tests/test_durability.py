@@ -19,14 +19,14 @@ import numpy as np
 import pytest
 
 from cli_messages import error_message
-from simplenn.checkpoints import CheckpointStore
+from simplenn.training.checkpoints import CheckpointStore
 from simplenn.cli import main
 from simplenn.config import preset
 from simplenn.errors import SimplennError
-from simplenn.data import prepare_data
-from simplenn.experiment import train_and_evaluate
-from simplenn.run_directory import RunDirectory
-from simplenn.training import Trainer, fit
+from simplenn.training.data import prepare_data
+from simplenn.runs.experiment import train_and_evaluate
+from simplenn.runs.run_directory import RunDirectory
+from simplenn.training.trainer import Trainer, fit
 
 ROOT = Path(__file__).resolve().parents[1]
 # Dropout and augmentation on, so that resumed runs must reproduce every random stream.

@@ -36,8 +36,8 @@ def test_grid_search_over_two_learning_rates_runs():
 
 def test_the_same_random_state_gives_the_same_weights_and_simplenn_train_gives_them_too():
     from simplenn.datasets import load_dataset
-    from simplenn.experiment import train_and_evaluate
-    from simplenn.metrics import weights_sha256
+    from simplenn.runs.experiment import train_and_evaluate
+    from simplenn.nn.metrics import weights_sha256
 
     (x_train, y_train), _ = load_dataset("digits")
     X = x_train.reshape(len(x_train), -1)  # (1347, 64) pixels 0-255

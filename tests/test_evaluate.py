@@ -11,7 +11,7 @@ import simplenn
 from cli_messages import error_message
 from simplenn.cli import main
 from simplenn.datasets import class_names, load_dataset
-from simplenn.evaluation import calibration, evaluate_predictions, format_evaluation, most_confused_pairs
+from simplenn.runs.evaluation import calibration, evaluate_predictions, format_evaluation, most_confused_pairs
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import pytest
 
 from simplenn.cli import main
 from simplenn.datasets import load_dataset
-from simplenn.loaded_run import load_run
+from simplenn.runs.loaded_run import load_run
 from cli_messages import error_message
 
 # Run in a fresh interpreter that never imports simplenn: the files must stand alone.

@@ -6,7 +6,7 @@ import pytest
 
 import simplenn
 from simplenn.cli import main
-from simplenn.figures import dead_fraction, first_layer_figure, hidden_activations, plot_run
+from simplenn.explain.figures import dead_fraction, first_layer_figure, hidden_activations, plot_run
 
 FIGURES = ["learning_curves", "confusion_matrix", "mistakes", "calibration", "samples",
            "first_layer_weights", "activations", "sample"]
@@ -73,7 +73,7 @@ def test_show_titles_the_sample_with_its_class_name(tmp_path, monkeypatch):
     import dataclasses
 
     from mnist_format import idx_files, idx_spec, tiny_splits, write_files
-    from simplenn import plots
+    from simplenn.explain import plots
     from simplenn.datasets import cache, catalogue
 
     files = idx_files(tiny_splits())
@@ -99,7 +99,7 @@ def test_matplotlib_chooses_its_backend_and_falls_back_to_agg_without_a_display(
     import sys
 
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "MPLBACKEND")}
-    code = ("import matplotlib, simplenn.plots as p; forced = matplotlib.rcParams._get_backend_or_none(); "
+    code = ("import matplotlib, simplenn.explain.plots as p; forced = matplotlib.rcParams._get_backend_or_none(); "
             "print(forced, p.plt.get_backend().lower())")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
     assert done.stdout.split() == ["None", "agg"], done.stderr  # nothing forced; matplotlib fell back itself

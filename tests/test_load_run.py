@@ -9,7 +9,7 @@ import pytest
 import simplenn
 from simplenn.datasets import load_dataset
 from simplenn.errors import SimplennError
-from simplenn.metrics import classification_scores, weights_sha256
+from simplenn.nn.metrics import classification_scores, weights_sha256
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from simplenn.losses import data_loss, l2_penalty
+from simplenn.nn.losses import data_loss, l2_penalty
 
 rng = np.random.default_rng(0)
 Z = tf.constant(rng.normal(size=(6, 10)).astype(np.float32) * 3)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from simplenn.network import ACTIVATION_FUNCTIONS, Network
+from simplenn.nn.network import ACTIVATION_FUNCTIONS, Network
 
 
 def variable_names(network):

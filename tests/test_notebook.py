@@ -16,7 +16,7 @@ from pathlib import Path
 import nbclient
 import nbformat
 
-from simplenn.ablate import STEPS
+from simplenn.explain.ablate import STEPS
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOK = REPO / "notebooks" / "simplenn.ipynb"

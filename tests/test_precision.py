@@ -18,9 +18,9 @@ from cli_messages import error_message
 from simplenn import Classifier, load_run
 from simplenn.cli import main
 from simplenn.config import Config, preset
-from simplenn.data import prepare_data
-from simplenn.network import ACTIVATION_FUNCTIONS, Network
-from simplenn.training import Trainer, fit, tape_gradients
+from simplenn.training.data import prepare_data
+from simplenn.nn.network import ACTIVATION_FUNCTIONS, Network
+from simplenn.training.trainer import Trainer, fit, tape_gradients
 
 # bfloat16 keeps 8 significant bits: each rounding moves a value by at most 2^-8 of it.
 BFLOAT16_EPSILON = 2.0**-8

@@ -10,7 +10,7 @@ from PIL import Image
 
 from simplenn.cli import main
 from simplenn.datasets import load_dataset
-from simplenn.photos import draw_digit
+from simplenn.images.photos import draw_digit
 from cli_messages import error_message
 
 

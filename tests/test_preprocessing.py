@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from simplenn import preprocessing as P
+from simplenn.images import preprocessing as P
 from simplenn.errors import SimplennError
-from simplenn.photos import draw_digit, photograph
+from simplenn.images.photos import draw_digit, photograph
 
 MNIST = P.input_style("mnist", (28, 28))
 

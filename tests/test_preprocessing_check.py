@@ -4,8 +4,8 @@ from conftest import needs_fashion_mnist
 
 from simplenn.cli import main
 from simplenn.datasets import load_dataset
-from simplenn.loaded_run import load_run
-from simplenn.photos import preprocessing_check
+from simplenn.runs.loaded_run import load_run
+from simplenn.images.photos import preprocessing_check
 
 
 @needs_fashion_mnist

@@ -10,8 +10,8 @@ import tensorflow as tf
 from conftest import needs_fashion_mnist
 from simplenn.config import Config, preset
 from simplenn.datasets import load_dataset
-from simplenn.experiment import prepare_data, train_and_evaluate
-from simplenn.training import Trainer, fit
+from simplenn.runs.experiment import prepare_data, train_and_evaluate
+from simplenn.training.trainer import Trainer, fit
 
 
 def quiet(line):

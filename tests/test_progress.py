@@ -14,7 +14,7 @@ import sys
 
 import pytest
 
-from simplenn.progress import EpochProgress, format_duration
+from simplenn.training.progress import EpochProgress, format_duration
 
 
 def test_each_epoch_leaves_one_line_its_bar_redrawn_then_replaced():

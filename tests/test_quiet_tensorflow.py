@@ -1,5 +1,5 @@
-"""TensorFlow says nothing on stderr when simplenn imports it, and its retracing warning
-about simplenn's per-run functions is dropped, while its other warnings still arrive."""
+"""After `simplenn.set_up()`, TensorFlow says nothing on stderr when simplenn imports it, and its
+retracing warning about simplenn's per-run functions is dropped, while its other warnings still arrive."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import logging
 import subprocess
 import sys
 
-from simplenn.quiet_tensorflow import is_new_run_tracing, tf
+from simplenn.machine.quiet_tensorflow import is_new_run_tracing, retracing_expected, tf
 
 
 def run_python(code: str) -> subprocess.CompletedProcess:
@@ -16,22 +16,24 @@ def run_python(code: str) -> subprocess.CompletedProcess:
 
 
 def test_importing_a_module_that_needs_tensorflow_prints_nothing():
-    done = run_python("import simplenn; from simplenn.network import Network; print(Network([4, 3, 2]))")
+    done = run_python("import simplenn; simplenn.set_up(); from simplenn.nn.network import Network; print(Network([4, 3, 2]))")
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
     assert done.stdout.startswith("Network(4 → 3 → 2")
 
 
 def test_stderr_works_again_after_the_import():
-    done = run_python("import sys; from simplenn.quiet_tensorflow import tf; print('still here', file=sys.stderr)")
+    done = run_python("import sys, simplenn; simplenn.set_up(); from simplenn.machine.quiet_tensorflow import tf; "
+                      "print('still here', file=sys.stderr)")
     assert done.stderr == "still here\n"
 
 
 def test_many_runs_in_one_process_raise_no_retracing_warning():
     code = (
-        "import numpy as np\n"
+        "import numpy as np, simplenn\n"
+        "simplenn.set_up()\n"
         "from simplenn.config import preset\n"
-        "from simplenn.training import Trainer\n"
+        "from simplenn.training.trainer import Trainer\n"
         "config = preset('fixed').replace(layers=(4, 3, 2), jit_compile=False)\n"
         "for run in range(8):\n"
         "    Trainer(config, n_train=10).forward(np.zeros((run + 1, 4), np.float32))\n"
@@ -48,17 +50,25 @@ def record(message: str) -> logging.LogRecord:
 def test_only_simplenn_functions_retracing_is_dropped():
     about = "5 out of the last 5 calls to {} triggered tf.function retracing. Tracing is expensive"
     assert is_new_run_tracing(record(about.format("<bound method Network.forward of Network(64 → 10)>")))
-    assert is_new_run_tracing(record(about.format("<bound method Trainer._train_steps of <simplenn.training.Trainer>>")))
-    assert is_new_run_tracing(record(about.format("<function matmul_gflops.<locals>.products at 0x7f>")))
+    assert is_new_run_tracing(record(about.format("<bound method Trainer._train_steps of <simplenn.training.trainer.Trainer>>")))
     assert not is_new_run_tracing(record(about.format("<function my_own_step at 0x7f>")))
     assert not is_new_run_tracing(record("some other warning about Network.forward of Network("))
-    assert tf.get_logger().filters  # the filter is installed on TensorFlow's logger
+    assert tf.get_logger().filters  # the filter is installed on TensorFlow's logger (conftest calls set_up)
+
+
+def test_code_that_traces_new_shapes_on_purpose_can_drop_every_retracing_warning():
+    about = "5 out of the last 5 calls to <function products at 0x7f> triggered tf.function retracing."
+    logger = tf.get_logger()
+    with retracing_expected():
+        assert not all(check(record(about)) for check in logger.filters)
+    assert all(check(record(about)) for check in logger.filters)
 
 
 def test_the_import_leaves_its_objects_frozen_and_the_collector_as_it_found_it():
     # Frozen: later collections skip TensorFlow's ~450,000 objects (0.6 s of the import,
     # 0.2 s of the first trace). The collector runs again afterwards, unless it was off.
-    code = "import gc; {before}from simplenn.quiet_tensorflow import tf; print(gc.isenabled(), gc.get_freeze_count())"
+    code = ("import gc, simplenn; {before}simplenn.set_up(); from simplenn.machine.quiet_tensorflow import tf; "
+            "print(gc.isenabled(), gc.get_freeze_count())")
     for before, collecting in (("", True), ("gc.disable(); ", False)):
         done = run_python(code.format(before=before))
         assert done.returncode == 0, done.stderr

@@ -3,10 +3,10 @@
 import pytest
 
 import simplenn
-from simplenn.cli import build_parser, config_from_args
+from simplenn.cli.program import build_parser, config_from_args
 from simplenn.config import fit_to_data, preset
-from simplenn.report import reproducing_command
-from simplenn.run_checks import check_run
+from simplenn.explain.report import reproducing_command
+from simplenn.explain.run_checks import check_run
 
 
 @pytest.mark.parametrize("config", [

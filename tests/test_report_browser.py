@@ -16,7 +16,7 @@ import pytest
 
 import simplenn
 from simplenn.cli import main
-from simplenn.report import reproducing_command
+from simplenn.explain.report import reproducing_command
 
 CHROMIUM = Path(os.environ.get("SIMPLENN_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from simplenn.photos import draw_digit
+from simplenn.images.photos import draw_digit
 from cli_messages import error_message
 
 CHROMIUM = "/usr/bin/chromium"
@@ -70,8 +70,8 @@ def test_serve_listens_on_loopback_only(server):
 def test_a_slow_body_is_cut_off_with_408(digits_run_dir, monkeypatch):
     import uvicorn
 
-    from simplenn import serving
-    from simplenn.loaded_run import load_run
+    from simplenn.serving import server as serving
+    from simplenn.runs.loaded_run import load_run
 
     monkeypatch.setattr(serving, "BODY_TIMEOUT_S", 0.5)
     port = free_port()

@@ -10,12 +10,12 @@ import pytest
 from PIL import Image
 from starlette.testclient import TestClient
 
-from simplenn import serving
+from simplenn.serving import server as serving
 from simplenn.datasets import load_dataset
-from simplenn.loaded_run import load_run
-from simplenn.photos import draw_digit
-from simplenn.quiet_tensorflow import tf
-from simplenn.serving import Batcher
+from simplenn.runs.loaded_run import load_run
+from simplenn.images.photos import draw_digit
+from simplenn.machine.quiet_tensorflow import tf
+from simplenn.serving.server import Batcher
 
 PREDICT = "/v1/models/simplenn:predict"
 

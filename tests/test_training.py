@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from simplenn.augmentation import augment
+from simplenn.training.augmentation import augment
 from simplenn.config import Config
-from simplenn.data import prepare_data
-from simplenn.experiment import train_and_evaluate
-from simplenn.metrics import loss_and_accuracy, weights_sha256
-from simplenn.optimizers import OneCycle, learning_rate
-from simplenn.data import make_split
-from simplenn.training import Trainer, fit, tape_gradients
+from simplenn.training.data import prepare_data
+from simplenn.runs.experiment import train_and_evaluate
+from simplenn.nn.metrics import loss_and_accuracy, weights_sha256
+from simplenn.nn.optimizers import OneCycle, learning_rate
+from simplenn.training.data import make_split
+from simplenn.training.trainer import Trainer, fit, tape_gradients
 
 # A small working network on 8x8 digits, spelled out so that retuning a preset leaves it be.
 SMALL = Config(

@@ -15,7 +15,7 @@ from typing import BinaryIO
 
 from simplenn.datasets.catalogue import DataFile, DatasetSpec
 from simplenn.datasets.validation import DatasetError
-from simplenn.file_safety import DiskFull, is_disk_full, user_path, write_atomically
+from simplenn.machine.file_safety import DiskFull, is_disk_full, user_path, write_atomically
 
 SYSTEM_DATA_DIR = Path("/usr/share/datasets")
 

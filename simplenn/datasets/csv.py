@@ -31,8 +31,8 @@ import numpy as np
 
 from simplenn.datasets.idx import MAX_PAYLOAD_BYTES
 from simplenn.datasets.validation import MAX_CLASSES, DatasetError
-from simplenn.file_safety import check_input
-from simplenn.memory import MemoryLimit
+from simplenn.machine.file_safety import check_input
+from simplenn.machine.memory import MemoryLimit
 
 CHUNK_ROWS = 4096
 MAX_LINE_BYTES = 64 * 2**20  # a row of 4,096 x 4,096 pixels written as "255," fits

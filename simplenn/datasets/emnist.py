@@ -18,7 +18,7 @@ import numpy as np
 
 from simplenn.datasets.catalogue import IDX_FILE_NAMES
 from simplenn.datasets.idx import read_gzipped_idx
-from simplenn.memory import MemoryLimit
+from simplenn.machine.memory import MemoryLimit
 from simplenn.datasets.validation import DatasetError
 
 FIRST_LABEL = {"letters": 1}  # the splits whose classes are numbered from 1

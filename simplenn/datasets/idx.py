@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from simplenn.datasets.validation import DatasetError
-from simplenn.file_safety import check_input
-from simplenn.memory import MemoryLimit, images_bytes
+from simplenn.machine.file_safety import check_input
+from simplenn.machine.memory import MemoryLimit, images_bytes
 
 UNSIGNED_BYTE = 0x08
 TYPE_NAMES = {0x08: "unsigned byte", 0x09: "signed byte", 0x0B: "short", 0x0C: "int", 0x0D: "float", 0x0E: "double"}

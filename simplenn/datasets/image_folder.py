@@ -29,8 +29,8 @@ import numpy as np
 from simplenn.datasets.idx import MAX_PAYLOAD_BYTES
 from simplenn.datasets.validation import MAX_CLASSES, DatasetError
 from simplenn.errors import SimplennWarning
-from simplenn.file_safety import check_input, format_bytes
-from simplenn.memory import MemoryLimit
+from simplenn.machine.file_safety import check_input, format_bytes
+from simplenn.machine.memory import MemoryLimit
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm")
 BLANK_NAMED = 3  # flat images named in the warning; the rest counted

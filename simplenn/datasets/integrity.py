@@ -13,7 +13,7 @@ from pathlib import Path
 
 from simplenn.datasets.catalogue import DataFile
 from simplenn.datasets.validation import DatasetError
-from simplenn.file_safety import CHUNK_BYTES, file_digests
+from simplenn.machine.file_safety import CHUNK_BYTES, file_digests
 
 # (size, modification time) of each file verified in this process, so it is hashed once.
 _verified: dict[Path, tuple[int, int]] = {}

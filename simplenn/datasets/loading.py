@@ -2,7 +2,7 @@
 
 `load_dataset` gives a `Dataset`: it unpacks as `((x_train, y_train), (x_test, y_test))`,
 images `(n, height, width)` with pixels 0-255 and labels `(n,)` class indices 0..K-1,
-and carries `class_names`. `simplenn.data` turns it into the post's `X (n, 784)` and
+and carries `class_names`. `simplenn.training.data` turns it into the post's `X (n, 784)` and
 one-hot `Y (n, K)`.
 """
 
@@ -22,8 +22,8 @@ from simplenn.datasets.image_folder import class_folders, read_class_folders
 from simplenn.datasets.manage import dataset_files
 from simplenn.datasets.npz import read_npy, read_npy_folder, read_npz
 from simplenn.datasets.validation import DatasetError, check_examples, check_splits
-from simplenn.file_safety import user_path
-from simplenn.memory import MemoryLimit
+from simplenn.machine.file_safety import user_path
+from simplenn.machine.memory import MemoryLimit
 
 DEFAULT_TEST_SPLIT = 0.2
 DEFAULT_IMAGE_SIZE = 28

@@ -17,7 +17,7 @@ from simplenn.datasets.catalogue import CATALOGUE, DataFile, DatasetSpec, Source
 from simplenn.datasets.download import Deadline, DownloadError, DownloadOptions, Progress, download_file
 from simplenn.datasets.integrity import mismatch, verify_cached
 from simplenn.datasets.validation import DatasetError
-from simplenn.file_safety import user_path
+from simplenn.machine.file_safety import user_path
 from simplenn.errors import SimplennWarning
 
 

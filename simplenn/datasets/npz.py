@@ -23,8 +23,8 @@ import numpy as np
 from simplenn.datasets.dataset import Dataset, as_images, count_classes
 from simplenn.datasets.idx import MAX_PAYLOAD_BYTES
 from simplenn.datasets.validation import DatasetError, check_splits
-from simplenn.file_safety import check_input
-from simplenn.memory import MemoryLimit, images_bytes
+from simplenn.machine.file_safety import check_input
+from simplenn.machine.memory import MemoryLimit, images_bytes
 
 KEYS = ("x_train", "y_train", "x_test", "y_test")
 CLASS_NAMES = "class_names"  # optional: an array of strings, one per class

@@ -1,0 +1,1 @@
+"""The post's mathematics: the network, its losses, optimizers, hand-written backpropagation and the scores of its logits."""

@@ -1,0 +1,1 @@
+"""Using a trained network: `simplenn predict`, the exported SavedModel and TFLite, and the `simplenn serve` app."""

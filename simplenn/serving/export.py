@@ -1,0 +1,114 @@
+"""A trained run as a TensorFlow SavedModel (for TensorFlow Serving) or a TFLite file.
+
+    export_run(load_run("runs/fixed-mnist"), "export/simplenn/1")          # SavedModel
+    export_run(load_run("runs/fixed-mnist"), "simplenn.tflite", "tflite")
+
+The SavedModel has two signatures, each returning `probabilities (None, K)` float32 and
+`classes (None,)` int64:
+
+    serving_default   inputs  float32 (None, h*w)  the run's own input: pixels / 255 when
+                                                    it trained on scaled inputs, else 0-255
+    images            images  uint8   (None, h, w) raw 0-255 pixels; flattening and scaling
+                                                    happen inside the graph
+
+Only the network's forward pass is saved (its weights as constants of the graph's
+variables, the activation, the softmax or sigmoid): no optimizer, no training step, no
+XLA. It loads with TensorFlow alone, without simplenn.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from simplenn.machine.quiet_tensorflow import tf
+
+from simplenn.errors import SimplennError
+
+FORMATS = ("saved_model", "tflite")
+
+
+class ServingModel(tf.Module):
+    """A run's network wrapped in the two serving signatures."""
+
+    def __init__(self, run):
+        super().__init__(name="simplenn")
+        self.network = run.network
+        self.loss = run.config.loss
+        self.scale_inputs = run.config.scale_inputs
+        h, w = run.image_shape
+        n_features = h * w
+        self.serving_default = tf.function(
+            self._scores, input_signature=[tf.TensorSpec((None, n_features), tf.float32, name="inputs")]
+        )
+        self.images = tf.function(
+            self._scores_of_images, input_signature=[tf.TensorSpec((None, h, w), tf.uint8, name="images")]
+        )
+
+    def _scores(self, inputs):
+        """`{"probabilities": (B, K), "classes": (B,)}` for the network's inputs `(B, h*w)`."""
+        logits = self.network.forward(inputs)  # (B, h*w) -> (B, K)
+        probabilities = tf.nn.sigmoid(logits) if self.loss == "sigmoid" else tf.nn.softmax(logits)
+        return {"probabilities": probabilities, "classes": tf.argmax(logits, axis=1)}
+
+    def _scores_of_images(self, images):
+        """The same for raw images `(B, h, w)` of 0-255, scaled as the run's training data was."""
+        inputs = tf.reshape(tf.cast(images, tf.float32), (tf.shape(images)[0], -1))  # (B, h, w) -> (B, h*w)
+        if self.scale_inputs:
+            inputs = inputs / 255.0
+        return self._scores(inputs)
+
+
+def export_run(run, out: str | Path, format: str = "saved_model") -> Path:
+    """Write `run` to `out` (a folder for "saved_model", a file for "tflite"); the path written.
+
+    A SavedModel goes into a temporary folder beside `out` and is renamed into place, so an
+    interrupted export leaves no half-written model; an existing `out` is refused.
+    """
+    if format not in FORMATS:
+        raise SimplennError(f"unknown export format {format!r}; choose one of {', '.join(FORMATS)}")
+    if format == "tflite" and run.config.precision != "float32":
+        raise SimplennError(f"{run.run_dir} trained with --precision {run.config.precision} and TFLite has no "
+                            "bfloat16 kernels; export it with --format saved_model")
+    out = Path(out)
+    if out.exists():
+        raise SimplennError(f"{out} already exists; choose a new path or remove it first")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
+    except OSError as error:
+        raise SimplennError(f"cannot write {out}: {error.strerror or error}") from None
+    try:
+        model = ServingModel(run)
+        saved_model = staging / "saved_model"
+        tf.saved_model.save(
+            model, str(saved_model), signatures={"serving_default": model.serving_default, "images": model.images}
+        )
+        if format == "saved_model":
+            saved_model.rename(out)
+        else:
+            converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model), signature_keys=["serving_default", "images"])
+            (staging / "model.tflite").write_bytes(converter.convert())
+            (staging / "model.tflite").rename(out)
+    except OSError as error:
+        raise SimplennError(f"cannot write {out}: {error.strerror or error}") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return out
+
+
+def export_summary(run, out: Path, format: str) -> str:
+    """What was written and how to use it, for the CLI."""
+    h, w = run.image_shape
+    signatures = (
+        f"signatures: serving_default (inputs float32 (None, {h * w}){', pixels / 255' if run.config.scale_inputs else ''}), "
+        f"images (uint8 (None, {h}, {w})); outputs probabilities, classes"
+    )
+    if format == "tflite":
+        return f"TFLite model written to {out}\n{signatures}"
+    return (
+        f"SavedModel written to {out}\n{signatures}\n"
+        f"TensorFlow Serving wants a version folder: export to models/simplenn/1, then\n"
+        f"  docker run -p 8501:8501 -v $PWD/models/simplenn:/models/simplenn -e MODEL_NAME=simplenn tensorflow/serving"
+    )

@@ -1,0 +1,467 @@
+"""`simplenn serve`: a draw-a-digit page and a JSON API in TensorFlow Serving's REST shape.
+
+    GET  /                              the page (simplenn/static/draw.html; no CDN)
+    GET  /healthz                       {"status": "ok"}
+    GET  /v1/models/simplenn            the model's status, as TF Serving answers it
+    GET  /v1/models/simplenn/metadata   signatures, classes, image size, the run
+    POST /v1/models/simplenn:predict    {"instances": [...]} -> {"predictions": [...]}
+    POST /api/image                     an image file as the body -> the page's view of it
+
+`:predict` takes TF Serving's row format and the exported SavedModel's two signatures
+(`export.py`): "serving_default" instances are the run's inputs, `h*w` numbers each;
+"images" instances are `h x w` nested lists of 0-255 pixels. Each prediction is
+`{"probabilities": [...], "classes": k}`, computed by the same graph that `export` saves,
+so a client written for either works against both. `/api/image` runs an uploaded photo
+or the page's drawing through `preprocessing.preprocess` and also returns what the
+network saw and its hidden layers' activations.
+
+Every mistake in a request is answered with a 4xx status and `{"error": "..."}`:
+a `Host` the server was not started for (421), bodies over `MAX_BODY_BYTES` (413) or
+slower than `BODY_TIMEOUT_S` (408), JSON that does not parse, instances of the wrong
+shape, non-numbers, and images that cannot be read, are too large or show no ink (400).
+
+The limits a public-facing server needs, each a constant below:
+    Host           loopback names and the --host address, plus --allowed-hosts: a web page
+                   cannot reach the API through a DNS name rebound to 127.0.0.1
+    headers        at most `MAX_HEADER_BYTES` (h11's parser; larger -> 400), complete within
+                   `HEADER_TIMEOUT_S` of connecting or of the previous answer, else the
+                   connection is closed: slow-header clients cannot hold connections
+    connections    `MAX_CONNECTIONS` open at once; past it uvicorn answers 503
+    image decodes  an upload's pixels counted from its header before decoding (at most
+                   `MAX_UPLOAD_PIXELS`), `MAX_DECODES` decoded at once, the memory handed
+                   back to the system after each
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import ipaddress
+import json
+import math
+import socket
+from importlib import resources
+
+import numpy as np
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse
+from starlette.routing import Route
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from simplenn.errors import SimplennError
+from simplenn.serving.export import ServingModel
+from simplenn.machine.memory import return_freed_memory
+from simplenn.machine.quiet_tensorflow import tf
+from simplenn.images.preprocessing import preprocess, style_of
+
+MODEL_NAME = "simplenn"
+MAX_BODY_BYTES = 8 * 2**20  # a phone photo fits; 1,000 instances of 784 numbers as JSON fit
+BODY_TIMEOUT_S = 10.0  # a client that sends its body slower than this is cut off
+MAX_INSTANCES = 1000
+SIGNATURES = ("serving_default", "images")
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")  # the Host names answered by default
+MAX_HEADER_BYTES = 16 * 2**10  # a request line and headers; browsers send under 2 KiB
+HEADER_TIMEOUT_S = 5.0  # from connecting (or the previous answer) to the last header byte
+MAX_CONNECTIONS = 1000  # open at once; the rest are answered 503
+KEEP_ALIVE_S = 5.0  # an idle connection is closed after this
+MAX_UPLOAD_PIXELS = 24_000_000  # a 6000x4000 photo; checked from the image's header, before decoding
+MAX_DECODES = 2  # uploads decoded at once; the others wait their turn
+
+
+class RequestError(Exception):
+    """A client's mistake: answered with `status` and `{"error": message}`."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status
+
+
+def create_app(run, allowed_hosts: tuple[str, ...] = LOOPBACK_NAMES):
+    """The app serving the `LoadedRun` `run`, answering requests whose `Host` is one of `allowed_hosts`."""
+    model = ServingModel(run)
+    decodes = asyncio.Semaphore(MAX_DECODES)
+    style = style_of(run)
+    h, w = run.image_shape
+    page = resources.files("simplenn.serving").joinpath("static/draw.html").read_text(encoding="utf-8")
+    metadata = model_metadata(run)
+
+    async def index(request: Request):
+        return HTMLResponse(page)
+
+    async def health(request: Request):
+        return JSONResponse({"status": "ok"})
+
+    async def status(request: Request):
+        return JSONResponse({"model_version_status": [
+            {"version": "1", "state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}}
+        ]})
+
+    async def model_metadata_route(request: Request):
+        return JSONResponse(metadata)
+
+    # The traced graphs themselves: calling one skips tf.function's argument matching.
+    batchers = {name: Batcher(getattr(model, name).get_concrete_function()) for name in SIGNATURES}
+
+    async def predict(request: Request):
+        body = await read_body(request)
+        signature, batch = parse_instances(body, run.image_shape)  # (n, h*w) float32 or (n, h, w) uint8
+        probabilities, classes = await batchers[signature](batch)  # (n, K), (n,)
+        return JSONResponse({"predictions": [
+            {"probabilities": p.tolist(), "classes": int(k)} for p, k in zip(probabilities, classes)
+        ]})
+
+    async def image(request: Request):
+        body = await read_body(request)
+        if not body:
+            raise RequestError("the request has no body; send an image file (PNG, JPEG, ...) as the body")
+        invert = request.query_params.get("invert")
+        if invert not in (None, "true", "false"):
+            raise RequestError(f"invert must be true or false, got {invert!r}")
+        require_decodable(body)
+        async with decodes:
+            try:
+                seen = await run_in_threadpool(preprocess, body, style, None if invert is None else invert == "true")
+            except SimplennError as error:
+                raise RequestError(str(error)) from None
+            finally:
+                await run_in_threadpool(return_freed_memory)
+        forward = run.network.forward_pass(run.inputs(seen[None]))
+        probabilities = run.predict_proba(seen[None])[0]  # (K,)
+        return JSONResponse({
+            "seen": seen.tolist(),  # (h, w) 0-255, what the network read
+            "probabilities": probabilities.tolist(),
+            "class_names": run.class_names,
+            "hidden": [A.numpy()[0].tolist() for A in forward.A[1:]],  # each hidden layer (n_l,)
+        })
+
+    async def request_error(request: Request, error: RequestError):
+        return JSONResponse({"error": str(error)}, status_code=error.status)
+
+    async def not_found(request: Request, error):
+        status_code = getattr(error, "status_code", 404)
+        return JSONResponse({"error": f"{request.method} {request.url.path}: {getattr(error, 'detail', 'not found')}"},
+                            status_code=status_code)
+
+    async def server_error(request: Request, error: Exception):
+        return JSONResponse({"error": f"internal error ({type(error).__name__}); this is a bug in simplenn"},
+                            status_code=500)
+
+    routes = [
+        Route("/", index),
+        Route("/healthz", health),
+        Route(f"/v1/models/{MODEL_NAME}", status),
+        Route(f"/v1/models/{MODEL_NAME}/metadata", model_metadata_route),
+        Route(f"/v1/models/{MODEL_NAME}:predict", predict, methods=["POST"]),
+        Route("/api/image", image, methods=["POST"]),
+    ]
+    app = Starlette(routes=routes, exception_handlers={
+        RequestError: request_error, 404: not_found, 405: not_found, Exception: server_error,
+    })
+    return HostCheck(app, allowed_hosts)
+
+
+class HostCheck:
+    """ASGI middleware: a request whose `Host` header names no allowed host gets 421 and `{"error": ...}`.
+
+    A browser sends the name it resolved in `Host`, so a page on evil.example whose DNS
+    answer changes to 127.0.0.1 (DNS rebinding) is refused here, as Django's ALLOWED_HOSTS does.
+    """
+
+    def __init__(self, app, allowed_hosts: tuple[str, ...]):
+        self.app = app
+        self.allowed = {host.lower().strip("[]") for host in allowed_hosts}
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            host = dict(scope["headers"]).get(b"host", b"").decode("latin-1")
+            name = host_name(host)
+            if name not in self.allowed and "*" not in self.allowed:
+                response = JSONResponse({"error": f"Host {host[:100]!r} is not served here; start the server with "
+                                                  "--allowed-hosts NAME to answer it"}, status_code=421)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def host_name(host: str) -> str:
+    """The name in a `Host` header, without its port: "[::1]:8000" -> "::1", "Example.org:80" -> "example.org"."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1:].partition("]")[0]
+    return host.rpartition(":")[0] if host.count(":") == 1 else host
+
+
+def require_decodable(body: bytes) -> None:
+    """Refuse an upload whose header declares more than `MAX_UPLOAD_PIXELS`, before any pixel is decoded."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(body)) as image:  # reads the header only
+            width, height = image.size
+    except Image.DecompressionBombError:  # Pillow's own refusal, past twice its MAX_IMAGE_PIXELS
+        raise RequestError(f"the image has far more than the {MAX_UPLOAD_PIXELS:,} pixels this server decodes; "
+                           "send a smaller image") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        return  # `preprocess` explains what cannot be read
+    if width * height > MAX_UPLOAD_PIXELS:
+        raise RequestError(f"the image is {width}x{height}, more than the {MAX_UPLOAD_PIXELS:,} pixels this server "
+                           "decodes; send a smaller image")
+
+
+class BoundedH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol with a deadline for each request's headers (`HEADER_TIMEOUT_S`).
+
+    uvicorn times out idle keep-alive connections but not a client that sends its headers a
+    byte at a time; each such connection counts against `MAX_CONNECTIONS` until closed here.
+    """
+
+    header_deadline = None
+
+    def connection_made(self, transport) -> None:
+        super().connection_made(transport)
+        self._arm_header_deadline()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._arm_header_deadline()
+
+    def connection_lost(self, exc) -> None:
+        if self.header_deadline is not None:
+            self.header_deadline.cancel()
+        super().connection_lost(exc)
+
+    def _arm_header_deadline(self) -> None:
+        if self.header_deadline is not None:
+            self.header_deadline.cancel()
+        self.header_deadline = self.loop.call_later(HEADER_TIMEOUT_S, self._headers_too_slow)
+
+    def send_400_response(self, msg: str) -> None:
+        """A request h11 cannot parse (malformed, or headers past `MAX_HEADER_BYTES`): 400 with a JSON error."""
+        import h11
+
+        body = json.dumps({"error": f"the request line or headers are malformed or longer than {MAX_HEADER_BYTES:,} "
+                                    "bytes"}).encode("utf-8")
+        headers = [(b"content-type", b"application/json"), (b"connection", b"close")]
+        for event in (h11.Response(status_code=400, headers=headers), h11.Data(data=body), h11.EndOfMessage()):
+            self.transport.write(self.conn.send(event))
+        self.transport.close()
+
+    def _headers_too_slow(self) -> None:
+        waiting_for_headers = self.cycle is None or self.cycle.response_complete
+        if waiting_for_headers and not self.transport.is_closing():
+            self.transport.close()
+
+
+class Batcher:
+    """One signature's calls, gathered: requests that arrive while the network is busy are
+    answered together by its next call.
+
+    A call costs a fraction of a millisecond whether it scores one image or a hundred, so
+    under load the queue is served in a few calls instead of one each; a lone request waits
+    for nothing. The call runs on a worker thread, and the event loop goes on reading requests.
+    """
+
+    def __init__(self, graph):
+        self.graph = graph  # batch -> {"probabilities": (n, K), "classes": (n,)}
+        self.waiting: list[tuple[np.ndarray, asyncio.Future]] = []
+        self.busy = False
+
+    async def __call__(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(probabilities (n, K), classes (n,)) for `batch` (n, ...), n of the call's rows."""
+        future = asyncio.get_running_loop().create_future()
+        self.waiting.append((batch, future))
+        if not self.busy:
+            self.busy = True
+            asyncio.get_running_loop().create_task(self._answer_waiting())
+        return await future
+
+    async def _answer_waiting(self) -> None:
+        try:
+            while self.waiting:
+                taken, self.waiting = self.waiting, []
+                try:
+                    probabilities, classes = await run_in_threadpool(self._scores, np.concatenate([b for b, _ in taken]))
+                except Exception as error:  # every request of the call gets it: the server's 500
+                    for _, future in taken:
+                        if not future.done():
+                            future.set_exception(error)
+                    continue
+                first = 0
+                for batch, future in taken:
+                    if not future.done():  # a client that hung up has cancelled its future
+                        future.set_result((probabilities[first : first + len(batch)], classes[first : first + len(batch)]))
+                    first += len(batch)
+        finally:
+            self.busy = False
+
+    def _scores(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        outputs = self.graph(tf.constant(batch))
+        return outputs["probabilities"].numpy(), outputs["classes"].numpy()
+
+
+def model_metadata(run) -> dict:
+    """TF Serving's metadata answer, shortened to what a client needs, and the run's facts."""
+    h, w = run.image_shape
+    outputs = {"probabilities": ["-1", str(len(run.class_names))], "classes": ["-1"]}
+    return {
+        "model_spec": {"name": MODEL_NAME, "version": "1"},
+        "metadata": {"signature_def": {
+            "serving_default": {"inputs": {"inputs": {"dtype": "DT_FLOAT", "shape": ["-1", str(h * w)]}}, "outputs": outputs},
+            "images": {"inputs": {"images": {"dtype": "DT_UINT8", "shape": ["-1", str(h), str(w)]}}, "outputs": outputs},
+        }},
+        "simplenn": {
+            "run_dir": str(run.run_dir),
+            "dataset": run.config.dataset,
+            "class_names": run.class_names,
+            "image_shape": [h, w],
+            "scale_inputs": run.config.scale_inputs,  # serving_default's inputs are pixels / 255 when true
+            "loss": run.config.loss,
+            "layers": list(run.config.layers),
+            "test_accuracy": (run.summary or {}).get("test_accuracy"),
+        },
+    }
+
+
+async def read_body(request: Request) -> bytes:
+    """The request's body, refused past `MAX_BODY_BYTES` or `BODY_TIMEOUT_S`."""
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
+        raise RequestError(f"the body is larger than {MAX_BODY_BYTES:,} bytes; send a smaller image or fewer instances", 413)
+
+    async def receive() -> bytes:
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_BODY_BYTES:
+                raise RequestError(f"the body is larger than {MAX_BODY_BYTES:,} bytes; send a smaller image or fewer instances", 413)
+        return bytes(body)
+
+    try:
+        return await asyncio.wait_for(receive(), BODY_TIMEOUT_S)
+    except asyncio.TimeoutError:
+        raise RequestError(f"the body took longer than {BODY_TIMEOUT_S:g} s to arrive", 408) from None
+
+
+def parse_instances(body: bytes, image_shape: tuple[int, int]) -> tuple[str, np.ndarray]:
+    """`(signature, batch)` from a `{"instances": [...], "signature_name": ...}` body.
+
+    serving_default -> float32 `(n, h*w)`; images -> uint8 `(n, h, w)`.
+    """
+    try:
+        request = json.loads(body)
+    except (ValueError, RecursionError) as error:  # JSONDecodeError, bad UTF-8, 5,000-digit numbers, deep nesting
+        raise RequestError(f"the body is not JSON ({type(error).__name__}); send {{\"instances\": [...]}}") from None
+    if not isinstance(request, dict) or "instances" not in request:
+        raise RequestError('the body must be a JSON object with "instances": a list of inputs')
+    signature = request.get("signature_name", "serving_default")
+    if signature not in SIGNATURES:
+        raise RequestError(f"unknown signature_name {signature!r}; choose one of {', '.join(SIGNATURES)}")
+    instances = request["instances"]
+    if not isinstance(instances, list) or not 1 <= len(instances) <= MAX_INSTANCES:
+        raise RequestError(f'"instances" must be a list of 1 to {MAX_INSTANCES} inputs')
+    h, w = image_shape
+    shape = (h * w,) if signature == "serving_default" else (h, w)
+    # JSON's true and false would pass NumPy's conversion as 1 and 0: such a body takes the
+    # slow path, which checks each value and names the instance at fault.
+    batch = None if b"true" in body or b"false" in body else _plain_numbers(instances, shape)
+    if batch is None:
+        batch = _checked_numbers(instances, signature, h, w)
+    if signature == "serving_default":
+        return signature, batch.astype(np.float32)  # (n, h*w)
+    if batch.min() < 0 or batch.max() > 255 or (batch != np.round(batch)).any():
+        raise RequestError("signature images takes whole pixel values from 0 to 255")
+    return signature, batch.astype(np.uint8)
+
+
+def _plain_numbers(instances: list, shape: tuple[int, ...]) -> np.ndarray | None:
+    """`instances` as float64 `(n, *shape)` when every value is a finite number, in one NumPy
+    conversion; None for anything else, which `_checked_numbers` then explains."""
+    try:
+        batch = np.array(instances, dtype=np.float64)
+    except (ValueError, TypeError, OverflowError):  # ragged, strings, null, 10**400
+        return None
+    if batch.shape[1:] != shape or not np.isfinite(batch).all():
+        return None
+    return batch
+
+
+def _checked_numbers(instances: list, signature: str, h: int, w: int) -> np.ndarray:
+    """`instances` as float64 `(n, h*w)` or `(n, h, w)`, checked value by value: a
+    `RequestError` names the first instance that is not all finite numbers of the right shape."""
+    if signature == "serving_default":
+        return np.array([_numbers(instance, i, h * w, f"{h * w} numbers") for i, instance in enumerate(instances)],
+                        dtype=np.float64)
+    images = []
+    for i, instance in enumerate(instances):
+        if not isinstance(instance, list) or len(instance) != h:
+            raise RequestError(f"instance {i} must be {h} rows of {w} pixels (0-255) for signature images")
+        images.append([_numbers(row, i, w, f"{h} rows of {w} pixels") for row in instance])
+    return np.array(images, dtype=np.float64)
+
+
+def _numbers(values, index: int, length: int, expected: str) -> list[float]:
+    """`values` if it is a list of `length` finite numbers, else a `RequestError` naming the instance."""
+    if not isinstance(values, list) or len(values) != length:
+        got = f"{len(values)} values" if isinstance(values, list) else type(values).__name__
+        raise RequestError(f"instance {index} must be {expected}, got {got}")
+    for value in values:
+        if not _is_finite_number(value):
+            raise RequestError(f"instance {index} holds {json.dumps(value)[:40]}, not a finite number")
+    return values
+
+
+def _is_finite_number(value) -> bool:
+    """Whether a parsed JSON value is a number a float holds: not true, NaN, Infinity or 10**400."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
+
+
+def check_host(host: str) -> tuple[str, bool]:
+    """`(host, is_loopback)` for a `--host` value, or `SimplennError`: empty, or not an address of this machine."""
+    if not host.strip():
+        raise SimplennError("--host is empty; give an address such as 127.0.0.1 (this machine only) or 0.0.0.0 (every "
+                            "interface)")
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)}
+    except (socket.gaierror, UnicodeError) as error:
+        reason = getattr(error, "strerror", None) or error
+        raise SimplennError(f"--host {host!r} is not an address or a name this machine resolves ({reason}); give an "
+                            "address such as 127.0.0.1 or 0.0.0.0") from None
+    return host, all(ipaddress.ip_address(address.partition("%")[0]).is_loopback for address in addresses)
+
+
+def serve(run, host: str = "127.0.0.1", port: int = 8000, allowed_hosts: tuple[str, ...] = ()) -> None:
+    """Serve `run` with uvicorn until Ctrl-C, answering the loopback names, `host` and `allowed_hosts`."""
+    import errno
+    import os
+
+    import uvicorn
+
+    if not 0 < port < 2**16:
+        raise SimplennError(f"--port must be 1 to 65535, got {port}")
+    host, loopback = check_host(host)
+    try:  # a port in use is the user's to fix: say so in one line, before uvicorn starts
+        with socket.create_server((host, port)):
+            pass
+    except OSError as error:
+        advice = "choose another --port" if error.errno in (errno.EADDRINUSE, errno.EACCES) else \
+            "give an address of this machine as --host"
+        reason = os.strerror(error.errno) if error.errno else error  # create_server adds the address to strerror
+        raise SimplennError(f"cannot listen on {host}:{port}: {reason}; {advice}") from None
+    if not loopback:
+        print(f"warning: listening on {host}: other machines can reach this server")
+    names = LOOPBACK_NAMES + (() if host in ("0.0.0.0", "::") else (host,)) + tuple(allowed_hosts)
+    shown = f"[{host}]" if ":" in host else host
+    print(f"serving {run.run_dir} at http://{shown}:{port}/ (Ctrl-C stops)", flush=True)
+    config = uvicorn.Config(create_app(run, names), host=host, port=port, log_level="error", http=BoundedH11Protocol,
+                            h11_max_incomplete_event_size=MAX_HEADER_BYTES, limit_concurrency=MAX_CONNECTIONS,
+                            timeout_keep_alive=KEEP_ALIVE_S)
+    # uvicorn.Server, not uvicorn.run: the server re-raises the Ctrl-C (or SIGTERM) it stopped on, and
+    # uvicorn.run would swallow it; the CLI then exits 130 (143) as for any other command.
+    uvicorn.Server(config).run()
