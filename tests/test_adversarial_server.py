@@ -145,7 +145,7 @@ def test_slow_oversized_and_flooding_clients_are_cut_off_and_the_rest_answered(s
     big.settimeout(10)
     answer = big.recv(4096)
     big.close()
-    assert answer.startswith(b"HTTP/1.1 400") and b"longer than 16,384 bytes" in answer
+    assert answer.startswith(b"HTTP/1.1 400") and b"headers are longer than 16,384 bytes" in answer
     assert server.memory_mib() - start < 50
 
     # 300 clients that never finish their headers: the others are still answered, and they are cut off.
@@ -158,6 +158,11 @@ def test_slow_oversized_and_flooding_clients_are_cut_off_and_the_rest_answered(s
         client.settimeout(5)
         assert client.recv(1) == b""  # closed by the server
         client.close()
+
+    # A large body sent with its headers in one write is a body, not a header: answered.
+    instances = json.dumps({"instances": [[0.0] * 64] * 1000}).encode()
+    status, answer = server.request(f"/v1/models/{serving.MODEL_NAME}:predict", method="POST", body=instances)
+    assert status == 200 and len(answer["predictions"]) == 1000
 
     # 100 clients, 20 requests each, all at once: every one answered.
     statuses = all_at_once(100, lambda: [server.request("/healthz")[0] for _ in range(20)])

@@ -23,7 +23,7 @@ shape, non-numbers, and images that cannot be read, are too large or show no ink
 The limits a public-facing server needs, each a constant below:
     Host           loopback names and the --host address, plus --allowed-hosts: a web page
                    cannot reach the API through a DNS name rebound to 127.0.0.1
-    headers        at most `MAX_HEADER_BYTES` (h11's parser; larger -> 400), complete within
+    headers        at most `MAX_HEADER_BYTES` (larger -> 400), complete within
                    `HEADER_TIMEOUT_S` of connecting or of the previous answer, else the
                    connection is closed: slow-header clients cannot hold connections
     connections    `MAX_CONNECTIONS` open at once; past it uvicorn answers 503
@@ -48,7 +48,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from simplenn.errors import SimplennError
 from simplenn.serving.export import ServingModel
@@ -210,18 +210,37 @@ def require_decodable(body: bytes) -> None:
                            "decodes; send a smaller image")
 
 
-class BoundedH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol with a deadline for each request's headers (`HEADER_TIMEOUT_S`).
+class BoundedHttpProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with limits on each request's headers: `MAX_HEADER_BYTES`
+    and `HEADER_TIMEOUT_S`, both answered by closing the connection (after a 400 for size).
 
-    uvicorn times out idle keep-alive connections but not a client that sends its headers a
-    byte at a time; each such connection counts against `MAX_CONNECTIONS` until closed here.
+    uvicorn times out idle keep-alive connections, but not a client that sends its headers a
+    byte at a time, and httptools takes headers of any length; each such connection would
+    count against `MAX_CONNECTIONS`, or grow the header list, for as long as it lasted.
     """
 
     header_deadline = None
+    reading_headers = False
+    header_bytes = 0
 
     def connection_made(self, transport) -> None:
         super().connection_made(transport)
         self._arm_header_deadline()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self.reading_headers:  # this chunk ended inside the headers: all of it was header bytes
+            self.header_bytes += len(data)
+            if self.header_bytes > MAX_HEADER_BYTES and not self.transport.is_closing():
+                self.send_400_response(f"the request line and headers are longer than {MAX_HEADER_BYTES:,} bytes")
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self.reading_headers, self.header_bytes = True, 0
+
+    def on_headers_complete(self) -> None:
+        self.reading_headers = False
+        super().on_headers_complete()
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
@@ -232,21 +251,19 @@ class BoundedH11Protocol(H11Protocol):
             self.header_deadline.cancel()
         super().connection_lost(exc)
 
+    def send_400_response(self, msg: str) -> None:
+        """A request that cannot be parsed, or whose headers are too long: 400 with a JSON error, then close."""
+        if msg == "Invalid HTTP request received.":  # uvicorn's words for httptools' parse error
+            msg = "the request line or headers are malformed"
+        body = json.dumps({"error": msg}).encode("utf-8")
+        self.transport.write(b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\n"
+                             b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (len(body), body))
+        self.transport.close()
+
     def _arm_header_deadline(self) -> None:
         if self.header_deadline is not None:
             self.header_deadline.cancel()
         self.header_deadline = self.loop.call_later(HEADER_TIMEOUT_S, self._headers_too_slow)
-
-    def send_400_response(self, msg: str) -> None:
-        """A request h11 cannot parse (malformed, or headers past `MAX_HEADER_BYTES`): 400 with a JSON error."""
-        import h11
-
-        body = json.dumps({"error": f"the request line or headers are malformed or longer than {MAX_HEADER_BYTES:,} "
-                                    "bytes"}).encode("utf-8")
-        headers = [(b"content-type", b"application/json"), (b"connection", b"close")]
-        for event in (h11.Response(status_code=400, headers=headers), h11.Data(data=body), h11.EndOfMessage()):
-            self.transport.write(self.conn.send(event))
-        self.transport.close()
 
     def _headers_too_slow(self) -> None:
         waiting_for_headers = self.cycle is None or self.cycle.response_complete
@@ -459,9 +476,8 @@ def serve(run, host: str = "127.0.0.1", port: int = 8000, allowed_hosts: tuple[s
     names = LOOPBACK_NAMES + (() if host in ("0.0.0.0", "::") else (host,)) + tuple(allowed_hosts)
     shown = f"[{host}]" if ":" in host else host
     print(f"serving {run.run_dir} at http://{shown}:{port}/ (Ctrl-C stops)", flush=True)
-    config = uvicorn.Config(create_app(run, names), host=host, port=port, log_level="error", http=BoundedH11Protocol,
-                            h11_max_incomplete_event_size=MAX_HEADER_BYTES, limit_concurrency=MAX_CONNECTIONS,
-                            timeout_keep_alive=KEEP_ALIVE_S)
+    config = uvicorn.Config(create_app(run, names), host=host, port=port, log_level="error", http=BoundedHttpProtocol,
+                            limit_concurrency=MAX_CONNECTIONS, timeout_keep_alive=KEEP_ALIVE_S)
     # uvicorn.Server, not uvicorn.run: the server re-raises the Ctrl-C (or SIGTERM) it stopped on, and
     # uvicorn.run would swallow it; the CLI then exits 130 (143) as for any other command.
     uvicorn.Server(config).run()
