@@ -351,3 +351,42 @@ def test_image_folder_words_sub_folders_flat_images_and_too_many_classes(tmp_pat
         (many / f"c{k:04d}").mkdir(parents=True)
     message = refused(["train", "--dataset", many, "--run-dir", tmp_path / "r3"], capsys)
     assert message == f"{many}: found 1,000 class folders, more than the 999 classes simplenn trains; give one folder per class"
+
+
+# --- run files by schema -------------------------------------------------------------------------------
+
+
+SCHEMA_END = "; the file was changed after training"
+
+
+@pytest.mark.parametrize("facts, problem", [
+    ([1, 2], "expected a JSON object with class_names and image_shape, found a JSON list" + SCHEMA_END),
+    ({"class_names": ["a"], "image_shape": [8, 8]},
+     "field class_names must be a list of 2 to 999 strings, found 1 names" + SCHEMA_END),
+    ({"class_names": [str(k) for k in range(100_000)], "image_shape": [8, 8]},
+     "field class_names must be a list of 2 to 999 strings, found 100,000 names" + SCHEMA_END),
+    ({"class_names": [0, 1], "image_shape": [8, 8]},
+     "field class_names must be a list of 2 to 999 strings, found 2 names" + SCHEMA_END),
+    ({"class_names": "0123456789", "image_shape": [8, 8]},
+     'field class_names must be a list of 2 to 999 strings, found "0123456789"' + SCHEMA_END),
+    ({"class_names": list("0123456789"), "image_shape": [0, 0]},
+     "field image_shape must be [height, width], whole numbers from 1 to 4,096, found [0, 0]" + SCHEMA_END),
+    ({"class_names": list("0123456789"), "image_shape": ["8", "8"]},
+     'field image_shape must be [height, width], whole numbers from 1 to 4,096, found ["8", "8"]' + SCHEMA_END),
+    ({"class_names": list("0123456789"), "image_shape": [100000, 100000]},
+     "field image_shape must be [height, width], whole numbers from 1 to 4,096, found [100000, 100000]" + SCHEMA_END),
+    ({"class_names": list("0123456789"), "image_shape": [True, 8]},
+     "field image_shape must be [height, width], whole numbers from 1 to 4,096, found [true, 8]" + SCHEMA_END),
+])
+def test_a_data_json_of_the_wrong_shape_is_one_line_naming_the_field(facts, problem, run, capsys):
+    (run / "data.json").write_text(json.dumps(facts))
+    for command in (["evaluate", run], ["predict", run, run / "data.json"], ["serve", run, "--port", "1"]):
+        message = refused(command, capsys)
+        assert message == f"cannot load run {run}: cannot read {run}/data.json: {problem}"
+
+
+def test_a_data_json_that_disagrees_with_the_network_is_refused(run, capsys):
+    (run / "data.json").write_text(json.dumps({"class_names": ["a", "b", "c"], "image_shape": [4, 4]}))
+    message = refused(["evaluate", run], capsys)
+    assert message == (f"cannot load run {run}: {run}/data.json says 3 classes of 4x4 images, but the network in "
+                       "config.json reads 64 inputs into 10 outputs; the file was changed after training")
