@@ -390,3 +390,29 @@ def test_a_data_json_that_disagrees_with_the_network_is_refused(run, capsys):
     message = refused(["evaluate", run], capsys)
     assert message == (f"cannot load run {run}: {run}/data.json says 3 classes of 4x4 images, but the network in "
                        "config.json reads 64 inputs into 10 outputs; the file was changed after training")
+
+
+# --- words ---------------------------------------------------------------------------------------------
+
+
+def test_the_estimator_diverges_with_scikit_learns_error_type_in_python_terms():
+    from sklearn.datasets import load_digits
+
+    from simplenn import Classifier
+
+    X, y = load_digits(return_X_y=True)
+    with pytest.raises(ValueError, match=r"^loss became NaN or infinite in epoch 1; .*\(try lr=1e\+32\)$") as caught:
+        Classifier(preset="fixed", lr=1e33, epochs=1, random_state=0).fit(X[:300], y[:300])
+    assert "--" not in str(caught.value)
+
+
+def test_a_library_warning_is_one_line_on_stderr(capsys):
+    import warnings
+
+    from simplenn.cli.program import show_warning
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show_warning
+        warnings.warn_explicit("Mean of empty slice.\nsecond line", RuntimeWarning, "/x/numpy/_core/fromnumeric.py", 3)
+    assert capsys.readouterr().err == \
+        "simplenn: warning: Mean of empty slice. second line (RuntimeWarning from _core/fromnumeric.py)\n"

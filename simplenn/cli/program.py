@@ -862,11 +862,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    """simplenn's own warnings as `simplenn: warning: ...`; any other as Python prints it."""
-    if issubclass(category, SimplennWarning):
-        print(f"simplenn: warning: {terminal_text(str(message))}", file=sys.stderr)
-    else:
-        print(warnings.formatwarning(message, category, filename, lineno, line), end="", file=file or sys.stderr)
+    """Every warning as one line, `simplenn: warning: ...`: simplenn's own as they are, a library's
+    (NumPy, Pillow, matplotlib) with its kind and where it came from, never a source line and a path."""
+    text = terminal_text(" ".join(str(message).split()))
+    if not issubclass(category, SimplennWarning):
+        text = f"{text} ({category.__name__} from {Path(filename).parent.name}/{Path(filename).name})"
+    print(f"simplenn: warning: {text}", file=file or sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
