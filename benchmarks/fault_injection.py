@@ -66,10 +66,10 @@ ACTIVITIES = {
     ("run_directory.py", "write_scalars"): "writing TensorBoard scalars",
     ("checkpoints.py", "save"): "writing a checkpoint and its digest",
     ("checkpoints.py", "restore"): "restoring a checkpoint",
-    ("training.py", "run_steps"): "running (or tracing) training steps",
-    ("training.py", "__init__"): "building the trainer",
+    ("trainer.py", "run_steps"): "running (or tracing) training steps",
+    ("trainer.py", "__init__"): "building the trainer",
     ("data.py", "prepare_data"): "loading the data",
-    ("training.py", "fit"): "in the training loop, between chunks of steps",
+    ("trainer.py", "fit"): "in the training loop, between chunks of steps",
     ("metrics.py", "logits_in_blocks"): "scoring",
 }
 FRAME = re.compile(r'File "(?P<path>[^"]+)", line \d+ in (?P<function>\w+)')
@@ -134,7 +134,7 @@ class Process:
         time.sleep(0.002)  # the header comes first; let the frames follow
         text = self.output()
         frames = [(Path(frame["path"]), frame["function"]) for frame in FRAME.finditer(text[text.rindex(STACK_DUMP):])]
-        ours = [(path.name, function) for path, function in frames if path.parent.name == "simplenn"]
+        ours = [(path.name, function) for path, function in frames if "simplenn" in path.parent.parts]
         for frame in ours:  # innermost first
             if frame in ACTIVITIES:
                 return ACTIVITIES[frame]

@@ -54,6 +54,7 @@ that rule), so a change belongs in the lowest layer that can hold it.
     runs/                      a run on disk and back
         run_directory.py       what a run writes: config, history, summary, TensorBoard
         interruption.py        Ctrl-C and SIGTERM end a run with its files whole
+        run_rules.py           what a run must meet before it starts, for the CLI and Python alike
         experiment.py          `train_and_evaluate`: data -> training -> scores -> run directory
         loaded_run.py          `load_run`: a finished run, to predict and evaluate
         evaluation.py          a run's scores on its test split

@@ -313,26 +313,18 @@ def print_warnings_only(line: str) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from simplenn.training.cluster import cluster_of
-    from simplenn.datasets import check_dataset_name
     from simplenn.runs.run_directory import RunDirectory, default_run_dir
+    from simplenn.runs.run_rules import check_run_start
 
     if args.resume is not None:
         given = given_config_flags(args) + (["--run-dir"] if args.run_dir else [])
-        if given:
-            raise SimplennError(
-                f"--resume goes on with the config stored in {args.resume}/config.json; drop {', '.join(given)}"
-            )
         run_dir = args.resume
-        cluster = cluster_of(RunDirectory(run_dir).open().read_config())  # mistakes are reported before TensorFlow loads
+        cluster = check_run_start(None, run_dir, resume=True, changes=given)  # before TensorFlow loads
     else:
         config = config_from_args(args)
-        check_dataset_name(config.dataset)
-        cluster = cluster_of(config)
-        if cluster is not None and args.run_dir is None:
-            raise SimplennError("--strategy multiworker needs --run-dir: every worker must name the same run directory")
+        cluster = check_run_start(config, args.run_dir)
         run_dir = args.run_dir or default_run_dir(config)
-        if cluster is None or cluster.is_chief:  # the chief creates it; the others may find it made already
+        if args.run_dir is None:  # a folder of its own, new unless the clock went back
             RunDirectory(run_dir).check_new()
     memory_limit = _memory_limit(args)
     from simplenn.runs.experiment import check_target_accuracy, format_result, resume_run, train_and_evaluate

@@ -19,7 +19,6 @@ from simplenn.machine.quiet_tensorflow import tf
 from simplenn.training.augmentation import check_augmentation
 from simplenn.training.checkpoints import CheckpointStore
 from simplenn.config import Config, fit_to_data
-from simplenn.training.cluster import cluster_of
 from simplenn.training.data import PreparedData, prepare_data
 from simplenn.training.distribution import DistributedTrainer, WorkerCheckpoints, WorkerLost, place
 from simplenn.errors import SimplennError
@@ -28,6 +27,7 @@ from simplenn.runs.interruption import StopRequests, Terminated, TrainingInterru
 from simplenn.machine.memory import MemoryLimit
 from simplenn.nn.metrics import classification_scores, logits_in_blocks, loss_and_accuracy, weights_sha256
 from simplenn.runs.run_directory import RunDirectory
+from simplenn.runs.run_rules import check_run_start
 from simplenn.training.progress import EpochRecord
 from simplenn.training.trainer import Trainer, fit
 
@@ -59,13 +59,9 @@ def train_and_evaluate(
     Every check runs before the run directory is created, so a run that never starts
     leaves nothing behind.
     """
-    cluster = cluster_of(config)
+    cluster = check_run_start(config, run_dir, resume=resume)  # before the data: a mistake costs no time
     chief = cluster is None or cluster.is_chief  # the one worker that writes the run directory
     run = RunDirectory(run_dir) if run_dir is not None else None
-    if run is not None and resume:
-        run.open()
-    elif run is not None and chief:
-        run.check_new()  # before the data: a mistake costs no time
     placement = place(config, cluster)  # before the data too: TensorFlow must not have started
     data = data or prepare_data(config, memory_limit)
     config = fit_to_data(config, data.n_features, data.n_classes, layers_given=not adapt_layers)
