@@ -32,6 +32,7 @@ from cli_messages import error_message
 
 from simplenn.cli import main
 from simplenn.datasets.image_folder import read_class_folders
+from simplenn.errors import SimplennWarning
 from simplenn.machine.file_safety import check_output, unique_names
 from simplenn.machine.safe_text import spreadsheet_cell, terminal_text
 
@@ -344,7 +345,8 @@ def test_image_folder_words_sub_folders_flat_images_and_too_many_classes(tmp_pat
                  "--no-xla", "--quiet", "--run-dir", str(tmp_path / "r")]) == 0
     err = capsys.readouterr().err
     assert f"1 image(s) are one flat colour, blank: {data}/class0/blank.png" in err
-    images, labels, names = read_class_folders(data, 8)
+    with pytest.warns(SimplennWarning, match="1 image.s. are one flat colour, blank"):
+        images, labels, names = read_class_folders(data, 8)
     assert len(images) == 13 and names == ["class0", "class1"]  # the nested images are read, as Keras reads them
     many = tmp_path / "many"
     for k in range(1000):
@@ -416,3 +418,19 @@ def test_a_library_warning_is_one_line_on_stderr(capsys):
         warnings.warn_explicit("Mean of empty slice.\nsecond line", RuntimeWarning, "/x/numpy/_core/fromnumeric.py", 3)
     assert capsys.readouterr().err == \
         "simplenn: warning: Mean of empty slice. second line (RuntimeWarning from _core/fromnumeric.py)\n"
+
+
+@pytest.mark.parametrize("format, name", [("saved_model", "model"), ("tflite", "model.tflite")])
+def test_export_on_a_full_disk_is_one_line(format, name, run, tmp_path, capsys):
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)], capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs to fill (needs root): {mounted.stderr.strip()}")
+    try:
+        (disk / "filler").write_bytes(bytes(shutil.disk_usage(disk).free - 8 * 1024))  # 8 KiB left
+        message = refused(["export", run, disk / name, "--format", format], capsys)
+        assert message.startswith(f"cannot write {disk / name}: the disk is full"), message
+        assert sorted(p.name for p in disk.iterdir()) == ["filler"]  # the staging folder is removed
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)

@@ -25,6 +25,7 @@ from pathlib import Path
 from simplenn.machine.quiet_tensorflow import tf
 
 from simplenn.errors import SimplennError
+from simplenn.machine.file_safety import DiskFull, is_disk_full, write_error
 
 FORMATS = ("saved_model", "tflite")
 
@@ -92,7 +93,11 @@ def export_run(run, out: str | Path, format: str = "saved_model") -> Path:
             (staging / "model.tflite").write_bytes(converter.convert())
             (staging / "model.tflite").rename(out)
     except OSError as error:
-        raise SimplennError(f"cannot write {out}: {error.strerror or error}") from None
+        raise write_error(out, error) from None
+    except tf.errors.OpError as error:  # TensorFlow's own writes: a full disk is "No space left"
+        if is_disk_full(error):
+            raise DiskFull(out, None) from None
+        raise SimplennError(f"cannot write {out}: {str(error).strip().splitlines()[-1][:200]}") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return out
