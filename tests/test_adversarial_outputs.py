@@ -19,9 +19,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -434,3 +436,67 @@ def test_export_on_a_full_disk_is_one_line(format, name, run, tmp_path, capsys):
         assert sorted(p.name for p in disk.iterdir()) == ["filler"]  # the staging folder is removed
     finally:
         subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+def test_evaluate_and_predict_print_hostile_class_folder_names_escaped(tmp_path, capsys):
+    names = ["\x1b]0;pwned\x07", "=cmd|' -C calc'!A0"]
+    for k, name in enumerate(names):
+        for i in range(8):
+            digit_png(tmp_path / "data" / name / f"{i}.png", stroke=1 + k * 4 + i % 3)
+    run_dir = tmp_path / "run"
+    assert main(["train", "--dataset", str(tmp_path / "data"), "--image-size", "8", "--layers", "64,8,2", "--epochs",
+                 "1", "--no-xla", "--quiet", "--run-dir", str(run_dir)]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(run_dir), "--json", "-"]) == 0
+    assert json.loads(capsys.readouterr().out)["class_names"] == names  # JSON keeps the names as they are
+    assert main(["evaluate", str(run_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "\\x1b]0;pwned\\x07" in out and not any(char in out for char in "\x1b\x07")
+
+
+# --- multi-worker ---------------------------------------------------------------------------------
+
+
+def multiworker(tmp_path: Path, workers: list[str]) -> subprocess.Popen:
+    config = json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": 0}})
+    return subprocess.Popen([sys.executable, "-m", "simplenn.cli", "train", *SMALL, "--strategy", "multiworker",
+                             "--run-dir", str(tmp_path / "run")], env=dict(ENV, TF_CONFIG=config), cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+@pytest.mark.parametrize("number", [signal.SIGTERM, signal.SIGINT])
+def test_a_worker_waiting_for_an_absent_peer_stops_on_a_signal_naming_it(number, tmp_path):
+    from simplenn.training.cluster import free_loopback_ports
+
+    ports = free_loopback_ports(2)
+    worker = multiworker(tmp_path, [f"127.0.0.1:{port}" for port in ports])
+    try:
+        lines = [worker.stderr.readline()]
+        while "waiting for" not in lines[-1]:
+            lines.append(worker.stderr.readline())
+            assert lines[-1], worker.stdout.read()
+        line = lines[-1]
+        assert any("TensorFlow's gRPC server for this worker listens on port" in earlier for earlier in lines)
+        assert line == f"simplenn: waiting for worker 1 (127.0.0.1:{ports[1]}) to start (Ctrl-C or SIGTERM stops)\n"
+        time.sleep(1)
+        started = time.monotonic()
+        worker.send_signal(number)
+        assert worker.wait(10) == 128 + number and time.monotonic() - started < 5
+        assert worker.stderr.read() == (f"simplenn: error: stopped by {signal.Signals(number).name} while waiting for "
+                                        f"worker 1 (127.0.0.1:{ports[1]}) to start; nothing was trained\n")
+    finally:
+        worker.kill()
+        worker.wait()
+
+
+def test_a_multiworker_start_says_the_grpc_server_listens_everywhere_and_ports_are_ascii(tmp_path, capsys, monkeypatch):
+    from simplenn.training.cluster import Cluster, grpc_exposure
+
+    exposure = grpc_exposure(Cluster(("10.0.0.1:12345", "10.0.0.2:12345"), 0))
+    assert exposure.startswith("TensorFlow's gRPC server for this worker listens on port 12345 of every interface, not "
+                               "only on 10.0.0.1, and answers anyone who reaches it")
+    assert "only from the other workers (10.0.0.2)" in exposure
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": {"worker": ["127.0.0.1:１２３４５", "127.0.0.1:2"]},
+                                                "task": {"type": "worker", "index": 0}}))
+    message = refused(["train", *SMALL, "--strategy", "multiworker", "--run-dir", tmp_path / "run"], capsys)
+    assert message == "TF_CONFIG worker address '127.0.0.1:１２３４５' is not host:port, e.g. \"10.0.0.1:12345\""

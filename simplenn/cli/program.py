@@ -608,7 +608,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     if args.json == STDOUT:
         print(evaluation_json(evaluation, run))
         return 0
-    print(format_evaluation(evaluation))
+    print(terminal_text(format_evaluation(evaluation), keep="\n"))  # class names are data
     print(f"scores written to {write_evaluation(evaluation, args.json or run.run_dir / 'evaluation.json', run)}")
     return 0
 
@@ -688,7 +688,7 @@ def _compare(args: argparse.Namespace) -> int:
         from simplenn.runs.run_directory import RunDirectory
 
         RunDirectory(args.run_dirs[0]).require_own_files()
-    print(format_comparison(comparison))
+    print(terminal_text(format_comparison(comparison), keep="\n"))  # run names are data
     out = args.out or Path(args.run_dirs[0]) / "figures" / "compare.png"
     print(f"learning curves written to {plot_comparison(comparison, out)}")
     return 0
