@@ -500,3 +500,16 @@ def test_a_multiworker_start_says_the_grpc_server_listens_everywhere_and_ports_a
                                                 "task": {"type": "worker", "index": 0}}))
     message = refused(["train", *SMALL, "--strategy", "multiworker", "--run-dir", tmp_path / "run"], capsys)
     assert message == "TF_CONFIG worker address '127.0.0.1:１２３４５' is not host:port, e.g. \"10.0.0.1:12345\""
+
+
+def test_plot_into_a_folder_of_the_users_figures_needs_force(run, tmp_path, capsys):
+    folder = tmp_path / "figures"
+    folder.mkdir()
+    (folder / "confusion_matrix.png").write_bytes(b"my own figure")
+    message = refused(["plot", run, "--out", folder], capsys)
+    assert message == f"{folder}/confusion_matrix.png already exists; add --force to replace it, or give a new file name"
+    assert sorted(p.name for p in folder.iterdir()) == ["confusion_matrix.png"]
+    assert (folder / "confusion_matrix.png").read_bytes() == b"my own figure"
+    assert main(["plot", str(run), "--out", str(folder), "--force"]) == 0
+    assert (folder / "confusion_matrix.png").read_bytes().startswith(b"\x89PNG")
+    assert main(["plot", str(run)]) == 0 and main(["plot", str(run)]) == 0  # the run's own figures: replaced freely

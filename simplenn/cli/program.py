@@ -621,6 +621,7 @@ def _add_plot_parser(commands) -> None:
     )
     _add_run_argument(parser)
     parser.add_argument("--out", default=None, help="folder for the figures (default RUN/figures)")
+    parser.add_argument("--force", action="store_true", help=FORCE_HELP)
     parser.set_defaults(handler=_plot)
 
 
@@ -632,7 +633,8 @@ def _plot(args: argparse.Namespace) -> int:
 
     draw_into_files_only()
 
-    for path in plot_run(load_run(args.run_dir), out_dir=args.out).values():
+    written = plot_run(load_run(args.run_dir), out_dir=args.out, force=args.force or args.out is None)
+    for path in written.values():
         print(f"figure written to {path}")
     return 0
 
