@@ -213,3 +213,12 @@ def test_a_loopback_host_other_than_127_0_0_1_is_not_warned_as_public(trained):
         assert server.process.stderr.read() == "simplenn: terminated\n"
     finally:
         server.stop()
+
+
+def test_an_image_in_pillows_warning_range_is_refused_in_a_line_without_a_warning():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # Pillow's DecompressionBombWarning would fail the test
+        with pytest.raises(serving.RequestError, match="the image is 10000x10000, more than the 24,000,000 pixels"):
+            serving.require_decodable(png_declaring(10_000, 10_000))

@@ -40,6 +40,7 @@ import ipaddress
 import json
 import math
 import socket
+import warnings
 from importlib import resources
 
 import numpy as np
@@ -198,8 +199,10 @@ def require_decodable(body: bytes) -> None:
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(io.BytesIO(body)) as image:  # reads the header only
-            width, height = image.size
+        with warnings.catch_warnings():  # Pillow warns of 89-179 M pixels; the size is refused below, in a line
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(body)) as image:  # reads the header only
+                width, height = image.size
     except Image.DecompressionBombError:  # Pillow's own refusal, past twice its MAX_IMAGE_PIXELS
         raise RequestError(f"the image has far more than the {MAX_UPLOAD_PIXELS:,} pixels this server decodes; "
                            "send a smaller image") from None
