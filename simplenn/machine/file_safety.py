@@ -165,15 +165,18 @@ def require_no_links(folder: Path, names: tuple[str, ...] | None = None, *, what
 
 
 def file_kind(path: Path) -> str | None:
-    """What `path` is when it is not a regular file ("a link", "a folder", "a FIFO", ...); None when it is one or is new."""
+    """What `path` is when it is not a regular file ("a link to ...", "a FIFO", ...); None when it is one or is new."""
     try:
         mode = path.lstat().st_mode
     except FileNotFoundError:
         return None
     except OSError as error:
         return f"unreadable ({error.strerror or error})"
-    if stat.S_ISLNK(mode):
-        return f"a link to {os.readlink(path)}"
+    return f"a link to {os.readlink(path)}" if stat.S_ISLNK(mode) else _kind_of(mode)
+
+
+def _kind_of(mode: int) -> str | None:
+    """None for a regular file's `st_mode`, else what the file is."""
     if stat.S_ISREG(mode):
         return None
     kinds = {stat.S_ISDIR: "a folder", stat.S_ISFIFO: "a FIFO", stat.S_ISCHR: "a device", stat.S_ISBLK: "a device",
@@ -191,7 +194,7 @@ def require_regular_or_new(path: Path) -> None:
 
 
 def run_record_of(path: Path) -> str | None:
-    """Which run needs `path`, as "RUN_DIR's NAME", when `path` is a run folder's record or lies in its checkpoints."""
+    """"the run in RUN_DIR" when `path` is a record that run needs, or lies in its checkpoints or TensorBoard folder."""
     folder = path.parent.resolve()
     if path.name in RUN_RECORDS and (folder / "config.json").is_file():
         return f"the run in {path.parent}"
@@ -222,22 +225,20 @@ def check_output(text: str | Path, *, force: bool = False, allow_stdout: bool = 
     return path
 
 
-def check_input(path: str | Path, what: str = "") -> Path:
+def check_input(path: str | Path) -> Path:
     """`path` if it is a regular file (links to one are followed); `SimplennError` for a FIFO, a device, a folder.
 
     Checked before opening: opening a FIFO waits for a writer forever, and a device never ends.
     """
     path = Path(path)
     try:
-        mode = path.stat().st_mode
+        kind = _kind_of(path.stat().st_mode)
     except FileNotFoundError:
-        raise SimplennError(f"{what}{path} does not exist") from None
+        raise SimplennError(f"{path} does not exist") from None
     except OSError as error:
-        raise SimplennError(f"cannot read {what}{path}: {error.strerror or error}") from None
-    if not stat.S_ISREG(mode):
-        kind = "a folder" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else \
-            "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a regular file"
-        raise SimplennError(f"cannot read {what}{path}: it is {kind}; simplenn reads only regular files")
+        raise SimplennError(f"cannot read {path}: {error.strerror or error}") from None
+    if kind is not None:
+        raise SimplennError(f"cannot read {path}: it is {kind}; simplenn reads only regular files")
     return path
 
 
