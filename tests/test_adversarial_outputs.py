@@ -513,3 +513,14 @@ def test_plot_into_a_folder_of_the_users_figures_needs_force(run, tmp_path, caps
     assert main(["plot", str(run), "--out", str(folder), "--force"]) == 0
     assert (folder / "confusion_matrix.png").read_bytes().startswith(b"\x89PNG")
     assert main(["plot", str(run)]) == 0 and main(["plot", str(run)]) == 0  # the run's own figures: replaced freely
+
+
+def test_export_refuses_a_dangling_link_and_the_runs_checkpoints(run, mine, tmp_path, capsys):
+    link = tmp_path / "model"
+    link.symlink_to(mine / "not-yet")
+    message = refused(["export", run, link], capsys)
+    assert message.startswith(f"cannot write {link}: it is a link to {mine / 'not-yet'}, not a regular file")
+    assert link.is_symlink() and not (mine / "not-yet").exists()
+    message = refused(["export", run, run / "checkpoints" / "model", "--format", "saved_model"], capsys)
+    assert message == (f"cannot write {run}/checkpoints/model: the run in {run} needs its checkpoints as they are; "
+                       "give another path")

@@ -25,7 +25,7 @@ from pathlib import Path
 from simplenn.machine.quiet_tensorflow import tf
 
 from simplenn.errors import SimplennError
-from simplenn.machine.file_safety import DiskFull, is_disk_full, write_error
+from simplenn.machine.file_safety import DiskFull, is_disk_full, require_regular_or_new, run_record_of, write_error
 
 FORMATS = ("saved_model", "tflite")
 
@@ -75,6 +75,10 @@ def export_run(run, out: str | Path, format: str = "saved_model") -> Path:
     out = Path(out)
     if out.exists():
         raise SimplennError(f"{out} already exists; choose a new path or remove it first")
+    require_regular_or_new(out)  # a link that points nowhere: refused, not replaced by the rename
+    needed_by = run_record_of(out)
+    if needed_by is not None:
+        raise SimplennError(f"cannot write {out}: {needed_by} needs its checkpoints as they are; give another path")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
