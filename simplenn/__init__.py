@@ -18,6 +18,7 @@ that rule), so a change belongs in the lowest layer that can hold it.
         compile_cache.py       XLA's programs kept on disk between runs
         file_safety.py         every file written atomically, never through a link
         memory.py              what work needs in memory, checked before it starts
+        safe_text.py           text from data made harmless on a terminal, in a CSV, in a figure
     config.py                  the one `Config`: every setting with its reason; the presets
     nn/                        the post's mathematics
         network.py             `Network`: W1..WL, b1..bL and the forward pass, Z = A @ W + b

@@ -257,9 +257,11 @@ class RunRecorder:
     def _stop_if_asked(self) -> None:
         number = self.stop_requests.signal_number
         if number is not None:
+            latest = self.checkpoints.latest
+            saved = f"with checkpoint {latest}" if latest is not None else "before its first checkpoint"
             raise TrainingInterrupted(
-                f"stopped by {signal.Signals(number).name} at {self._position()} with checkpoint "
-                f"{self.checkpoints.latest}; resume with: {resume_command(self.run)}",
+                f"stopped by {signal.Signals(number).name} at {self._position()} {saved}; "
+                f"resume with: {resume_command(self.run)}",
                 number,
             )
 
