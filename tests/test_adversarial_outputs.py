@@ -194,9 +194,13 @@ def test_save_input_never_writes_through_a_planted_link_and_keeps_colliding_name
 def test_predictions_csv_is_not_overwritten_without_force(run, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     Path("predictions.csv").write_text("my submission\n")
-    message = refused(["predict", run, digits_csv(tmp_path / "t.csv")], capsys)
-    assert message == "predictions.csv already exists; add --force to replace it, or give a new file name"
+    # predict writes Kaggle's ImageId,Label file only where --out says (the contract), and never over a file
+    message = refused(["predict", run, digits_csv(tmp_path / "t.csv"), "--out", "predictions.csv"], capsys)
+    assert message == ("argument --out: predictions.csv already exists; add --force to replace it, or give a new "
+                       "file name")
     assert Path("predictions.csv").read_text() == "my submission\n"
+    assert main(["predict", str(run), str(tmp_path / "t.csv"), "--out", "predictions.csv", "--force"]) == 0
+    assert Path("predictions.csv").read_text().startswith("ImageId,Label\n")
 
 
 def test_compare_refuses_a_linked_figures_folder(run, mine, tmp_path, capsys):

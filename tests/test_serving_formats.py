@@ -29,7 +29,7 @@ def run(digits_run):
 
 @pytest.fixture(scope="module")
 def client(run):
-    with TestClient(serving.create_app(run), raise_server_exceptions=False) as client:
+    with TestClient(serving.create_app(run), base_url="http://localhost", raise_server_exceptions=False) as client:
         yield client
 
 
