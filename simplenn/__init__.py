@@ -18,6 +18,7 @@ that rule), so a change belongs in the lowest layer that can hold it.
         compile_cache.py       XLA's programs kept on disk between runs
         file_safety.py         every file written atomically, never through a link
         memory.py              what work needs in memory, checked before it starts
+        safe_text.py           text from data made harmless on a terminal, in a CSV, in a figure
     config.py                  the one `Config`: every setting with its reason; the presets
     nn/                        the post's mathematics
         network.py             `Network`: W1..WL, b1..bL and the forward pass, Z = A @ W + b
@@ -72,6 +73,8 @@ that rule), so a change belongs in the lowest layer that can hold it.
         prediction.py          `simplenn predict`: a run's classes for new images
         export.py              SavedModel and TFLite
         server.py              `simplenn serve`: the REST API and the draw page (static/)
+        lab.py                 `simplenn lab`: switch the post's mistakes and watch a run train (static/)
+        lab_run.py             one lab run in its own process, sending what it measures as it trains
     bench/                     what `simplenn bench` runs
         benchmark.py           simplenn against its peers on the same network
         systems.py             each peer's training: Keras, scikit-learn, PyTorch, JAX

@@ -137,14 +137,17 @@ class Classifier(ClassifierMixin, BaseEstimator):
         """Train until `epochs` epochs are done (None: the config's), on from the current
         weights when `carry_on`, else from new ones."""
         from simplenn.training.data import training_splits
-        from simplenn.training.trainer import fit
+        from simplenn.training.trainer import TrainingDiverged, divergence_message, fit
 
         X = _network_inputs(self.contract_, X)  # (n, n0) float32, checked and scaled as predict will
         Y = np.eye(len(self.classes_), dtype=np.float32)[encoded]  # (n,) -> (n, K) one-hot
         train, validation = training_splits(X, Y, config) if epochs is None else training_splits(
             X, Y, config.replace(validation_split=0.0, patience=0))
         trainer = self._trainer_for(config, train.size, carry_on)
-        self.history_ += fit(trainer, train, validation, log=_warn_only, epochs=epochs)
+        try:
+            self.history_ += fit(trainer, train, validation, log=_warn_only, epochs=epochs)
+        except TrainingDiverged as error:  # scikit-learn's type, and the fixes as this estimator's parameters
+            raise ValueError(divergence_message(error.config, error.epoch, as_parameters=True)) from None
         self.config_ = config
         self.n_iter_ = int(trainer.epoch.numpy())
         self.weights_ = [p.numpy() for p in trainer.network.params]

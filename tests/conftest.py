@@ -52,5 +52,5 @@ def client(run):
 
     from simplenn.serving import server
 
-    with TestClient(server.create_app(run), raise_server_exceptions=False) as client:
+    with TestClient(server.create_app(run), base_url="http://localhost", raise_server_exceptions=False) as client:
         yield client

@@ -120,6 +120,11 @@ ROWS = [
     (["export", "{folder}", "{folder}/model", "--format", "onnx"], "argument --format: invalid choice: 'onnx'"),
     (["serve", "{folder}"], "cannot load run {folder}: it holds no config.json"),
     (["serve", "{folder}", "--port", "0"], "argument --port: must be a positive whole number, got 0"),
+    # lab
+    (["lab", "--port", "0"], "argument --port: must be a positive whole number, got 0"),
+    (["lab", "--port", "70000"], "--port must be 1 to 65535, got 70000"),
+    (["lab", "--runs-dir", "{file}"], "argument --runs-dir: cannot write into {file}: it is a file; give a folder"),
+    (["lab", "--max-memory", "lots"], "argument --max-memory:"),
     # doctor
     (["doctor", "--bogus"], "unrecognized arguments: --bogus"),
     (["doctor", "--json"], "argument --json: expected one argument"),

@@ -69,7 +69,8 @@ def train(dataset, run_dir, *extra) -> None:
 def predicted_classes(run_dir, files, capsys, tmp_path) -> list[str]:
     """The top class `simplenn predict` gives each file."""
     out = tmp_path / "predictions.json"
-    assert main(["predict", str(run_dir), *map(str, files), "--top-k", "1", "--json", str(out)]) == 0
+    assert main(["predict", str(run_dir), *map(str, files), "--top-k", "1", "--json", str(out),
+                 "--force"]) == 0  # the same file each call: replaced, as the output rule allows with --force
     capsys.readouterr()
     return [p["top"][0]["class"] for p in json.loads(out.read_text())]
 

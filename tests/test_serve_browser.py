@@ -82,7 +82,7 @@ def test_a_slow_body_is_cut_off_with_408(digits_run, monkeypatch):
     try:
         wait_for(f"http://127.0.0.1:{port}/healthz", None)
         with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
-            connection.sendall(b"POST /api/image HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n" + b"x" * 10)
+            connection.sendall(b"POST /api/image HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\n\r\n" + b"x" * 10)
             started = time.monotonic()
             answer = b""
             while b'"error"' not in answer and (chunk := connection.recv(4096)):

@@ -18,6 +18,7 @@ from pathlib import Path
 from simplenn import config as configs
 from simplenn.errors import SimplennError, SimplennWarning, error_text
 from simplenn.machine.quiet_tensorflow import set_up
+from simplenn.machine.safe_text import terminal_text
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -81,13 +82,19 @@ def non_negative_float(text: str) -> float:
 
 
 def output_file(text: str) -> str:
-    """A file a command will write, checked before the command does any work."""
+    """A file a command will write, checked before the command does any work (`file_safety.check_output`)."""
+    from simplenn.machine.file_safety import check_output
+
     path = Path(text)
-    if path.is_dir():
+    if path.is_dir() and not path.is_symlink():
         raise argparse.ArgumentTypeError(f"cannot write {text}: it is a folder; give a file name")
     existing = _nearest_existing(path.parent)
     if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
         raise argparse.ArgumentTypeError(f"cannot write {text}: {existing} is not a writable folder")
+    try:
+        check_output(text, force=True)  # whether it exists is checked once --force is known: `_refuse_overwrites`
+    except SimplennError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
     return text
 
 
@@ -110,6 +117,29 @@ def write_json_output(target: str, text: str) -> str | None:
     from simplenn.machine.file_safety import write_text
 
     return str(write_text(target, text if text.endswith("\n") else text + "\n"))
+
+
+FORCE_HELP = ("replace files that already exist at the paths this command writes; without it an existing file "
+              "is refused, never overwritten")
+
+
+def _add_force_flag(parser: argparse.ArgumentParser, *outputs: str) -> None:
+    """--force, for a command whose `outputs` (flag destinations) name files that may already exist."""
+    parser.add_argument("--force", action="store_true", help=FORCE_HELP)
+    parser.set_defaults(outputs=outputs)
+
+
+def _refuse_overwrites(args: argparse.Namespace) -> None:
+    """The output rule's last part: an existing file named by an output flag is replaced only with --force."""
+    from simplenn.machine.file_safety import STDOUT, check_output
+
+    for dest in getattr(args, "outputs", ()):
+        value = getattr(args, dest, None)
+        if value is not None and value != STDOUT:
+            try:
+                check_output(value, force=args.force)
+            except SimplennError as error:
+                raise SimplennError(f"argument --{dest.replace('_', '-')}: {error}") from None
 
 
 def _nearest_existing(path: Path) -> Path:
@@ -341,6 +371,7 @@ def _add_show_parser(commands) -> None:
     parser.add_argument("--dataset", default="digits", metavar="NAME", help=f"{DATASET_HELP} (default digits)")
     parser.add_argument("--index", type=non_negative_int, default=0, help="which training image (default 0)")
     parser.add_argument("--out", type=image_file, default=None, help="write a PNG here instead of opening a window")
+    _add_force_flag(parser, "out")
     parser.set_defaults(handler=_show)
 
 
@@ -454,10 +485,11 @@ def _add_ablate_parser(commands) -> None:
     )
     _add_comparison_flags(parser, "run", dataset="digits", epochs=configs.preset("fixed").epochs,
                           json_help="every row, with its config,")
-    parser.add_argument("--out", type=image_file, default=None, help="write the bar chart here (PNG; default none)")
+    parser.add_argument("--out", type=image_file, default=None, help="write the bar chart here (PNG)")
     parser.add_argument("--xla", "--no-xla", dest="jit_compile", action=SwitchAction, default=None,
                         help="compile every run's steps with XLA, or none; neither flag: each run "
                              "compiles when it is large enough to pay back compiling (not on digits)")
+    _add_force_flag(parser, "json", "out")
     parser.set_defaults(handler=_ablate)
 
 
@@ -508,6 +540,7 @@ def _add_bench_parser(commands) -> None:
                         help="measure how speed grows with width, depth and batch size instead; needs --out")
     parser.add_argument("--out", type=output_folder, default=None, metavar="DIR",
                         help="the folder --sweep writes sweep.json and sweep.png into")
+    _add_force_flag(parser, "json")
     parser.set_defaults(handler=_bench)
 
 
@@ -597,20 +630,22 @@ def _add_evaluate_parser(commands) -> None:
     _add_run_argument(parser)
     parser.add_argument("--dataset", default=None, help="score on this dataset's test split (default: the run's)")
     _add_json_flag(parser, "the scores", "RUN/evaluation.json")
+    _add_force_flag(parser, "json")
     parser.set_defaults(handler=_evaluate)
 
 
 def _evaluate(args: argparse.Namespace) -> int:
     _check_run_before_tensorflow(args.run_dir)
-    from simplenn.runs.evaluation import evaluation_record, format_evaluation, write_evaluation
+    from simplenn.machine.file_safety import STDOUT
+    from simplenn.runs.evaluation import evaluation_json, format_evaluation, write_evaluation
     from simplenn.runs.loaded_run import load_run
 
     run = load_run(args.run_dir)
     evaluation = run.evaluate(args.dataset)
-    if args.json == "-":
-        print(json.dumps(evaluation_record(evaluation, run), indent=2))
+    if args.json == STDOUT:
+        print(evaluation_json(evaluation, run))
         return 0
-    print(format_evaluation(evaluation))
+    print(terminal_text(format_evaluation(evaluation), keep="\n"))  # class names are data
     print(f"scores written to {write_evaluation(evaluation, args.json or run.run_dir / 'evaluation.json', run)}")
     return 0
 
@@ -624,6 +659,7 @@ def _add_plot_parser(commands) -> None:
     _add_run_argument(parser)
     parser.add_argument("--out", default=None, help="folder for the figures (default RUN/figures)")
     _add_run_dataset_flag(parser)
+    parser.add_argument("--force", action="store_true", help=FORCE_HELP)
     parser.set_defaults(handler=_plot)
 
 
@@ -635,7 +671,9 @@ def _plot(args: argparse.Namespace) -> int:
 
     draw_into_files_only()
 
-    for path in plot_run(load_run(args.run_dir, dataset=args.dataset), out_dir=args.out).values():
+    written = plot_run(load_run(args.run_dir, dataset=args.dataset), out_dir=args.out,
+                       force=args.force or args.out is None)
+    for path in written.values():
         print(f"figure written to {path}")
     return 0
 
@@ -648,6 +686,7 @@ def _add_report_parser(commands) -> None:
     )
     _add_run_argument(parser)
     parser.add_argument("--out", type=output_file, default=None, help="the HTML file (default RUN/report.html)")
+    _add_force_flag(parser, "out")
     parser.add_argument("--lang", choices=("en", "ko"), default="en", help="language of the headings (ko: Korean)")
     _add_run_dataset_flag(parser)
     parser.set_defaults(handler=_report)
@@ -675,6 +714,7 @@ def _add_compare_parser(commands) -> None:
     parser.add_argument("--out", type=image_file, default=None,
                         help="also write the overlaid learning curves here, a PNG (default: none; no run folder "
                              "is written into)")
+    _add_force_flag(parser, "out")
     parser.set_defaults(handler=_compare)
 
 
@@ -687,7 +727,10 @@ def _compare(args: argparse.Namespace) -> int:
 
     draw_into_files_only()
 
-    print(format_comparison(comparison))
+    from simplenn.runs.run_directory import RunDirectory
+
+    RunDirectory(args.run_dirs[0]).require_own_files()  # a run whose files are links elsewhere is refused
+    print(terminal_text(format_comparison(comparison), keep="\n"))  # run names are data
     if args.out:
         print(f"learning curves written to {plot_comparison(comparison, args.out)}")
     return 0
@@ -708,6 +751,7 @@ def _add_doctor_parser(commands) -> None:
                     "fail, each with its fix. Exit status 1 when a check fails. Paste its output into a bug report.",
     )
     _add_json_flag(parser, "the checks as JSON", "none: lines on standard output")
+    _add_force_flag(parser, "json")
     parser.set_defaults(handler=_doctor)
 
 
@@ -764,6 +808,7 @@ def _add_predict_parser(commands) -> None:
                         help="the ink is dark on light paper (--invert) or not (--no-invert); default: decided per image")
     parser.add_argument("--out", type=output_file, default=None,
                         help="for a CSV or .npy: also write Kaggle's ImageId,Label file here (default: none)")
+    _add_force_flag(parser, "json", "out")
     parser.set_defaults(handler=_predict)
 
 
@@ -771,6 +816,7 @@ def _predict(args: argparse.Namespace) -> int:
     _check_run_before_tensorflow(args.run_dir)
     from simplenn.runs.loaded_run import load_run
     from simplenn.serving.prediction import (
+        check_save_inputs,
         format_predictions,
         is_image_table,
         predict_images,
@@ -780,12 +826,14 @@ def _predict(args: argparse.Namespace) -> int:
         write_submission,
     )
 
-    run = load_run(args.run_dir)
     table = len(args.images) == 1 and is_image_table(args.images[0])
     if args.out and not table:
         raise SimplennError("--out writes the ImageId,Label file of a CSV or .npy; drop it for image files")
     if table and args.recipe:
         raise SimplennError("--recipe turns image files into inputs; a CSV or .npy already holds them, drop --recipe")
+    if args.save_input:  # every name it will write, checked before the work
+        check_save_inputs(args.images, args.save_input, force=args.force)
+    run = load_run(args.run_dir)
     predictions = predict_table(run, args.images[0]) if table else \
         predict_images(run, args.images, args.invert, args.recipe)
     if args.json:
@@ -795,7 +843,7 @@ def _predict(args: argparse.Namespace) -> int:
     if args.out:
         print(f"predictions written to {write_submission(predictions, args.out)}", file=sys.stderr if args.json == "-" else sys.stdout)
     if args.save_input:
-        written = save_inputs(predictions, args.save_input)
+        written = save_inputs(predictions, args.save_input, force=args.force)
         if args.json != "-":
             print(f"{len(written)} network view(s) written to {args.save_input}")
     return 0
@@ -835,15 +883,40 @@ def _add_serve_parser(commands) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     parser.add_argument("--port", type=positive_int, default=8000, help="port (default 8000)")
     _add_recipe_flag(parser)
+    parser.add_argument("--allowed-hosts", default="", metavar="NAMES",
+                        help="comma-separated Host names to answer besides localhost, 127.0.0.1, ::1 and --host, "
+                             "e.g. mybox.lan (requests naming any other host get 421: no DNS rebinding)")
     parser.set_defaults(handler=_serve)
 
 
 def _serve(args: argparse.Namespace) -> int:
     _check_run_before_tensorflow(args.run_dir)
     from simplenn.runs.loaded_run import load_run
-    from simplenn.serving.server import serve
+    from simplenn.serving.server import check_host, serve
 
-    serve(load_run(args.run_dir), args.host, args.port, args.recipe)
+    allowed = tuple(name.strip() for name in args.allowed_hosts.split(",") if name.strip())
+    check_host(args.host)  # before the run loads
+    serve(load_run(args.run_dir), args.host, args.port, args.recipe, allowed)
+    return 0
+
+
+def _add_lab_parser(commands) -> None:
+    parser = _add_command(
+        commands, "lab", "train in the browser: flip the post's mistakes one at a time and watch the run",
+        ("simplenn lab", "simplenn lab --port 8080 --runs-dir runs/lab"),
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    parser.add_argument("--port", type=positive_int, default=8000, help="port (default 8000)")
+    parser.add_argument("--runs-dir", type=output_folder, default="runs/lab",
+                        help="where each run's folder is written (default runs/lab)")
+    _add_memory_flag(parser)
+    parser.set_defaults(handler=_lab)
+
+
+def _lab(args: argparse.Namespace) -> int:
+    from simplenn.serving.lab import serve_lab
+
+    serve_lab(args.runs_dir, args.host, args.port, args.max_memory)
     return 0
 
 
@@ -870,16 +943,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_predict_parser(commands)
     _add_export_parser(commands)
     _add_serve_parser(commands)
+    _add_lab_parser(commands)
     _add_doctor_parser(commands)
     return parser
 
 
 def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    """simplenn's own warnings as `simplenn: warning: ...`; any other as Python prints it."""
-    if issubclass(category, SimplennWarning):
-        print(f"simplenn: warning: {message}", file=sys.stderr)
-    else:
-        print(warnings.formatwarning(message, category, filename, lineno, line), end="", file=file or sys.stderr)
+    """Every warning as one line, `simplenn: warning: ...`: simplenn's own as they are, a library's
+    (NumPy, Pillow, matplotlib) with its kind and where it came from, never a source line and a path."""
+    text = terminal_text(" ".join(str(message).split()))
+    if not issubclass(category, SimplennWarning):
+        text = f"{text} ({category.__name__} from {Path(filename).parent.name}/{Path(filename).name})"
+    print(f"simplenn: warning: {text}", file=file or sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -895,9 +970,10 @@ def main(argv: list[str] | None = None) -> int:
             if args.command is None:  # `simplenn` alone: what it can do, and exit 2 as for any missing argument
                 parser.print_help()
                 return 2
+            _refuse_overwrites(args)
             return args.handler(args)
         except SimplennError as error:
-            print(error_text(str(error)), file=sys.stderr)
+            print(error_text(terminal_text(str(error))), file=sys.stderr)  # a path or class name may hold escapes
             return error.exit_status
         except KeyboardInterrupt:  # Ctrl-C outside training, which handles it itself
             print("simplenn: interrupted", file=sys.stderr)

@@ -9,34 +9,56 @@ the file is pixels only. A file without labels, such as Kaggle's Digit Recognize
 `test.csv`, can be predicted on but not trained on. Rows with a square number of pixels
 become square images; any other count n becomes images of 1 x n.
 
-The file is read twice, both times in blocks: once to count its rows, so the arrays are
-allocated once and their size checked first; then `np.loadtxt` parses `CHUNK_ROWS` rows
-at a time in C. Only when a block fails to parse are its lines looked at one by one in
-Python, to name the row (the file's line number, the header being row 1) and column.
+A UTF-8 byte-order mark before the first field (Excel writes one) is ignored.
+
+Before anything is parsed, the memory the read will take is checked against the limit
+(`csv_needs`): the first line, read with a cap of `MAX_LINE_BYTES`, gives the columns,
+and the file's size bounds the rows (a value takes at least two bytes, a digit and a
+comma). Then the file is read twice, both times in blocks: once to count its rows, so
+the arrays are allocated once; then `np.loadtxt` parses `CHUNK_ROWS` rows at a time in
+C. Only when a block fails to parse are its lines looked at one by one in Python, to
+name the row (the file's line number, the header being row 1) and column.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
+import re
 from pathlib import Path
 
 import numpy as np
 
 from simplenn.datasets.idx import MAX_PAYLOAD_BYTES
 from simplenn.datasets.validation import MAX_CLASSES, DatasetError
+from simplenn.machine.file_safety import check_input
+from simplenn.machine.memory import MemoryLimit
 
 CHUNK_ROWS = 4096
+MAX_LINE_BYTES = 64 * 2**20  # a row of 4,096 x 4,096 pixels written as "255," fits
+WHOLE_NUMBER = re.compile(r"\s*[+-]?[0-9]+\s*")  # what np.loadtxt reads as an int64
+PARSE_BYTES_PER_VALUE = 3 * 8
+FIELD_BYTES = 64  # a short Python string and its place in a list  # a block's int64 values, the pixel columns taken from them, the range checks
 LABEL_COLUMN = "label"
 COUNT_BLOCK_BYTES = 2**24
 
 
-def read_csv(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+def read_csv(path: Path, memory_limit: MemoryLimit | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """`(images, labels)` from the CSV at `path`: uint8 `(n, height, width)` and int64 `(n,)`,
-    or None for labels when the file has no label column."""
+    or None for labels when the file has no label column.
+
+    memory_limit: a file whose columns and size could need more than it is refused before
+    it is parsed (default: half the available memory).
+    """
+    check_input(path)  # a FIFO would block the read
     try:
-        with open(path, encoding="utf-8", newline="") as text:
-            first = text.readline()
+        with open(path, encoding="utf-8-sig", newline="") as text:  # -sig: a byte-order mark is dropped
+            first = text.readline(MAX_LINE_BYTES + 1)
+            if len(first) > MAX_LINE_BYTES:
+                raise DatasetError(f"{path}: the first row is longer than {MAX_LINE_BYTES:,} characters, more "
+                                   "than a row of 4,096 x 4,096 pixels; give one image per row")
+            (memory_limit or MemoryLimit.of(None)).require(  # before the first row is split into fields
+                csv_needs(path.stat().st_size, first.count(",") + 1), f"reading {path} ({first.count(',') + 1:,} columns)")
             fields = [field.strip().strip('"').strip() for field in first.split(",")]
             has_header = not all(_is_number(field) for field in fields)
             if has_header:
@@ -78,6 +100,18 @@ def read_csv(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
     side = math.isqrt(n_pixels)
     shape = (side, side) if side * side == n_pixels else (1, n_pixels)
     return images[:filled].reshape(filled, *shape), None if labels is None else labels[:filled]
+
+
+def csv_needs(file_bytes: int, n_columns: int) -> dict[str, int]:
+    """The most memory reading a CSV of `file_bytes` with `n_columns` can take: {part: bytes}.
+
+    A row of n columns takes at least 2n bytes ("0," each), so the file holds at most
+    file_bytes / 2n rows: the uint8 pixels and int64 labels of that many, and one block parsed.
+    """
+    max_rows = max(1, file_bytes // (2 * n_columns))
+    return {"pixels and labels": max_rows * (n_columns + 8),
+            "parsing": min(max_rows, CHUNK_ROWS) * n_columns * PARSE_BYTES_PER_VALUE,
+            "the first row's fields": n_columns * FIELD_BYTES}
 
 
 def _is_number(field: str) -> bool:
@@ -122,9 +156,7 @@ def _first_bad_row(chunk: list[str], path: Path, first_row: int, n_columns: int)
                 "every row needs the same columns"
             )
         for column, field in enumerate(fields, start=1):
-            try:
-                int(field)
-            except ValueError:
+            if not WHOLE_NUMBER.fullmatch(field):  # int() would take "1_000" and "٣"; np.loadtxt takes neither
                 return DatasetError(
                     f"{path}, row {row}, column {column}: expected a whole number, found {field.strip()[:20]!r}"
                 )

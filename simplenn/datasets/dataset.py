@@ -16,7 +16,7 @@ import warnings
 import numpy as np
 
 from simplenn.errors import SimplennWarning
-from simplenn.datasets.validation import DatasetError, check_examples, check_splits, count_classes
+from simplenn.datasets.validation import MAX_CLASSES, DatasetError, check_examples, check_splits, count_classes
 
 ImagesAndLabels = tuple[np.ndarray, np.ndarray]  # (n, height, width), (n,)
 
@@ -36,8 +36,8 @@ class Dataset(tuple):
         trains (`--test-split 0`); the test split is empty, images of the train split's shape.
         """
         class_names = tuple(str(name) for name in class_names)
-        if len(class_names) < 2:
-            raise DatasetError(f"{source}: expected at least 2 classes, found {len(class_names)}")
+        if not 2 <= len(class_names) <= MAX_CLASSES:
+            raise DatasetError(f"{source}: expected 2 to {MAX_CLASSES} classes, found {len(class_names):,} class names")
         if test is None:
             check_examples(*train, f"{source} [train]", len(class_names))
             test = (train[0][:0], train[1][:0])  # (0, height, width), (0,)

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from simplenn.datasets.validation import DatasetError
+from simplenn.machine.file_safety import check_input
 from simplenn.machine.memory import MemoryLimit, images_bytes
 
 UNSIGNED_BYTE = 0x08
@@ -33,6 +34,7 @@ def read_idx(path: Path, ndim: int, memory_limit: MemoryLimit | None = None) -> 
     memory_limit: images whose declared size would not fit it once prepared for training
     are refused before anything is read (default: half the available memory).
     """
+    check_input(path)  # a FIFO would block the read
     try:
         with open(path, "rb") as raw:
             compressed = raw.read(2) == GZIP_MAGIC

@@ -79,7 +79,7 @@ def load_dataset(
     path = check_dataset_name(name_or_path)
     if path.is_file():
         if path.suffix.lower() == ".csv":
-            return _csv_dataset(path, None, test_split)
+            return _csv_dataset(path, None, test_split, memory_limit)
         if path.suffix.lower() == ".npy":
             read_npy(path)  # a damaged file is reported as such first
             raise DatasetError(
@@ -139,13 +139,13 @@ def _load_folder(path: Path, test_split: float, image_size: int, memory_limit: M
         return read_npy_folder(path)
     train_csv, test_csv = _one_file(path, "train.csv"), _one_file(path, "test.csv")
     if train_csv is not None:
-        return _csv_dataset(train_csv, test_csv, test_split)
+        return _csv_dataset(train_csv, test_csv, test_split, memory_limit)
     if (path / "train").is_dir() and (path / "test").is_dir() and class_folders(path / "train"):
-        x_train, y_train, names = read_class_folders(path / "train", image_size)
-        x_test, y_test, _ = read_class_folders(path / "test", image_size, names)
+        x_train, y_train, names = read_class_folders(path / "train", image_size, memory_limit=memory_limit)
+        x_test, y_test, _ = read_class_folders(path / "test", image_size, names, memory_limit)
         return Dataset((x_train, y_train), (x_test, y_test), names, str(path))
     if class_folders(path):
-        images, labels, names = read_class_folders(path, image_size)
+        images, labels, names = read_class_folders(path, image_size, memory_limit=memory_limit)
         return Dataset(*split_off_test(images, labels, test_split, str(path)), names, str(path))
     found = ", ".join(sorted(names)[:8]) or "nothing"
     raise DatasetError(
@@ -165,9 +165,10 @@ def _one_file(folder: Path, ending: str) -> Path | None:
     return matches[0] if matches else None
 
 
-def _csv_dataset(train_path: Path, test_path: Path | None, test_split: float) -> Dataset:
+def _csv_dataset(train_path: Path, test_path: Path | None, test_split: float,
+                 memory_limit: MemoryLimit | None) -> Dataset:
     """A `Dataset` from a CSV file split by `test_split`, or from a train and a test CSV."""
-    images, labels = read_csv(train_path)
+    images, labels = read_csv(train_path, memory_limit)
     if labels is None:
         raise DatasetError(
             f"{train_path}: expected a label column (headed 'label'), found pixels only: such a file can be "
@@ -175,7 +176,7 @@ def _csv_dataset(train_path: Path, test_path: Path | None, test_split: float) ->
         )
     if test_path is None:
         return numbered_classes(str(train_path), *split_off_test(images, labels, test_split, str(train_path)))
-    test_images, test_labels = read_csv(test_path)
+    test_images, test_labels = read_csv(test_path, memory_limit)
     if test_labels is None:
         raise DatasetError(
             f"{test_path}: expected a label column (headed 'label'), found pixels only, so it cannot score a run "

@@ -23,6 +23,7 @@ import numpy as np
 from simplenn.datasets.dataset import Dataset, as_images, count_classes
 from simplenn.datasets.idx import MAX_PAYLOAD_BYTES
 from simplenn.datasets.validation import DatasetError, check_splits
+from simplenn.machine.file_safety import check_input
 from simplenn.machine.memory import MemoryLimit, images_bytes
 
 KEYS = ("x_train", "y_train", "x_test", "y_test")
@@ -36,6 +37,7 @@ def read_npz(path: Path, memory_limit: MemoryLimit | None = None) -> Dataset:
     are refused before they are decompressed (default: half the available memory).
     """
     memory_limit = memory_limit or MemoryLimit.of(None)
+    check_input(path)  # a FIFO would block the read
     try:
         with zipfile.ZipFile(path) as archive:
             members = {name.removesuffix(".npy"): name for name in archive.namelist()}
@@ -79,6 +81,8 @@ def read_npy(path: Path) -> np.ndarray:
 
 
 def _read_npy_file(path: Path, key: str) -> np.ndarray:
+    if path.exists():
+        check_input(path)  # a FIFO would block the read
     try:
         with open(path, "rb") as stream:
             return _read_array(stream, path.stat().st_size, key, str(path))

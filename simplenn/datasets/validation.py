@@ -9,9 +9,9 @@ import numpy as np
 
 from simplenn.errors import SimplennError
 
-# Labels are class indices 0..K-1, K >= 2. A label of a thousand or more is a column
-# mix-up (pixels read as labels), not a class: nobody trains this MLP on that many.
-MAX_CLASSES = 1000
+# Labels are class indices 0..K-1, 2 <= K <= 999, as the README says. A label of 999 or
+# more is a column mix-up (pixels read as labels), not a class: nobody trains this MLP on that many.
+MAX_CLASSES = 999
 
 
 class DatasetError(SimplennError):

@@ -129,6 +129,11 @@ def measure(trainer: Trainer, batch: Split, sample: Split) -> StepState:
     )
 
 
+def update_ratio(W_before: np.ndarray, W_after: np.ndarray) -> float:
+    """How far an update moved `W`: ||W_after - W_before|| / ||W_before||, Frobenius norms."""
+    return _norm(W_after - W_before) / max(_norm(W_before), 1e-30)
+
+
 def take_one_step(trainer: Trainer, train: Split) -> None:
     """One optimizer step of the real training loop, starting the next epoch when due."""
     if int(trainer.step_in_epoch.numpy()) == trainer.steps_per_epoch:
@@ -165,7 +170,7 @@ def diagnose(
         before = [W.numpy() for W in trainer.network.weights]
         take_one_step(trainer, data.train)
         for layer, W_before, W_after in zip(states[-1].layers, before, trainer.network.weights):
-            layer.update_ratio = _norm(W_after.numpy() - W_before) / max(_norm(W_before), 1e-30)
+            layer.update_ratio = update_ratio(W_before, W_after.numpy())
     diagnosis = Diagnosis(
         config=config,
         n_train=data.train.size,

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from simplenn.errors import SimplennError
+from simplenn.machine.file_safety import check_output
 from simplenn.explain.plots import _finish, plt, sample_figure
 
 WEIGHT_TILES = 100  # hidden units drawn as images, at most
@@ -239,11 +241,22 @@ def run_figures(run, evaluation) -> dict:
     }
 
 
-def plot_run(run, evaluation=None, out_dir: str | Path | None = None) -> dict[str, Path]:
-    """Write every figure of `run` as PNG into `out_dir` (default RUN_DIR/figures); {stem: path}."""
+def plot_run(run, evaluation=None, out_dir: str | Path | None = None, force: bool = True) -> dict[str, Path]:
+    """Write every figure of `run` as PNG into `out_dir` (default RUN_DIR/figures); {stem: path}.
+
+    force: False refuses (`SimplennError`), before any is written, a figure that would replace a file in `out_dir`.
+    """
     evaluation = evaluation or run.evaluate()
     out_dir = Path(out_dir) if out_dir is not None else run.run_dir / "figures"
+    figures = run_figures(run, evaluation)
+    try:
+        for stem in figures:
+            check_output(out_dir / f"{stem}.png", force=force)
+    except SimplennError:
+        for figure in figures.values():
+            plt.close(figure)
+        raise
     written = {}
-    for stem, figure in run_figures(run, evaluation).items():
+    for stem, figure in figures.items():
         written[stem] = _finish(figure, out_dir / f"{stem}.png", f"{stem}.png")
     return written

@@ -16,6 +16,7 @@ import matplotlib.pyplot as plt
 
 from simplenn.errors import SimplennError
 from simplenn.machine.file_safety import write_bytes
+from simplenn.machine.safe_text import drawing_without_mathtext, plain_figure_text
 
 
 def draw_into_files_only() -> None:
@@ -27,15 +28,18 @@ def _finish(figure, out: str | Path | None, default_name: str) -> Path | None:
     """Save `figure` to `out` (or `default_name` when there is no display), else show it."""
     if out is None and matplotlib.get_backend().lower() == "agg":
         out = default_name
+    plain_figure_text(figure)  # class and run names are data: a `$` in one is not mathtext
     if out is None:
-        plt.show()
+        with drawing_without_mathtext():
+            plt.show()
         return None
     out = Path(out)
     image = io.BytesIO()  # drawn in memory, then written atomically: a full disk leaves no half figure
     try:
         if out.is_dir():  # matplotlib would quietly write `out`.png next to it
             raise SimplennError(f"cannot write {out}: it is a folder; give a file name such as {out / default_name}")
-        figure.savefig(image, format=out.suffix.lstrip(".").lower() or "png", dpi=100, bbox_inches="tight")
+        with drawing_without_mathtext():
+            figure.savefig(image, format=out.suffix.lstrip(".").lower() or "png", dpi=100, bbox_inches="tight")
     except ValueError as error:  # an image format matplotlib does not know
         raise SimplennError(f"cannot write {out}: {error}") from None
     finally:

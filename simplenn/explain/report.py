@@ -119,10 +119,13 @@ pre { background: #10151f; color: #e8ecf3; padding: 12px 14px; border-radius: 8p
 def figure_data_uri(figure) -> str:
     """A matplotlib figure as a `data:image/png;base64,...` URI; the figure is closed."""
     from simplenn.explain.plots import plt
+    from simplenn.machine.safe_text import drawing_without_mathtext, plain_figure_text
 
     buffer = io.BytesIO()
+    plain_figure_text(figure)  # class names are data: a `$` in one is not mathtext
     try:
-        figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+        with drawing_without_mathtext():
+            figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
     finally:
         plt.close(figure)
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")

@@ -8,10 +8,15 @@ new one, whole, and at worst a `.NAME.simplenn-XXXX.tmp` file that `remove_unfin
 clears away. Only files with that marker are ever deleted: a user's own `.x.tmp` is not
 simplenn's to remove.
 
-The rename replaces a symlink at the destination instead of writing through it, and
-`require_no_links` refuses folders whose entries are links, so nothing is written
-outside the folder it was meant for. A full disk is reported as one line naming the file
-and the bytes it needed (`DiskFull`).
+One rule for every path a command writes (`check_output`): it is a regular file or a new
+one; a link, a device, a FIFO, a folder, or a record that a run folder needs to load
+(`RUN_RECORDS`) is refused in one line, never replaced; a user's existing file is
+replaced only when asked (`--force`); `-` means standard output where a command allows it.
+`write_atomically` refuses a destination that is not a regular file, so the rule holds for
+every writer, and `require_no_links` refuses folders whose entries are links, so nothing is
+written outside the folder it was meant for. Inputs are read only from regular files
+(`check_input`): a FIFO or a device would block or never end. A full disk is reported as
+one line naming the file and the bytes it needed (`DiskFull`).
 """
 
 from __future__ import annotations
@@ -30,6 +35,10 @@ from simplenn.errors import SimplennError
 TEMPORARY_MARKER = ".simplenn-"  # in the name of every temporary file simplenn creates
 TEMPORARY_SUFFIX = ".tmp"
 CHUNK_BYTES = 2**20  # hashing reads files a mebibyte at a time: memory stays flat
+STDOUT = "-"  # the output path that means standard output, as for `tar -f -` and `curl -o -`
+# What a run folder needs to load, or holds while a process writes it: no command's output replaces them.
+RUN_RECORDS = (".lock", "config.json", "data.json", "history.json", "history.csv", "summary.json")
+RUN_RECORD_FOLDERS = ("checkpoints", "tensorboard")
 
 
 def write_atomically(
@@ -43,6 +52,7 @@ def write_atomically(
     check: called with the temporary file's path before the rename; if it raises, `path`
     is left as it was. Raises `OSError` as the system does (a full disk, no permission).
     """
+    require_regular_or_new(path)
     handle, temporary = tempfile.mkstemp(
         dir=path.parent, prefix=f".{path.name}{TEMPORARY_MARKER}", suffix=TEMPORARY_SUFFIX
     )
@@ -119,6 +129,7 @@ def write_json(path: str | Path, value: Any) -> Path:
 
 def read_json(path: Path) -> Any:
     """The JSON value in `path`, or `SimplennError` saying why it cannot be read."""
+    check_input(path)  # a FIFO named config.json would block the read forever
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -151,6 +162,98 @@ def require_no_links(folder: Path, names: tuple[str, ...] | None = None, *, what
                 f"{what} holds a link {entry} -> {os.readlink(entry)}; simplenn does not write through links "
                 "out of a run directory, so remove the link or choose another folder"
             )
+
+
+def file_kind(path: Path) -> str | None:
+    """What `path` is when it is not a regular file ("a link to ...", "a FIFO", ...); None when it is one or is new."""
+    try:
+        mode = path.lstat().st_mode
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        return f"unreadable ({error.strerror or error})"
+    return f"a link to {os.readlink(path)}" if stat.S_ISLNK(mode) else _kind_of(mode)
+
+
+def _kind_of(mode: int) -> str | None:
+    """None for a regular file's `st_mode`, else what the file is."""
+    if stat.S_ISREG(mode):
+        return None
+    kinds = {stat.S_ISDIR: "a folder", stat.S_ISFIFO: "a FIFO", stat.S_ISCHR: "a device", stat.S_ISBLK: "a device",
+             stat.S_ISSOCK: "a socket"}
+    return next((name for test, name in kinds.items() if test(mode)), "not a regular file")
+
+
+def require_regular_or_new(path: Path) -> None:
+    """Refuse (`SimplennError`) to replace anything at `path` but a regular file."""
+    kind = file_kind(path)
+    if kind is not None:
+        advice = "; write to - for standard output" if path.parent == Path("/dev") else ""
+        raise SimplennError(f"cannot write {path}: it is {kind}, not a regular file; simplenn replaces only regular "
+                            f"files, so give a new file name{advice}")
+
+
+def run_record_of(path: Path) -> str | None:
+    """"the run in RUN_DIR" when `path` is a record that run needs, or lies in its checkpoints or TensorBoard folder."""
+    folder = path.parent.resolve()
+    if path.name in RUN_RECORDS and (folder / "config.json").is_file():
+        return f"the run in {path.parent}"
+    for parent in (folder, *folder.parents):
+        if parent.name in RUN_RECORD_FOLDERS and (parent.parent / "config.json").is_file():
+            return f"the run in {parent.parent}"
+    return None
+
+
+def check_output(text: str | Path, *, force: bool = False, allow_stdout: bool = False) -> Path | None:
+    """The path a command will write, checked against the one output rule; None for `-` (standard output).
+
+    Refused (`SimplennError`, one line): a link, a folder, a device, a FIFO; a record that a
+    run folder needs (`RUN_RECORDS`, anything in its checkpoints); an existing file unless
+    `force`; `-` unless `allow_stdout`.
+    """
+    if str(text) == STDOUT:
+        if allow_stdout:
+            return None
+        raise SimplennError("cannot write - here: this output is a file; give a file name")
+    path = user_path(text)
+    require_regular_or_new(path)
+    needed_by = run_record_of(path)
+    if needed_by is not None:
+        raise SimplennError(f"cannot write {path}: {needed_by} needs it to load; give another file name")
+    if path.exists() and not force:
+        raise SimplennError(f"{path} already exists; add --force to replace it, or give a new file name")
+    return path
+
+
+def check_input(path: str | Path) -> Path:
+    """`path` if it is a regular file (links to one are followed); `SimplennError` for a FIFO, a device, a folder.
+
+    Checked before opening: opening a FIFO waits for a writer forever, and a device never ends.
+    """
+    path = Path(path)
+    try:
+        kind = _kind_of(path.stat().st_mode)
+    except FileNotFoundError:
+        raise SimplennError(f"{path} does not exist") from None
+    except OSError as error:
+        raise SimplennError(f"cannot read {path}: {error.strerror or error}") from None
+    if kind is not None:
+        raise SimplennError(f"cannot read {path}: it is {kind}; simplenn reads only regular files")
+    return path
+
+
+def unique_names(names: list[str]) -> list[str]:
+    """`names` with each repeat made unique by a counter before its suffix: x.png, x.png -> x.png, x-2.png."""
+    taken, unique = set(), []
+    for name in names:
+        stem, dot, suffix = name.partition(".")
+        candidate, count = name, 1
+        while candidate in taken:
+            count += 1
+            candidate = f"{stem}-{count}{dot}{suffix}"
+        taken.add(candidate)
+        unique.append(candidate)
+    return unique
 
 
 def user_path(text: str | Path, what: str = "path") -> Path:

@@ -14,6 +14,7 @@ softmax probability, or for the post's sigmoid loss its own sigmoid output.
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -231,7 +232,7 @@ def format_evaluation(evaluation: Evaluation) -> str:
 
 
 def evaluation_record(evaluation: Evaluation, run=None) -> dict:
-    """The scores, and which run and weights produced them: what evaluation.json holds."""
+    """evaluation.json's content: the scores, and which run and weights produced them."""
     from simplenn.nn.metrics import weights_sha256
 
     values = evaluation.to_dict()
@@ -240,6 +241,11 @@ def evaluation_record(evaluation: Evaluation, run=None) -> dict:
         values["checkpoint"] = run.checkpoint.name
         values["weights_sha256"] = weights_sha256(run.network.params)
     return values
+
+
+def evaluation_json(evaluation: Evaluation, run=None) -> str:
+    """`evaluation_record` as the JSON text that `write_evaluation` writes."""
+    return json.dumps(evaluation_record(evaluation, run), indent=2, sort_keys=True)
 
 
 def write_evaluation(evaluation: Evaluation, path: str | Path, run=None) -> Path:

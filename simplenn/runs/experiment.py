@@ -43,6 +43,8 @@ def train_and_evaluate(
     live_progress: bool | None = None,
     log: Callable[[str], None] = print,
     memory_limit: MemoryLimit | None = None,
+    on_chunk: Callable[[Trainer], None] | None = None,
+    on_epoch: Callable[[Trainer, EpochRecord], None] | None = None,
 ) -> dict:
     """Train `config` and return its summary (also written to `run_dir`/summary.json).
 
@@ -56,6 +58,8 @@ def train_and_evaluate(
     for 28x28 images); when False, a mismatch is an error naming both sizes.
     memory_limit: what the data, network and optimizer may need (default: half the
     available memory); checked before anything is trained.
+    on_chunk, on_epoch: called as `fit` calls its own, after the run directory is brought up
+    to date (a watcher such as `simplenn lab`'s; neither may change the trainer).
 
     Every check runs before the run directory is created, so a run that never starts
     leaves nothing behind.
@@ -73,21 +77,24 @@ def train_and_evaluate(
     else:
         trainer = DistributedTrainer(config, data.train.size, data.image_shape, placement)
         log(trainer.describe())
+    watchers = (on_chunk, on_epoch)
     if run is None:
-        return _train(trainer, data, None, live_progress, log)
+        return _train(trainer, data, None, live_progress, log, watchers)
     if not chief:  # it trains alongside the chief and keeps none of the run's files
-        return _train(trainer, data, run, live_progress, log, WorkerCheckpoints(run.checkpoints, trainer, log, cluster))
+        return _train(trainer, data, run, live_progress, log, watchers,
+                      WorkerCheckpoints(run.checkpoints, trainer, log, cluster))
     if not resume:
         run.create()
     try:
         with run.lock():
-            return _train_in(run, trainer, data, resume, live_progress, log)
+            return _train_in(run, trainer, data, resume, live_progress, log, watchers)
     except BaseException:
         run.remove_unstarted()  # a run that never wrote its config leaves no folder behind
         raise
 
 
-def _train_in(run: RunDirectory, trainer: Trainer, data: PreparedData, resume: bool, live_progress, log) -> dict:
+def _train_in(run: RunDirectory, trainer: Trainer, data: PreparedData, resume: bool, live_progress, log,
+              watchers) -> dict:
     """`_train` in the locked `run`, turning a full disk or a signal into a message with the resume command."""
     try:
         if not resume:
@@ -95,7 +102,7 @@ def _train_in(run: RunDirectory, trainer: Trainer, data: PreparedData, resume: b
             run.write_config(trainer.config)
             run.write_data_facts(data.class_names, data.image_shape,
                                  contract_for_data(trainer.config.dataset, data.image_shape, trainer.config.scale_inputs))
-        return _train(trainer, data, run, live_progress, log)
+        return _train(trainer, data, run, live_progress, log, watchers)
     except DiskFull as full:  # the checkpoints saved before are intact
         started = (run.path / "config.json").exists()
         advice = f"free some space, then resume with: {resume_command(run)}" if started else \
@@ -135,10 +142,11 @@ def resume_command(run: RunDirectory) -> str:
     return f"simplenn train --resume {shlex.quote(str(run.path))}"
 
 
-def _train(trainer: Trainer, data: PreparedData, run: RunDirectory | None, live_progress, log,
+def _train(trainer: Trainer, data: PreparedData, run: RunDirectory | None, live_progress, log, watchers,
            worker: WorkerCheckpoints | None = None) -> dict:
     """Train from the run's newest checkpoint, or from the start, and write the summary.
 
+    watchers: (on_chunk, on_epoch), each None or called after the run's own.
     worker: the checkpoints of a multi-worker run's non-chief worker, which writes no record.
     """
     config = trainer.config
@@ -151,14 +159,16 @@ def _train(trainer: Trainer, data: PreparedData, run: RunDirectory | None, live_
         live_progress = sys.stdout.isatty()
     started = time.perf_counter()
     if run is None:
-        history = fit(trainer, data.train, data.validation, live_progress=live_progress, log=log)
+        history = fit(trainer, data.train, data.validation, live_progress=live_progress, on_chunk=watchers[0],
+                      on_epoch=watchers[1], log=log)
     else:
         with RunRecorder(run, trainer, log, worker) as recorder:
             try:
                 if isinstance(trainer, DistributedTrainer):
                     trainer.require_same_start()
                 fit(trainer, data.train, data.validation, live_progress=live_progress,
-                    on_chunk=recorder.on_chunk, on_epoch=recorder.on_epoch, log=log)
+                    on_chunk=_then(recorder.on_chunk, watchers[0]), on_epoch=_then(recorder.on_epoch, watchers[1]),
+                    log=log)
             except WorkerLost as lost:
                 if worker is None:  # the chief: a worker lost while saving leaves its copy behind
                     recorder.checkpoints.remove_unfinished_writes()
@@ -169,6 +179,18 @@ def _train(trainer: Trainer, data: PreparedData, run: RunDirectory | None, live_
     if run is not None and worker is None:
         run.write_summary(summary)
     return summary
+
+
+def _then(first: Callable, then: Callable | None) -> Callable:
+    """`first`, followed by `then` with the same arguments when there is one."""
+    if then is None:
+        return first
+
+    def both(*args) -> None:
+        first(*args)
+        then(*args)
+
+    return both
 
 
 class RunRecorder:
@@ -235,9 +257,11 @@ class RunRecorder:
     def _stop_if_asked(self) -> None:
         number = self.stop_requests.signal_number
         if number is not None:
+            latest = self.checkpoints.latest
+            saved = f"with checkpoint {latest}" if latest is not None else "before its first checkpoint"
             raise TrainingInterrupted(
-                f"stopped by {signal.Signals(number).name} at {self._position()} with checkpoint "
-                f"{self.checkpoints.latest}; resume with: {resume_command(self.run)}",
+                f"stopped by {signal.Signals(number).name} at {self._position()} {saved}; "
+                f"resume with: {resume_command(self.run)}",
                 number,
             )
 

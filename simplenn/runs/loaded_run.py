@@ -127,6 +127,12 @@ def load_run(run_dir: str | Path, dataset: str | None = None) -> LoadedRun:
         names, image_shape = class_names(config.dataset), image_shape_of(config.layers[0])
     else:
         names, image_shape = facts["class_names"], tuple(facts["image_shape"])
+        h, w = image_shape
+        if (h * w, len(names)) != (config.layers[0], config.layers[-1]):
+            raise SimplennError(
+                f"cannot load run {path}: {path / 'data.json'} says {len(names)} classes of {h}x{w} images, but the "
+                f"network in config.json reads {config.layers[0]} inputs into {config.layers[-1]} outputs; "
+                "the file was changed after training")
     if facts is not None and "input" in facts:
         contract = InputContract.from_dict(facts["input"], f"{path / 'data.json'}")
     else:  # recorded before data.json held the contract: the one its config implies

@@ -23,6 +23,7 @@ import dataclasses
 import errno
 import fcntl
 import io
+import json
 import os
 import re
 import shlex
@@ -32,9 +33,12 @@ from pathlib import Path
 from typing import Iterator
 
 from simplenn.config import Config, ConfigError
+from simplenn.datasets.validation import MAX_CLASSES
 from simplenn.errors import SimplennError
 from simplenn.training.progress import EpochRecord
 from simplenn.machine.file_safety import (
+    RUN_RECORD_FOLDERS,
+    RUN_RECORDS,
     DiskFull,
     is_disk_full,
     read_json,
@@ -48,9 +52,9 @@ from simplenn.machine.file_safety import (
 
 LOCK_NAME = ".lock"
 # Everything simplenn writes in a run directory: none of them may be a link.
-RUN_FILES = (LOCK_NAME, "config.json", "history.json", "history.csv", "summary.json", "data.json", "evaluation.json",
-             "report.html")
-RUN_FOLDERS = ("checkpoints", "tensorboard", "figures")
+RUN_FILES = RUN_RECORDS + ("evaluation.json", "report.html")
+RUN_FOLDERS = RUN_RECORD_FOLDERS + ("figures",)
+MAX_IMAGE_SIDE = 4096  # data.json's image_shape: larger sides are a damaged file, not a dataset
 SCALARS_BYTES = 4096  # an event file's header and one epoch's scalars, rounded up to a disk block
 LOCK_CONTENT = re.compile(r"\d*\n?")  # what simplenn writes in .lock: its pid, or nothing yet
 # summary.json: the fields that commands read back, and their JSON types.
@@ -232,10 +236,23 @@ class RunDirectory:
         if not path.exists():
             return None
         facts = read_json(path)
-        if not (isinstance(facts, dict) and isinstance(facts.get("class_names"), list)
-                and isinstance(facts.get("image_shape"), list) and len(facts["image_shape"]) == 2
-                and isinstance(facts.get("input", {}), dict)):
-            raise SimplennError(f"cannot read {path}: expected class_names, image_shape and input")
+        if not isinstance(facts, dict):
+            raise SimplennError(f"cannot read {path}: expected a JSON object with class_names and image_shape, found a "
+                                f"JSON {type(facts).__name__}; the file was changed after training")
+        names, shape = facts.get("class_names"), facts.get("image_shape")
+        if not (isinstance(names, list) and all(isinstance(name, str) for name in names)
+                and 2 <= len(names) <= MAX_CLASSES):
+            found = f"{len(names):,} names" if isinstance(names, list) else json.dumps(names)[:40]
+            raise SimplennError(f"cannot read {path}: field class_names must be a list of 2 to {MAX_CLASSES} strings, "
+                                f"found {found}; the file was changed after training")
+        if not (isinstance(shape, list) and len(shape) == 2
+                and all(isinstance(side, int) and not isinstance(side, bool) and 1 <= side <= MAX_IMAGE_SIDE
+                        for side in shape)):
+            raise SimplennError(f"cannot read {path}: field image_shape must be [height, width], whole numbers from 1 "
+                                f"to {MAX_IMAGE_SIDE:,}, found {json.dumps(shape)[:40]}; the file was changed after training")
+        if not isinstance(facts.get("input", {}), dict):
+            raise SimplennError(f"cannot read {path}: field input must be a JSON object, found "
+                                f"{json.dumps(facts['input'])[:40]}; the file was changed after training")
         return facts
 
     def read_history(self) -> list[EpochRecord]:

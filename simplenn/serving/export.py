@@ -26,6 +26,7 @@ from simplenn.machine.quiet_tensorflow import tf
 
 from simplenn.training.data import scale_inputs
 from simplenn.errors import SimplennError
+from simplenn.machine.file_safety import DiskFull, is_disk_full, require_regular_or_new, run_record_of, write_error
 from simplenn.nn.network import class_scores
 
 FORMATS = ("saved_model", "tflite")
@@ -87,6 +88,10 @@ def export_run(run, out: str | Path, format: str | None = None) -> Path:
     out = Path(out)
     if out.exists():
         raise SimplennError(f"{out} already exists; choose a new path or remove it first")
+    require_regular_or_new(out)  # a link that points nowhere: refused, not replaced by the rename
+    needed_by = run_record_of(out)
+    if needed_by is not None:
+        raise SimplennError(f"cannot write {out}: {needed_by} needs its checkpoints as they are; give another path")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
@@ -105,7 +110,11 @@ def export_run(run, out: str | Path, format: str | None = None) -> Path:
             (staging / "model.tflite").write_bytes(converter.convert())
             (staging / "model.tflite").rename(out)
     except OSError as error:
-        raise SimplennError(f"cannot write {out}: {error.strerror or error}") from None
+        raise write_error(out, error) from None
+    except tf.errors.OpError as error:  # TensorFlow's own writes: a full disk is "No space left"
+        if is_disk_full(error):
+            raise DiskFull(out, None) from None
+        raise SimplennError(f"cannot write {out}: {str(error).strip().splitlines()[-1][:200]}") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return out

@@ -26,8 +26,9 @@ from PIL import Image
 
 from simplenn.datasets.image_folder import IMAGE_SUFFIXES  # what a folder given to `predict` is searched for
 from simplenn.errors import SimplennError
-from simplenn.machine.file_safety import write_text
+from simplenn.machine.file_safety import check_input, check_output, unique_names, write_bytes, write_text
 from simplenn.images.preprocessing import preprocess, read_image, style_of
+from simplenn.machine.safe_text import spreadsheet_cell, terminal_text
 
 VIEW_HEIGHT = 280  # pixels of each half of a --save-input picture: 10x a 28x28 input
 
@@ -57,7 +58,7 @@ def image_files(paths: list[str | Path]) -> list[Path]:
                 raise SimplennError(f"{path} holds no images ({', '.join(IMAGE_SUFFIXES)}); give image files or a folder of them")
             files += found
         elif path.exists():
-            files.append(path)
+            files.append(check_input(path))  # a FIFO or a device would block the read
         else:
             raise SimplennError(f"{path} does not exist; give image files or folders of them")
     return files
@@ -75,12 +76,13 @@ def predict_images(run, paths: list[str | Path], invert: bool | None = None,
 
 
 def format_predictions(predictions: list[Prediction], top_k: int) -> str:
-    """One line per image: `seven.jpg  7 98.1 %  1 0.9 %  9 0.4 %`."""
-    width = max(len(p.source) for p in predictions)
+    """One line per image: `seven.jpg  7 98.1 %  1 0.9 %  9 0.4 %`; names shown with control characters escaped."""
+    sources = [terminal_text(p.source) for p in predictions]
+    width = max(map(len, sources))
     lines = []
-    for prediction in predictions:
-        classes = "  ".join(f"{name} {100 * score:5.1f} %" for name, score in prediction.top(top_k))
-        lines.append(f"{prediction.source:<{width}}  {classes}")
+    for source, prediction in zip(sources, predictions):
+        classes = "  ".join(f"{terminal_text(name)} {100 * score:5.1f} %" for name, score in prediction.top(top_k))
+        lines.append(f"{source:<{width}}  {classes}")
     return "\n".join(lines)
 
 
@@ -99,25 +101,43 @@ def predictions_json(predictions: list[Prediction], top_k: int) -> str:
     )
 
 
-def save_inputs(predictions: list[Prediction], out_dir: str | Path) -> list[Path]:
-    """For each image, `out_dir/<name>.seen.png`: the original beside the network's view."""
+def save_input_paths(sources: list[str | Path], out_dir: str | Path) -> list[Path]:
+    """Where `save_inputs` writes each image's picture: `out_dir/<name>.seen.png`, made unique (x.png, x-2.png)."""
+    names = unique_names([f"{Path(source).name}.seen.png" for source in sources])
+    return [Path(out_dir) / name for name in names]
+
+
+def check_save_inputs(paths: list[str | Path], out_dir: str | Path, force: bool = False) -> None:
+    """Refuse, before any work, a `--save-input` folder whose pictures would replace a link, a special file or,
+    without `force`, a file that exists."""
+    out_dir = Path(out_dir)
+    if out_dir.is_symlink() or (out_dir.exists() and not out_dir.is_dir()):
+        raise SimplennError(f"--save-input {out_dir} is not a folder; give a new or existing folder")
+    if out_dir.is_dir():
+        for path in save_input_paths(image_files(paths), out_dir):
+            check_output(path, force=force)
+
+
+def save_inputs(predictions: list[Prediction], out_dir: str | Path, force: bool = False) -> list[Path]:
+    """For each image, `out_dir/<name>.seen.png`: the original beside the network's view.
+
+    Two images of the same name (a/x.png, b/x.png) get x.png.seen.png and x-2.png.seen.png;
+    an existing file is replaced only with `force`, a link or special file never.
+    """
     out_dir = Path(out_dir)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise SimplennError(f"cannot create {out_dir}: {error.strerror or error}") from None
-    written = []
-    for prediction in predictions:
-        path = out_dir / f"{Path(prediction.source).name}.seen.png"
+    paths = save_input_paths([p.source for p in predictions], out_dir)
+    for path in paths:
+        check_output(path, force=force)
+    for prediction, path in zip(predictions, paths):
         picture = side_by_side(read_image(prediction.source), prediction.seen)
         buffer = io.BytesIO()
         picture.save(buffer, format="PNG")
-        try:
-            path.write_bytes(buffer.getvalue())
-        except OSError as error:
-            raise SimplennError(f"cannot write {path}: {error.strerror or error}") from None
-        written.append(path)
-    return written
+        write_bytes(path, buffer.getvalue())
+    return paths
 
 
 def side_by_side(original: Image.Image, seen: np.ndarray) -> Image.Image:
@@ -154,5 +174,5 @@ def write_submission(predictions: list[Prediction], out: str | Path) -> Path:
     table = io.StringIO()
     writer = csv.writer(table, lineterminator="\n")
     writer.writerow(["ImageId", "Label"])
-    writer.writerows((i, p.top(1)[0][0]) for i, p in enumerate(predictions, start=1))
+    writer.writerows((i, spreadsheet_cell(p.top(1)[0][0])) for i, p in enumerate(predictions, start=1))
     return write_text(out, table.getvalue())

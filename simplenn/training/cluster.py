@@ -7,14 +7,27 @@ TensorFlow's `MultiWorkerMirroredStrategy` reads the same variable. Every worker
 the same `simplenn train` command with the same cluster; only the task index differs.
 Worker 0 is the chief: it writes the run directory, the others train alongside it.
 Mistakes here are reported at once, as one line, before TensorFlow loads.
+
+TensorFlow's gRPC server for a worker listens on every interface of the machine at the
+worker's port, whatever host TF_CONFIG names, and answers without authentication; the
+strategy offers no way to bind it to one address. `grpc_exposure` says so when training
+starts, with the firewall rule that closes the port to all but the other workers.
+While a worker waits for its peers inside TensorFlow, Python cannot run its signal
+handlers, and TensorFlow takes SIGTERM for its own preemption notice: `wait_for_peers`
+waits in Python first, naming whom it waits for, and any signal ends it at once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
+import signal
 import socket
+import sys
+import threading
+import time
 from dataclasses import dataclass
 
 from simplenn.config import Config
@@ -81,7 +94,8 @@ def _workers(cluster) -> tuple[str, ...]:
                             "only: list every machine under \"worker\", the chief first")
     for address in cluster["worker"]:
         host, _, port = address.rpartition(":") if isinstance(address, str) else ("", "", "")
-        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        # isascii: str.isdigit and int() also take full-width and other scripts' digits, which TensorFlow does not
+        if not host or not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536:
             raise SimplennError(f"{VARIABLE} worker address {address!r} is not host:port, e.g. \"10.0.0.1:12345\"")
     if len(set(cluster["worker"])) < len(cluster["worker"]):
         raise SimplennError(f"{VARIABLE} lists a worker address twice; give each worker its own host:port")
@@ -120,6 +134,45 @@ def require_free_port(cluster: Cluster) -> None:
                                 f"{VARIABLE}") from None
 
 
+class StoppedWaiting(SimplennError):
+    """SIGINT or SIGTERM while this worker waited for the others: the shell's 128 + the signal's number."""
+
+    def __init__(self, number: int, waiting_for: str):
+        super().__init__(f"stopped by {signal.Signals(number).name} while waiting for {waiting_for} to start; "
+                         "nothing was trained")
+        self.exit_status = 128 + number
+
+
+def wait_for_peers(cluster: Cluster, poll_s: float = 0.5) -> None:
+    """Wait, in Python, until every other worker's port accepts connections; `StoppedWaiting` on a signal.
+
+    Once inside TensorFlow, a worker waits for its peers where no signal handler runs (see
+    `stoppable_wait`), so the waiting happens here first. This worker listens on its own port
+    meanwhile, so that the others see it waiting too; TensorFlow's server takes the port after.
+    """
+    port = int(cluster.address.rpartition(":")[2])
+    missing = unreachable(cluster, cluster.peers(), timeout_s=1.0)
+    if not missing:
+        return
+    waiting_for = ", ".join(cluster.name(i) for i in missing)
+    print(f"simplenn: waiting for {waiting_for} to start (Ctrl-C or SIGTERM stops)", file=sys.stderr, flush=True)
+
+    def stop(number, frame):
+        raise StoppedWaiting(number, ", ".join(cluster.name(i) for i in missing))
+
+    on_main_thread = threading.current_thread() is threading.main_thread()
+    previous = {n: signal.signal(n, stop) for n in (signal.SIGINT, signal.SIGTERM)} if on_main_thread else {}
+    try:
+        with socket.create_server(("", port), reuse_port=False) as placeholder:
+            placeholder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            while missing:
+                time.sleep(poll_s)
+                missing = unreachable(cluster, missing, timeout_s=1.0)
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
 def unreachable(cluster: Cluster, indices, timeout_s: float = 2.0) -> list[int]:
     """Those of the workers `indices` that accept no connection now: stopped, or their machine unreachable."""
     lost = []
@@ -142,3 +195,37 @@ def free_loopback_ports(n: int) -> list[int]:
     finally:
         for s in sockets:
             s.close()
+
+
+def grpc_exposure(cluster: Cluster) -> str:
+    """The warning that this worker's gRPC server answers on every interface, and the firewall rule against it."""
+    port = cluster.address.rpartition(":")[2]
+    peers = " ".join(cluster.workers[i].rpartition(":")[0].strip("[]") for i in cluster.peers()) or "none"
+    return (f"TensorFlow's gRPC server for this worker listens on port {port} of every interface, not only on "
+            f"{cluster.address.rpartition(':')[0]}, and answers anyone who reaches it; TensorFlow cannot bind it to "
+            f"one address, so allow port {port} only from the other workers ({peers}), e.g. with "
+            f"`iptables -A INPUT -p tcp --dport {port} -s PEER -j ACCEPT` for each and "
+            f"`iptables -A INPUT -p tcp --dport {port} -j DROP`")
+
+
+@contextlib.contextmanager
+def stoppable_wait(waiting_for: str, say: bool = True):
+    """While entered, SIGINT and SIGTERM end the process at once, by their default action.
+
+    TensorFlow waits for the other workers inside C++ holding Python's lock, where no
+    Python signal handler (nor any other Python thread) runs, so a worker whose peers never
+    come would ignore both signals. The kernel's default action needs no Python: the shell
+    then reports 130 or 143. `say`: first print which workers this one waits for, since
+    nothing can be printed once the signal comes.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    if say:
+        print(f"simplenn: waiting for {waiting_for} to start (Ctrl-C or SIGTERM stops)", file=sys.stderr, flush=True)
+    previous = {number: signal.signal(number, signal.SIG_DFL) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)

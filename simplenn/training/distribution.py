@@ -45,6 +45,7 @@ from __future__ import annotations
 import contextlib
 import re
 import shutil
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -52,11 +53,18 @@ from typing import Callable
 from simplenn.machine.quiet_tensorflow import tf
 
 from simplenn.training.checkpoints import CHECKPOINT_NAME, CheckpointStore
-from simplenn.training.cluster import Cluster, require_free_port, unreachable
+from simplenn.training.cluster import (
+    Cluster,
+    grpc_exposure,
+    require_free_port,
+    stoppable_wait,
+    unreachable,
+    wait_for_peers,
+)
 from simplenn.config import Config
 from simplenn.training.data import Split
-from simplenn.errors import SimplennError
-from simplenn.training.trainer import Trainer
+from simplenn.errors import SimplennError, SimplennWarning
+from simplenn.training.trainer import Trainer, tape_gradients
 
 # How TensorFlow reports a collective that lost a worker: refused, timed out, or aborted
 # by the coordination service once the worker's heartbeats stopped.
@@ -137,8 +145,11 @@ def mirrored(devices: tuple[str, ...]) -> Placement:
 
 def _multiworker(cluster: Cluster) -> Placement:
     require_free_port(cluster)
+    warnings.warn(SimplennWarning(grpc_exposure(cluster)), stacklevel=2)
+    wait_for_peers(cluster)  # here signals still stop the wait; inside TensorFlow they would not
     try:
-        strategy = tf.distribute.MultiWorkerMirroredStrategy()
+        with stoppable_wait(", ".join(cluster.name(i) for i in cluster.peers()), say=False):
+            strategy = tf.distribute.MultiWorkerMirroredStrategy()
     except (RuntimeError, ValueError) as error:  # "Collective ops must be configured at program startup"
         raise SimplennError(
             f"--strategy multiworker must start before TensorFlow does, but this process has run TensorFlow "
@@ -201,7 +212,8 @@ class DistributedTrainer(Trainer):
         if self.placement.cluster is None:
             return  # one process: one restore
         step = float(self.global_step)
-        with self._naming_lost_workers():
+        cluster = self.placement.cluster
+        with self._naming_lost_workers(), stoppable_wait(", ".join(cluster.name(i) for i in cluster.peers()), say=False):
             sums = self._sum_over_replicas(tf.constant([step, step * step], tf.float64))
         # A worker that has the sums may stop before its last message of the all-reduce has
         # reached the others, which would then see it lost. A second all-reduce is a barrier:

@@ -59,7 +59,11 @@ XLA_MIN_MACS = 1e11
 
 
 class TrainingDiverged(SimplennError):
-    """The loss became NaN or infinite."""
+    """The loss became NaN or infinite: the message, the config and the epoch it happened in."""
+
+    def __init__(self, message: str, config: Config | None = None, epoch: int | None = None):
+        super().__init__(message)
+        self.config, self.epoch = config, epoch
 
 
 def expected_macs(config: Config, n_train: int) -> float:
@@ -351,10 +355,24 @@ def overflow_causes(config: Config) -> list[tuple[str, str]]:
     return causes
 
 
-def divergence_message(config: Config, epoch: int) -> str:
-    """Why a loss goes to NaN or infinity, in the terms of this config."""
-    causes = [f"{cause} (try {fix})" for cause, fix in overflow_causes(config)]
+def divergence_message(config: Config, epoch: int, as_parameters: bool = False) -> str:
+    """Why a loss goes to NaN or infinity, in the terms of this config: the CLI's flags, or
+    with `as_parameters` the estimator's (`lr=0.1` for `--lr 0.1`)."""
+    causes = [f"{cause} (try {as_parameter(fix) if as_parameters else fix})" for cause, fix in overflow_causes(config)]
     return f"loss became NaN or infinite in epoch {epoch}; likely causes: " + "; ".join(causes)
+
+
+def as_parameter(flag: str) -> str:
+    """A CLI fix in a Python caller's terms: "--lr 0.01" -> "lr=0.01", "--scale-inputs" -> "scale_inputs=True"."""
+    name, _, value = flag.removeprefix("--").partition(" ")
+    name = name.replace("-", "_")
+    if not value:
+        return f"{name}=True"
+    try:
+        float(value)
+    except ValueError:
+        return f"{name}={value!r}"
+    return f"{name}={value}"
 
 
 def chunk_steps(config: Config, steps_per_epoch: int, live_progress: bool, chunks_per_epoch: int = 1) -> int:
@@ -436,7 +454,7 @@ def _fit_epoch(trainer: Trainer, train: Split, validation: Split | None, chunk: 
         if config.stop_on_nan and not (math.isfinite(loss) and trainer.weights_are_finite()):
             # The weights are checked as well: the chunk's last update can overflow them
             # while the loss it started from was finite, and on_chunk may checkpoint them.
-            raise TrainingDiverged(divergence_message(config, epoch))
+            raise TrainingDiverged(divergence_message(config, epoch), config, epoch)
         if not math.isfinite(loss) and not warned_overflow:
             causes = " and ".join(cause for cause, _ in overflow_causes(config))
             if progress:

@@ -1,0 +1,224 @@
+"""The adversarial suite, round 3: a live `simplenn serve` against hostile clients.
+
+One server process, started as a user starts it, meets in turn: requests for other
+`Host` names (DNS rebinding), a header of hundreds of mebibytes, 300 clients that send
+their headers a line at a time and never finish, 100 clients sending 20 requests each,
+and six concurrent uploads of small PNGs that declare tens of megapixels of 16-bit RGBA.
+Every client gets a 4xx with a JSON error or its answer, the server's memory stays
+bounded (read from /proc), and Ctrl-C ends it with status 130 and one line.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+import zlib
+from pathlib import Path
+
+import pytest
+
+from cli_messages import error_message
+
+from simplenn.cli import main
+from simplenn.serving import server as serving
+
+ROOT = Path(__file__).resolve().parents[1]
+ENV = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="3", MPLBACKEND="Agg")
+SMALL = ["--dataset", "digits", "--layers", "64,16,10", "--epochs", "1", "--no-xla", "--quiet"]
+MIB = 2**20
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Path:
+    run_dir = tmp_path_factory.mktemp("served") / "run"
+    assert main(["train", *SMALL, "--run-dir", str(run_dir)]) == 0
+    return run_dir
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Server:
+    """`simplenn serve RUN --port P --allowed-hosts mybox.lan` in a subprocess, and what it uses."""
+
+    def __init__(self, run_dir: Path, *flags: str, address: str = "127.0.0.1"):
+        self.port = free_port()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "simplenn.cli", "serve", str(run_dir), "--port", str(self.port), *flags],
+            env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.first_line = self.process.stdout.readline()
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection((address, self.port), timeout=1).close()
+                return
+            except OSError:
+                assert self.process.poll() is None, self.process.stderr.read()
+                time.sleep(0.1)
+        raise AssertionError("the server did not start listening within 120 s")
+
+    def memory_mib(self, field: str = "VmRSS") -> int:
+        """The server's resident memory now (VmRSS) or at its peak so far (VmHWM), in MiB."""
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) // 1024
+        raise AssertionError(f"no {field} in /proc")
+
+    def request(self, path: str, host: str | None = None, method: str = "GET", body: bytes | None = None):
+        """(status, parsed JSON or None) of one request with `host` as its Host header."""
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        connection.putrequest(method, path, skip_host=True)
+        connection.putheader("Host", f"127.0.0.1:{self.port}" if host is None else host)
+        if body is not None:
+            connection.putheader("Content-Length", str(len(body)))
+        connection.endheaders(body)
+        response = connection.getresponse()
+        data = response.read()
+        connection.close()
+        is_json = response.getheader("content-type", "").startswith("application/json")
+        return response.status, json.loads(data) if is_json else None
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+@pytest.fixture
+def server(trained):
+    started = Server(trained, "--allowed-hosts", "mybox.lan")
+    yield started
+    started.stop()
+
+
+def png_declaring(width: int, height: int) -> bytes:
+    """A valid PNG of `width` x `height` 16-bit RGBA pixels, all transparent: small on disk, huge decoded."""
+    packer, row = zlib.compressobj(9), b"\0" * (1 + 8 * width)
+    data = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+
+    def chunk(kind: bytes, content: bytes) -> bytes:
+        return struct.pack(">I", len(content)) + kind + content + struct.pack(">I", zlib.crc32(kind + content))
+
+    header = struct.pack(">IIBBBBB", width, height, 16, 6, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
+
+
+def all_at_once(count: int, call) -> list:
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(call())) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def test_only_the_hosts_it_was_started_for_are_answered(server):
+    for host in (f"127.0.0.1:{server.port}", f"localhost:{server.port}", "LOCALHOST", f"[::1]:{server.port}",
+                 "mybox.lan:8000"):
+        assert server.request("/healthz", host) == (200, {"status": "ok"}), host
+    for host in ("evil.example", f"evil.example:{server.port}", "127.0.0.1.evil.example", "", "mybox.lan.evil.example"):
+        status, answer = server.request(f"/v1/models/{serving.MODEL_NAME}/metadata", host)
+        assert status == 421 and answer["error"].startswith(f"Host {host!r} is not served here"), host
+        assert "run_dir" not in json.dumps(answer)
+
+
+def test_slow_oversized_and_flooding_clients_are_cut_off_and_the_rest_answered(server):
+    start = server.memory_mib()
+    # One header of 300 MiB: refused once it passes MAX_HEADER_BYTES, memory untouched.
+    big = socket.create_connection(("127.0.0.1", server.port))
+    big.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ")
+    with pytest.raises(OSError):  # the server answers 400 and closes long before 300 MiB are sent
+        for _ in range(300):
+            big.sendall(b"a" * MIB)
+    big.settimeout(10)
+    answer = big.recv(4096)
+    big.close()
+    assert answer.startswith(b"HTTP/1.1 400") and b"headers are longer than 16,384 bytes" in answer
+    assert server.memory_mib() - start < 50
+
+    # 300 clients that never finish their headers: the others are still answered, and they are cut off.
+    slow = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(300)]
+    for client in slow:
+        client.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+    assert {server.request("/healthz")[0] for _ in range(20)} == {200}
+    time.sleep(serving.HEADER_TIMEOUT_S + 1.5)
+    for client in slow:
+        client.settimeout(5)
+        assert client.recv(1) == b""  # closed by the server
+        client.close()
+
+    # A large body sent with its headers in one write is a body, not a header: answered.
+    instances = json.dumps({"instances": [[0.0] * 64] * 1000}).encode()
+    status, answer = server.request(f"/v1/models/{serving.MODEL_NAME}:predict", method="POST", body=instances)
+    assert status == 200 and len(answer["predictions"]) == 1000
+
+    # 100 clients, 20 requests each, all at once: every one answered.
+    statuses = all_at_once(100, lambda: [server.request("/healthz")[0] for _ in range(20)])
+    assert sum(statuses, []) == [200] * 2000
+
+    # Six uploads at once of a 390 KB PNG declaring 50 megapixels: refused from the header, nothing decoded.
+    bomb = png_declaring(8000, 6250)
+    peak = server.memory_mib("VmHWM")
+    answers = all_at_once(6, lambda: server.request("/api/image", method="POST", body=bomb))
+    assert answers == [(400, {"error": f"the image is 8000x6250, more than the {serving.MAX_UPLOAD_PIXELS:,} pixels "
+                                       "this server decodes; send a smaller image"})] * 6
+    assert server.memory_mib("VmHWM") - peak < 50
+
+    # Six at once just under the bound: decoded MAX_DECODES at a time, the memory handed back after.
+    largest = png_declaring(6000, 4000)
+    before = server.memory_mib()
+    answers = all_at_once(6, lambda: server.request("/api/image", method="POST", body=largest))
+    assert [status for status, _ in answers] == [400] * 6 and all("found no ink" in a["error"] for _, a in answers)
+    assert server.memory_mib("VmHWM") - before < 1200  # two decodes of 24 M pixels; six at once took 5.5 GB
+    assert server.memory_mib() - before < 300
+
+    # Ctrl-C: status 130 and one line, no traceback, no library warnings.
+    server.process.send_signal(signal.SIGINT)
+    assert server.process.wait(30) == 130
+    assert server.process.stderr.read() == "simplenn: interrupted\n"
+
+
+def test_host_values_are_checked_with_the_right_words(trained, capsys):
+    cases = [
+        ("", "--host is empty; give an address such as 127.0.0.1 (this machine only) or 0.0.0.0 (every interface)"),
+        ("no.such.host.invalid", "--host 'no.such.host.invalid' is not an address or a name this machine resolves "
+                                 "(Name or service not known); give an address such as 127.0.0.1 or 0.0.0.0"),
+    ]
+    for host, message in cases:
+        assert main(["serve", str(trained), "--host", host]) == 2
+        assert error_message(capsys.readouterr().err) == message
+    assert serving.check_host("127.0.0.2") == ("127.0.0.2", True)  # all of 127.0.0.0/8 is this machine
+    assert serving.check_host("::1") == ("::1", True)
+    assert serving.check_host("0.0.0.0") == ("0.0.0.0", False)
+
+
+def test_a_loopback_host_other_than_127_0_0_1_is_not_warned_as_public(trained):
+    server = Server(trained, "--host", "127.0.0.2", address="127.0.0.2")
+    try:
+        assert server.first_line.startswith("serving ") and "warning" not in server.first_line
+        server.process.send_signal(signal.SIGTERM)
+        assert server.process.wait(30) == 143
+        assert server.process.stderr.read() == "simplenn: terminated\n"
+    finally:
+        server.stop()
+
+
+def test_an_image_in_pillows_warning_range_is_refused_in_a_line_without_a_warning():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # Pillow's DecompressionBombWarning would fail the test
+        with pytest.raises(serving.RequestError, match="the image is 10000x10000, more than the 24,000,000 pixels"):
+            serving.require_decodable(png_declaring(10_000, 10_000))
