@@ -139,7 +139,7 @@ class Watcher:
     def send_progress(self, trainer) -> None:
         """The running figures of the epoch and `diagnose.measure`'s on the weights as they are now."""
         from simplenn.explain.diagnose import measure, update_ratio
-        from simplenn.runs.loaded_run import scores_from_logits
+        from simplenn.nn.network import class_scores
 
         config = trainer.config
         state = measure(trainer, self.batch, self.sample)
@@ -151,7 +151,7 @@ class Watcher:
         steps = step - self.previous_step
         self.previous_weights, self.previous_step = weights, step
         logits = trainer.forward(self.test.X).numpy()  # (TEST_IMAGES, K)
-        scores = scores_from_logits(logits, config.loss)
+        scores = class_scores(logits, config.loss).numpy()
         predicted = np.argmax(logits, axis=1)
         loss, accuracy = trainer.epoch_statistics()
         # epoch_statistics is of the epoch so far; at its end step_in_epoch == steps_per_epoch
