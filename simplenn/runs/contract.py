@@ -26,14 +26,17 @@ Runs recorded before data.json held the contract get the one their config implie
 from __future__ import annotations
 
 import hashlib
+import json
 import math
+import os
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 from simplenn.errors import SimplennError
-from simplenn.machine.file_safety import sha256_of
+from simplenn.machine.file_safety import check_input, sha256_of
 from simplenn.training.data import scale_inputs
 
 KINDS = ("image", "features")
@@ -47,6 +50,8 @@ PIXEL_RANGE = (0.0, 255.0)
 SCALE_FACTOR = 20.0
 # Catalogue datasets and the recipe their images were made by; kmnist and EMNIST follow MNIST's.
 CATALOGUE_RECIPES = {"digits": "digits", "fashion-mnist": "fashion-mnist"}
+MAX_SIDE = 2**24  # data.json's shape: larger is a damaged file (a row of 16 M features, a 16 M-pixel side)
+MISSING = object()  # a field absent from data.json
 
 
 @dataclass(frozen=True)
@@ -87,20 +92,37 @@ class InputContract:
 
     @classmethod
     def from_dict(cls, values: dict, where: str) -> "InputContract":
-        """The contract stored in data.json; `SimplennError` naming the field at fault."""
-        try:
-            contract = cls(kind=values["kind"], shape=tuple(int(n) for n in values["shape"]),
-                           scaling=values["scaling"], recipe=values["recipe"], source=dict(values["source"]),
-                           value_range=tuple(float(v) for v in values["value_range"]),
-                           rms=None if values.get("rms") is None else float(values["rms"]))
-        except (KeyError, TypeError, ValueError) as error:
-            raise SimplennError(f"cannot read {where}: the input contract lacks or mangles {error}; "
-                                "the file was changed after training") from None
+        """The contract stored in data.json, each field checked; `SimplennError` naming the field at fault."""
+        def refuse(field: str, expected: str, found) -> SimplennError:
+            shown = json.dumps(found, default=str)[:60] if found is not MISSING else "nothing"
+            return SimplennError(f"cannot read {where}: field input.{field} must be {expected}, found {shown}; "
+                                 "the file was changed after training")
+
+        if not isinstance(values, dict):
+            raise refuse("", "a JSON object", values)
         for name, allowed in (("kind", KINDS), ("scaling", SCALINGS), ("recipe", RECIPES)):
-            if getattr(contract, name) not in allowed:
-                raise SimplennError(f"cannot read {where}: input {name} {getattr(contract, name)!r} is not one of "
-                                    f"{', '.join(allowed)}; the file was changed after training")
-        return contract
+            if values.get(name, MISSING) not in allowed:
+                raise refuse(name, f"one of {', '.join(allowed)}", values.get(name, MISSING))
+        kind, shape = values["kind"], values.get("shape", MISSING)
+        sides = 2 if kind == "image" else 1
+        if not (isinstance(shape, list) and len(shape) == sides and all(_whole(n, 1, MAX_SIDE) for n in shape)):
+            raise refuse("shape", f"{'[height, width]' if sides == 2 else '[features]'} for kind {kind}, whole numbers "
+                         f"from 1 to {MAX_SIDE:,}", shape)
+        if (values["recipe"] == "none") != (kind == "features"):
+            raise refuse("recipe", "none for rows of features, an image recipe for images", values["recipe"])
+        source = values.get("source", MISSING)
+        if not (isinstance(source, dict) and (_source_name(source) or _source_path(source))):
+            raise refuse("source", '{"name": DATASET} or {"path": PATH, "sha256": 64 hex digits or null}', source)
+        value_range = values.get("value_range", list(PIXEL_RANGE))
+        if not (isinstance(value_range, list) and len(value_range) == 2 and all(_finite(v) for v in value_range)
+                and value_range[0] <= value_range[1]):
+            raise refuse("value_range", "[low, high], finite numbers, low <= high", value_range)
+        rms = values.get("rms")
+        if rms is not None and not (_finite(rms) and rms >= 0):
+            raise refuse("rms", "null or a finite number >= 0", rms)
+        return cls(kind=kind, shape=tuple(shape), scaling=values["scaling"], recipe=values["recipe"],
+                   source=dict(source), value_range=tuple(float(v) for v in value_range),
+                   rms=None if rms is None else float(rms))
 
     # The one rule for every input: checked, then scaled as training scaled it.
 
@@ -168,6 +190,24 @@ class InputContract:
             )
 
 
+def _whole(value, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def _finite(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _source_name(source: dict) -> bool:
+    return set(source) == {"name"} and isinstance(source["name"], str)
+
+
+def _source_path(source: dict) -> bool:
+    digest = source.get("sha256")
+    return (set(source) <= {"path", "sha256"} and isinstance(source.get("path"), str) and source["path"] != ""
+            and (digest is None or (isinstance(digest, str) and re.fullmatch(r"[0-9a-f]{64}", digest) is not None)))
+
+
 def recipe_for(dataset: str, catalogue: bool, kind: str) -> str:
     """The recipe a run's images were made by: its catalogue dataset's, else "resize" (images
     read from files are greyed and resized), "none" for rows of features."""
@@ -211,14 +251,29 @@ def implied_contract(config, image_shape: tuple[int, int]) -> InputContract:
 
 
 def dataset_sha256(path: Path) -> str:
-    """The sha256 of a dataset file, or of a folder: of each file's relative path and sha256, in name order."""
+    """The sha256 of a dataset file, or of a folder: of each file's relative path and sha256, in name order.
+
+    A folder's hidden files are skipped and links to folders are not followed, as `Path.rglob`
+    does; `SimplennError` names a file that cannot be read.
+    """
     path = Path(path)
-    if path.is_file():
-        return sha256_of(path)
-    digest = hashlib.sha256()
-    for file in sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")):
-        digest.update(f"{file.relative_to(path).as_posix()}\0{sha256_of(file)}\n".encode())
-    return digest.hexdigest()
+    try:
+        if path.is_file():
+            return sha256_of(check_input(path))
+        files = []
+        for inner, folders, names in os.walk(path, onerror=_raise):  # os.walk does not follow links into folders
+            files += [Path(inner) / name for name in names if not name.startswith(".") and (Path(inner) / name).is_file()]
+        digest = hashlib.sha256()
+        for file in sorted(files):
+            digest.update(f"{file.relative_to(path).as_posix()}\0{sha256_of(file)}\n".encode())
+        return digest.hexdigest()
+    except OSError as error:
+        raise SimplennError(f"cannot read {error.filename or path}: {error.strerror or error}; "
+                            "give the folder or file the run trained on") from None
+
+
+def _raise(error: OSError) -> None:
+    raise error
 
 
 def run_dataset(contract: InputContract, given: str | None = None) -> str:
@@ -228,8 +283,13 @@ def run_dataset(contract: InputContract, given: str | None = None) -> str:
     run recorded. Without it, the recorded absolute path is used, from any folder.
     `SimplennError` names where it looked, or the hash that differs.
     """
+    from simplenn.datasets import DATASET_NAMES, check_dataset_name
+
     source = contract.source
     if "name" in source:
+        if source["name"] not in DATASET_NAMES:
+            raise SimplennError(f"the run's data.json names the dataset {source['name']!r}, which is not one simplenn "
+                                f"knows ({', '.join(DATASET_NAMES)}); give the run's data with --dataset")
         if given is not None and given != source["name"]:
             raise SimplennError(f"the run trained on the catalogue dataset {source['name']}, not {given}; "
                                 f"drop --dataset, or evaluate on {given} with `simplenn evaluate RUN --dataset {given}`")
@@ -238,6 +298,7 @@ def run_dataset(contract: InputContract, given: str | None = None) -> str:
     if not path.exists():
         hint = "give its new place with --dataset" if given is None else "check the path"
         raise SimplennError(f"the run's dataset is not at {path.resolve()}; {hint}")
+    check_dataset_name(str(path))  # a folder or a regular file, before any byte is hashed
     recorded = source.get("sha256")
     if recorded is not None and dataset_sha256(path) != recorded:
         raise SimplennError(f"{path.resolve()} is not the data the run trained on (its sha256 differs from the "
