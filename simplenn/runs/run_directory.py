@@ -85,6 +85,7 @@ class RunDirectory:
         Called before the data is loaded, so that a mistake costs no time; `create` makes
         the folder only once the run is ready to start.
         """
+        self.require_not_link()
         if self.path.exists() and not self.path.is_dir():
             raise SimplennError(f"run directory {self.path} is a file; choose another --run-dir")
         existing = self.path
@@ -120,6 +121,12 @@ class RunDirectory:
         self.require_own_files()
         return self
 
+    def require_not_link(self) -> None:
+        """Refuse a run directory that is itself a link: its files would be written in the folder it points to."""
+        if self.path.is_symlink():
+            raise SimplennError(f"run directory {self.path} is a link to {os.readlink(self.path)}; simplenn does not "
+                                "write through links, so give the folder itself as --run-dir")
+
     def require_own_files(self) -> None:
         """Refuse a run directory whose files simplenn would write through or mistake.
 
@@ -128,6 +135,7 @@ class RunDirectory:
         its folders must be folders, and the checkpoints and TensorBoard files must not be
         links either.
         """
+        self.require_not_link()
         where = f"run directory {self.path}"
         require_no_links(self.path, RUN_FILES + RUN_FOLDERS, what=where)
         for name in RUN_FOLDERS:
