@@ -72,6 +72,7 @@ that rule), so a change belongs in the lowest layer that can hold it.
     serving/                   using a trained network
         prediction.py          `simplenn predict`: a run's classes for new images
         export.py              SavedModel and TFLite
+        http_limits.py         what `serve` and `lab` both refuse: other Hosts, slow or large requests, a bad --host
         server.py              `simplenn serve`: the REST API and the draw page (static/)
         lab.py                 `simplenn lab`: switch the post's mistakes and watch a run train (static/)
         lab_run.py             one lab run in its own process, sending what it measures as it trains

@@ -104,8 +104,8 @@ def test_only_this_servers_names_are_answered(lab):
     assert lab.get("/api/state", headers={"host": "localhost:8000"}).status_code == 200
     assert lab.get("/api/state", headers={"host": "[::1]:8000"}).status_code == 200
     refused = lab.get("/api/state", headers={"host": "attacker.example:8000"})
-    assert refused.status_code == 400
-    assert "is not a name of this server" in refused.json()["error"]
+    assert refused.status_code == 421
+    assert "is not served here" in refused.json()["error"]
 
 
 def test_runs_and_reports_are_found_only_in_the_runs_folder(lab):
@@ -214,9 +214,8 @@ def test_a_restarted_lab_lists_the_runs_it_finds(lab):
 
 def test_the_memory_a_run_needs_is_checked_before_it_starts(tmp_path):
     with TestClient(create_app(Lab(tmp_path / "runs", max_memory="64K")), base_url=BASE) as client:
-        assert client.post("/api/train", json={"config": setup()["presets"]["fixed"]}).status_code == 202
-        failed = events_until(client, lambda e: e["type"] in ENDS)[-1]
-        assert failed["type"] == "failed"
-        assert "more than the limit of 64.0 KiB (--max-memory 64K)" in failed["error"]
-        wait_idle(client)
+        refused = client.post("/api/train", json={"config": setup()["presets"]["fixed"]})
+        assert refused.status_code == 400  # the network alone is over the limit: refused before a process starts
+        assert "more than the limit of 64.0 KiB (--max-memory 64K)" in refused.json()["error"]
+        assert not client.get("/api/state").json()["training"]
         assert client.get("/api/runs").json() == {"runs": []}  # nothing was written

@@ -18,8 +18,10 @@ resumable folder. Every figure the page shows is computed by that process, with
 `diagnose.measure` and `run_checks`, and the page only draws it.
 
 One run at a time: a second Train gets 409 and `{"error": ...}`; a config that `Config`
-refuses gets 400 and `Config`'s own one-line message; requests whose Host header is not
-a name of this server get 400 (a page elsewhere cannot reach the lab by DNS rebinding).
+refuses gets 400 and `Config`'s own one-line message. The lab has `simplenn serve`'s limits
+(`http_limits.py`): requests whose Host header is not a name of this server get 421 (a
+page elsewhere cannot reach the lab by DNS rebinding); headers are bounded in size and
+time, bodies in size and time; --host is checked; Ctrl-C exits 130.
 """
 
 from __future__ import annotations
@@ -50,9 +52,13 @@ from simplenn.datasets.manage import list_datasets
 from simplenn.errors import SimplennError
 from simplenn.explain.ablate import STEPS
 from simplenn.explain.diagnose import DEAD_FRACTION, HEALTHY_GRADIENT_NORM, HEALTHY_UPDATE_RATIO, LOGIT_OVERFLOW
+from simplenn.machine.file_safety import file_kind
+from simplenn.machine.memory import MemoryLimit, network_bytes
 from simplenn.runs.run_directory import RunDirectory
+from simplenn.serving.http_limits import (HostCheck, RequestError, answered_names, check_listen, read_body, run_server,
+                                          url_of)
 
-LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
+MAX_CONNECTIONS = 100  # open at once, event streams included; the rest are answered 503
 MAX_BODY_BYTES = 64 * 2**10  # a config is a few hundred bytes
 RUNS_LISTED = 40  # newest runs the page can overlay and link to
 STOP_WAIT_S = 120.0  # on shutdown, how long a stopping run may take to write its checkpoint
@@ -138,14 +144,6 @@ CONTROLLED = ("dataset", "layers", "lr", "epochs", "stop_on_nan", "jit_compile",
               *(name for _, fields in STEPS for name in fields))
 
 
-class RequestError(Exception):
-    """A client's mistake: answered with `status` and `{"error": message}`."""
-
-    def __init__(self, message: str, status: int = 400):
-        super().__init__(message)
-        self.status = status
-
-
 def lab_config(fields: dict) -> Config:
     """The `Config` a page's controls give: the post's preset with `fields` changed.
 
@@ -202,7 +200,7 @@ class EventLog:
     def position_after(self, last_id: str | None) -> tuple[int, int]:
         """(generation, index of the next event) for a client whose last event was `last_id`."""
         parts = (last_id or "").split(".")
-        if len(parts) == 3 and parts[:2] == [self.token, str(self.generation)] and parts[2].isdigit():
+        if len(parts) == 3 and parts[:2] == [self.token, str(self.generation)] and re.fullmatch(r"[0-9]{1,9}", parts[2]):
             return self.generation, int(parts[2]) + 1
         return self.generation, 0
 
@@ -321,8 +319,14 @@ class Lab:
         try:
             config = lab_config(fields)
             check_dataset_name(config.dataset)
+            # The weights alone, before a process is given the job: a network too large for the limit is refused here.
+            MemoryLimit.of(self.max_memory).require({"the network": network_bytes(config.layers)}, "this network")
         except SimplennError as error:
             raise RequestError(str(error)) from None
+        offered = lab_datasets()
+        if config.dataset not in offered:  # a path would let whoever reaches the page read any file as data
+            raise RequestError(f"the lab trains on the datasets it offers ({', '.join(offered) or 'none ready'}), not "
+                               f"{config.dataset[:80]!r}; train on your own files with `simplenn train --dataset PATH`")
         run_dir = self.runs_dir / run_name(config, self.runs_dir)
         try:
             RunDirectory(run_dir).check_new()
@@ -410,6 +414,11 @@ def _finite(value: float) -> float | None:
     return value if value == value and abs(value) != float("inf") else None
 
 
+def lab_datasets() -> list[str]:
+    """The catalogue datasets ready on this machine, digits first: all the lab trains on."""
+    return sorted((state.spec.name for state in list_datasets() if state.ready), key=lambda name: name != "digits")
+
+
 def setup() -> dict:
     """What the page builds its controls from: each switch with its two values and its explanation."""
     switches = []
@@ -424,18 +433,17 @@ def setup() -> dict:
     presets = {name: {field: list(value[1:-1]) if field == "layers" else value
                       for field, value in config.to_dict().items() if field in CONTROLLED}
                for name, config in (("blog", BLOG), ("fixed", FIXED))}
-    datasets = [state.spec.name for state in list_datasets() if state.ready]
-    datasets.sort(key=lambda name: name != "digits")
+    datasets = lab_datasets()
     # Where `diagnose` draws the line between healthy and not: the page colours a bar red beyond it.
     limits = {"dead_fraction": DEAD_FRACTION, "gradient_norm": HEALTHY_GRADIENT_NORM,
               "update_ratio": HEALTHY_UPDATE_RATIO, "logit_overflow": LOGIT_OVERFLOW}
     return {"switches": switches, "knobs": knobs, "presets": presets, "datasets": datasets, "limits": limits}
 
 
-def create_app(lab: Lab, host: str = "127.0.0.1") -> Starlette:
-    """The lab's Starlette app; `host` is the address it listens on, a name its Host header may give."""
+def create_app(lab: Lab, host: str = "127.0.0.1", allowed_hosts: tuple[str, ...] = ()) -> HostCheck:
+    """The lab's Starlette app, answering requests whose Host names the loopback names, `host` (the
+    address it listens on) or `allowed_hosts`."""
     page = resources.files("simplenn.serving").joinpath("static/lab.html").read_text(encoding="utf-8")
-    allowed_hosts = {*LOOPBACK_HOSTS, host}
     setup_answer = setup()
 
     async def index(request: Request):
@@ -496,7 +504,9 @@ def create_app(lab: Lab, host: str = "127.0.0.1") -> Starlette:
         if not (path / "summary.json").is_file():
             raise RequestError(f"{path.name} has not finished; its report is written once it has", 409)
         out = path / ("report.html" if lang == "en" else "report.ko.html")
-        if not out.is_file():
+        if file_kind(out) is not None:  # a link planted in the run folder would serve any file of the machine
+            raise RequestError(f"{path.name}/{out.name} is {file_kind(out)}, not a file simplenn wrote; remove it", 409)
+        if not out.exists():
             await run_in_threadpool(write_report, path, out, lang)
         return FileResponse(out, media_type="text/html")
 
@@ -534,33 +544,12 @@ def create_app(lab: Lab, host: str = "127.0.0.1") -> Starlette:
     app = Starlette(routes=routes, exception_handlers={
         RequestError: request_error, 404: not_found, 405: not_found, Exception: server_error,
     }, lifespan=lifespan)
-    return HostCheck(app, allowed_hosts)
-
-
-class HostCheck:
-    """ASGI middleware: 400 and `{"error": ...}` unless the Host header names this server."""
-
-    def __init__(self, app, allowed_hosts):
-        self.app = app
-        self.allowed = set(allowed_hosts)
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] in ("http", "websocket"):
-            host = dict(scope["headers"]).get(b"host", b"").decode("latin-1")
-            name = host[1:].partition("]")[0] if host.startswith("[") else host.rpartition(":")[0] or host
-            if name not in self.allowed:
-                response = JSONResponse({"error": f"Host {host[:60]!r} is not a name of this server; open it as "
-                                                  "http://127.0.0.1:PORT/ or http://localhost:PORT/"}, status_code=400)
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
+    return HostCheck(app, answered_names(host, allowed_hosts))
 
 
 async def read_json(request: Request) -> dict:
     """The request's JSON object body, or `RequestError`."""
-    body = await request.body()
-    if len(body) > MAX_BODY_BYTES:
-        raise RequestError(f"the body is larger than {MAX_BODY_BYTES:,} bytes", 413)
+    body = await read_body(request, MAX_BODY_BYTES, 'send {"config": {field: value, ...}}')
     try:
         value = json.loads(body or b"{}")
     except (ValueError, RecursionError):
@@ -579,24 +568,13 @@ def write_report(path: Path, out: Path, lang: str) -> None:
 
 
 def serve_lab(runs_dir: str | Path = "runs/lab", host: str = "127.0.0.1", port: int = 8000,
-              max_memory: str | None = None) -> None:
+              max_memory: str | None = None, allowed_hosts: tuple[str, ...] = ()) -> None:
     """Serve the lab with uvicorn until Ctrl-C; runs are written under `runs_dir`."""
-    import socket
-
-    import uvicorn
-
-    if not 0 < port < 2**16:
-        raise SimplennError(f"--port must be 1 to 65535, got {port}")
-    try:  # a port in use is the user's to fix: say so in one line, before uvicorn starts
-        with socket.create_server((host, port)):
-            pass
-    except OSError as error:
-        raise SimplennError(f"cannot listen on {host}:{port}: {error.strerror or error}; choose another --port") from None
     runs_dir = Path(runs_dir)
     if runs_dir.exists() and not runs_dir.is_dir():
         raise SimplennError(f"--runs-dir {runs_dir} is a file; choose a folder")
-    if host not in LOOPBACK_HOSTS:
+    if not check_listen(host, port):
         print(f"warning: listening on {host}: other machines can reach this server and start runs on it")
-    print(f"the lab is at http://{host}:{port}/ ; runs are written to {runs_dir} (Ctrl-C stops)", flush=True)
-    uvicorn.run(create_app(Lab(runs_dir, max_memory), host), host=host, port=port, log_level="warning",
-                limit_concurrency=100, timeout_keep_alive=5, timeout_graceful_shutdown=5)
+    print(f"the lab is at {url_of(host, port)} ; runs are written to {runs_dir} (Ctrl-C stops)", flush=True)
+    run_server(create_app(Lab(runs_dir, max_memory), host, allowed_hosts), host, port, MAX_CONNECTIONS,
+               log_level="warning", graceful_shutdown_s=5)
