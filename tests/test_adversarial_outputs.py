@@ -627,3 +627,11 @@ def test_a_run_directory_that_is_a_link_is_refused(mine, tmp_path, capsys):
         f"run directory {tmp_path}/linked is a link to {mine}; simplenn does not write through links, so give the "
         "folder itself as --run-dir")
     assert snapshot(mine) == before
+
+
+def test_a_csv_of_other_rows_is_refused_for_predict_from_its_first_row(run, tmp_path, capsys):
+    wide = tmp_path / "wide.csv"
+    wide.write_text(",".join(["1"] * 5000) + "\n" + "x\n" * 100_000)  # the bad rows after it are never parsed
+    assert refused(["predict", run, wide], capsys) == (
+        f"{wide}: its first row holds 4,999 pixel values, but 64 are read per row; give rows of the run's inputs "
+        "(a label column may come first)")

@@ -162,7 +162,7 @@ def predict_table(run, images_path: str | Path) -> list[Prediction]:
     """A `Prediction` for each row of a CSV or `.npy` of the run's inputs (source "FILE row i")."""
     from simplenn.datasets import load_images
 
-    images = load_images(images_path, image_size=run.config.image_size)  # (n, h, w)
+    images = load_images(images_path, image_size=run.config.image_size, n_pixels=run.contract.n_features)  # (n, h, w)
     probabilities = run.predict_proba(images)  # (n, K); the run's contract checks the rows
     seen = images.reshape(len(images), *run.image_shape)
     return [Prediction(f"{images_path} row {i}", np.asarray(view), p, run.class_names)
