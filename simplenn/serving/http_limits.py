@@ -3,6 +3,7 @@ and `simplenn lab` share.
 
     Host           loopback names and the --host address, plus --allowed-hosts: a web page
                    cannot reach the API through a DNS name rebound to 127.0.0.1 (`HostCheck`, 421)
+    connections    `MAX_CONNECTIONS` open at once; past it uvicorn answers 503
     headers        at most `MAX_HEADER_BYTES` (larger -> 400), complete within
                    `HEADER_TIMEOUT_S` of connecting or of the previous answer, else the
                    connection is closed: slow-header clients cannot hold connections
@@ -34,6 +35,7 @@ MAX_HEADER_BYTES = 16 * 2**10  # a request line and headers; browsers send under
 HEADER_TIMEOUT_S = 5.0  # from connecting (or the previous answer) to the last header byte
 BODY_TIMEOUT_S = 10.0  # a client that sends its body slower than this is cut off
 KEEP_ALIVE_S = 5.0  # an idle connection is closed after this
+MAX_CONNECTIONS = 1000  # open at once, the lab's event streams included; the rest are answered 503
 
 
 class RequestError(Exception):
@@ -200,8 +202,7 @@ def url_of(host: str, port: int) -> str:
     return f"http://{f'[{host}]' if ':' in host else host}:{port}/"
 
 
-def run_server(app, host: str, port: int, max_connections: int, log_level: str = "error",
-               graceful_shutdown_s: float | None = None) -> None:
+def run_server(app, host: str, port: int, log_level: str = "error", graceful_shutdown_s: float | None = None) -> None:
     """Serve `app` with uvicorn and the limits above until Ctrl-C or SIGTERM, which are re-raised.
 
     uvicorn.Server, not uvicorn.run: the server re-raises the Ctrl-C (or SIGTERM) it stopped on, and
@@ -210,6 +211,6 @@ def run_server(app, host: str, port: int, max_connections: int, log_level: str =
     import uvicorn
 
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level, http=BoundedHttpProtocol,
-                            limit_concurrency=max_connections, timeout_keep_alive=KEEP_ALIVE_S,
+                            limit_concurrency=MAX_CONNECTIONS, timeout_keep_alive=KEEP_ALIVE_S,
                             timeout_graceful_shutdown=graceful_shutdown_s)
     uvicorn.Server(config).run()

@@ -58,7 +58,6 @@ from simplenn.runs.run_directory import RunDirectory
 from simplenn.serving.http_limits import (HostCheck, RequestError, answered_names, check_listen, read_body, run_server,
                                           url_of)
 
-MAX_CONNECTIONS = 100  # open at once, event streams included; the rest are answered 503
 MAX_BODY_BYTES = 64 * 2**10  # a config is a few hundred bytes
 RUNS_LISTED = 40  # newest runs the page can overlay and link to
 STOP_WAIT_S = 120.0  # on shutdown, how long a stopping run may take to write its checkpoint
@@ -576,5 +575,5 @@ def serve_lab(runs_dir: str | Path = "runs/lab", host: str = "127.0.0.1", port: 
     if not check_listen(host, port):
         print(f"warning: listening on {host}: other machines can reach this server and start runs on it")
     print(f"the lab is at {url_of(host, port)} ; runs are written to {runs_dir} (Ctrl-C stops)", flush=True)
-    run_server(create_app(Lab(runs_dir, max_memory), host, allowed_hosts), host, port, MAX_CONNECTIONS,
-               log_level="warning", graceful_shutdown_s=5)
+    run_server(create_app(Lab(runs_dir, max_memory), host, allowed_hosts), host, port, log_level="warning",
+               graceful_shutdown_s=5)

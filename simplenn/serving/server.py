@@ -32,8 +32,8 @@ slower than `BODY_TIMEOUT_S` (408), JSON that does not parse, instances of the w
 shape, non-numbers, and images that cannot be read, are too large or show no ink (400).
 
 The limits a public-facing server needs: those `simplenn lab` shares (`http_limits.py`:
-Host, header size and time, body time, --host, Ctrl-C), and these, each a constant below:
-    connections    `MAX_CONNECTIONS` open at once; past it uvicorn answers 503
+Host, connections, header size and time, body time, --host, Ctrl-C), and these, each a
+constant below:
     image decodes  an upload's pixels counted from its header before decoding (at most
                    `MAX_UPLOAD_PIXELS`), `MAX_DECODES` decoded at once, the memory handed
                    back to the system after each
@@ -70,7 +70,6 @@ MAX_INSTANCES = 1000
 SIGNATURES = ("serving_default", "images")
 INPUT_NAMES = {"serving_default": "inputs", "images": "images"}  # each signature's one input, as exported
 LOOPBACK_HOSTS = LOOPBACK_NAMES  # the older name
-MAX_CONNECTIONS = 1000  # open at once; the rest are answered 503
 MAX_UPLOAD_PIXELS = 24_000_000  # a 6000x4000 photo; checked from the image's header, before decoding
 MAX_DECODES = 2  # uploads decoded at once; the others wait their turn
 
@@ -366,4 +365,4 @@ def serve(run, host: str = "127.0.0.1", port: int = 8000, recipe: str | None = N
     if not check_listen(host, port):
         print(f"warning: listening on {host}: other machines can reach this server")
     print(f"serving {run.run_dir} at {url_of(host, port)} (Ctrl-C stops)", flush=True)
-    run_server(create_app(run, recipe, answered_names(host, allowed_hosts)), host, port, MAX_CONNECTIONS)
+    run_server(create_app(run, recipe, answered_names(host, allowed_hosts)), host, port)
