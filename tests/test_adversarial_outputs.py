@@ -635,3 +635,11 @@ def test_a_csv_of_other_rows_is_refused_for_predict_from_its_first_row(run, tmp_
     assert refused(["predict", run, wide], capsys) == (
         f"{wide}: its first row holds 4,999 pixel values, but 64 are read per row; give rows of the run's inputs "
         "(a label column may come first)")
+
+
+def test_a_new_run_inside_another_runs_checkpoints_or_tensorboard_is_refused(run, capsys):
+    before = snapshot(run)
+    for inside in (run / "tensorboard", run / "checkpoints" / "new"):
+        assert refused(["train", *SMALL, "--run-dir", inside], capsys) == (
+            f"run directory {inside} lies in a folder that the run in {run} needs to load; choose another --run-dir")
+    assert snapshot(run) == before

@@ -44,6 +44,7 @@ from simplenn.machine.file_safety import (
     read_json,
     remove_unfinished_writes,
     require_no_links,
+    run_record_of,
     user_path,
     write_error,
     write_json,
@@ -88,6 +89,10 @@ class RunDirectory:
         self.require_not_link()
         if self.path.exists() and not self.path.is_dir():
             raise SimplennError(f"run directory {self.path} is a file; choose another --run-dir")
+        needed_by = run_record_of(self.path / "config.json")  # inside another run's checkpoints or TensorBoard folder
+        if needed_by is not None and not (self.path / "config.json").is_file():
+            raise SimplennError(f"run directory {self.path} lies in a folder that {needed_by} needs to load; "
+                                "choose another --run-dir")
         existing = self.path
         while not existing.exists():
             existing = existing.parent
