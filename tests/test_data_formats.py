@@ -200,7 +200,7 @@ def bad_csv(tmp_path, replace_line: int, text: str):
 def damaged_image(tmp_path):
     folder = write_class_folders(tmp_path / "folders", *made_splits()[0])
     (folder / "1" / "0005.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
-    return folder, f"{folder / '1' / '0005.png'}: cannot decode this image"
+    return folder, f"cannot read {folder / '1' / '0005.png'} as an image"
 
 
 def empty_class(tmp_path):
