@@ -277,3 +277,35 @@ def test_doctor_json_writes_the_file_it_is_given(tmp_path, capsys, monkeypatch):
     assert main(["doctor", "--json", str(tmp_path / "doctor.json")]) == 0
     assert json.loads((tmp_path / "doctor.json").read_text())["checks"][0]["name"] == "python"
     assert f"checks written to {tmp_path / 'doctor.json'}" in capsys.readouterr().out
+
+
+def test_a_class_folder_run_reads_a_users_files_with_the_reader_that_read_its_training_images(
+        digits, tmp_path, capsys):
+    """RGBA PNGs of several sizes, paper transparent: training reads them grey (alpha dropped)
+    and resized; `predict` and `serve` must see the very same pixels, not a flattened photo."""
+    from starlette.testclient import TestClient
+
+    from simplenn.datasets.image_folder import read_class_folders
+    from simplenn.serving import server
+    from simplenn.serving.prediction import predict_images
+
+    x_train, y_train, *_ = digits
+    folder = tmp_path / "folders"
+    for i, (image, label) in enumerate(zip(x_train[:300], y_train[:300])):
+        rgba = np.stack([image, image, image, np.where(image > 0, 255, 0).astype(np.uint8)], axis=-1)
+        (folder / str(label)).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(rgba, mode="RGBA").resize((8 + i % 23, 8 + i % 17)).save(folder / str(label) / f"{i:04d}.png")
+    pixels, _, _ = read_class_folders(folder, 8)
+    files = sorted(folder.glob("*/*.png"))  # the order read_class_folders reads them in
+    for path, seen in zip(files[:5], pixels):  # the reader is Pillow's grey, then a bilinear resize: nothing else
+        with Image.open(path) as image:
+            expected = np.asarray(image.convert("L").resize((8, 8), Image.Resampling.BILINEAR))
+        np.testing.assert_array_equal(seen, expected)
+    train(folder, tmp_path / "run")
+    run = load_run(tmp_path / "run")
+    predicted = predict_images(run, files[:N_PREDICTED])
+    np.testing.assert_array_equal(np.stack([p.seen for p in predicted]), pixels[:N_PREDICTED])
+    with TestClient(server.create_app(run), base_url="http://localhost") as client:
+        for path, expected in zip(files[:3], pixels):
+            body = client.post("/api/image", content=path.read_bytes()).json()
+            np.testing.assert_array_equal(np.array(body["seen"], dtype=np.uint8), expected)
