@@ -152,11 +152,12 @@ def test_a_path_run_is_found_from_any_folder_and_checked_when_moved(digits, tmp_
     capsys.readouterr()
     assert main(["evaluate", str(home / "run")]) == 2
     assert error_message(capsys.readouterr().err) == (
-        f"the run's dataset is not at {home / 'train.csv'}; give its new place with --dataset")
+        f"the run's dataset is not at {home / 'train.csv'}, where it trained; give its new place with --dataset "
+        "(in Python, load_run's dataset=)")
     assert load_run(home / "run", dataset=str(moved)).evaluate().accuracy == accuracy
     changed = tmp_path / "changed.csv"
     changed.write_text(moved.read_text().replace("\n0,", "\n1,", 1))
-    with pytest.raises(SimplennError, match=r"is not the data the run trained on \(its sha256 differs"):
+    with pytest.raises(SimplennError, match=r"changed.csv is not the data the run trained on \(.*train.csv\): its sha256 is "):
         load_run(home / "run", dataset=str(changed))
 
 
@@ -309,3 +310,74 @@ def test_a_class_folder_run_reads_a_users_files_with_the_reader_that_read_its_tr
         for path, expected in zip(files[:3], pixels):
             body = client.post("/api/image", content=path.read_bytes()).json()
             np.testing.assert_array_equal(np.array(body["seen"], dtype=np.uint8), expected)
+
+
+@pytest.fixture(scope="module")
+def moved_run(digits, tmp_path_factory):
+    """A run trained on a .npz whose file was then moved, and a changed copy of that file."""
+    home = tmp_path_factory.mktemp("moved")
+    trained_on = write_npz(home / "digits.npz", digits)
+    train(trained_on, home / "run")
+    moved = home / "elsewhere" / "digits.npz"
+    moved.parent.mkdir()
+    trained_on.rename(moved)
+    x_train, y_train, x_test, y_test = digits
+    changed = write_npz(home / "changed.npz", (x_train, (y_train + 1) % 10, x_test, y_test))
+    return home / "run", trained_on, moved, changed
+
+
+def mismatch(changed, trained_on) -> str:
+    found, recorded = dataset_sha256(changed), dataset_sha256(trained_on.parent / "elsewhere" / "digits.npz")
+    return (f"{changed} is not the data the run trained on ({trained_on}): its sha256 is {found[:12]}..., "
+            f"data.json records {recorded[:12]}...; give that data unchanged, or train a new run on this one")
+
+
+@pytest.mark.parametrize("command", ["evaluate", "plot", "report"])
+def test_dataset_given_to_a_moved_run_is_checked_against_its_recorded_hash(command, moved_run, tmp_path, capsys,
+                                                                          monkeypatch):
+    run_dir, trained_on, moved, changed = moved_run
+    monkeypatch.chdir(tmp_path)  # from another folder than the one it trained in
+    out = {"evaluate": ["--json", str(tmp_path / "scores.json")], "plot": ["--out", str(tmp_path / "figures")],
+           "report": ["--out", str(tmp_path / "report.html")]}[command]
+    written = tmp_path / out[1]
+    capsys.readouterr()
+    assert main([command, str(run_dir), *out]) == 2
+    assert error_message(capsys.readouterr().err) == (
+        f"the run's dataset is not at {trained_on}, where it trained; give its new place with --dataset "
+        "(in Python, load_run's dataset=)")
+    assert main([command, str(run_dir), *out, "--dataset", str(changed)]) == 2
+    assert error_message(capsys.readouterr().err) == mismatch(changed, trained_on)
+    assert main([command, str(run_dir), *out, "--dataset", str(tmp_path / "nowhere.npz")]) == 2
+    assert error_message(capsys.readouterr().err) == (
+        f"there is nothing at {tmp_path / 'nowhere.npz'}; give the folder or file the run's data is in now")
+    assert not written.exists()  # nothing written by a refusal
+    assert main([command, str(run_dir), *out, "--dataset", str(moved)]) == 0
+    assert written.exists()
+
+
+def test_load_run_and_its_evaluate_check_a_dataset_path_and_an_old_run_is_taken_at_its_word(moved_run, tmp_path):
+    run_dir, trained_on, moved, changed = moved_run
+    accuracy = load_run(run_dir, dataset=str(moved)).evaluate().accuracy
+    assert load_run(run_dir).evaluate(str(moved)).accuracy == accuracy
+    for check in (lambda: load_run(run_dir, dataset=str(changed)), lambda: load_run(run_dir).evaluate(str(changed))):
+        with pytest.raises(SimplennError) as refused:
+            check()
+        assert str(refused.value) == mismatch(changed, trained_on)
+    # A catalogue dataset is other data to score on, whatever the run trained on: its test split was never seen.
+    assert load_run(run_dir).evaluate("digits").dataset == "digits"
+    old = tmp_path / "old"  # a run recorded before data.json held its contract: no hash to check
+    shutil.copytree(run_dir, old)
+    facts = json.loads((old / "data.json").read_text())
+    del facts["input"]
+    (old / "data.json").write_text(json.dumps(facts))
+    assert load_run(old).contract.source == {"path": str(trained_on), "sha256": None}
+    assert load_run(old, dataset=str(changed)).evaluate().dataset == str(changed)
+    assert main(["evaluate", str(old), "--dataset", str(changed), "--json", str(tmp_path / "old.json")]) == 0
+
+
+def test_compare_reads_only_the_runs_records_so_moved_data_does_not_matter(moved_run, tmp_path, capsys, monkeypatch):
+    run_dir, *_ = moved_run
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(run_dir, tmp_path / "copy")
+    assert main(["compare", str(run_dir), "copy", "--out", "curves.png"]) == 0
+    assert (tmp_path / "curves.png").is_file()

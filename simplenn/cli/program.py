@@ -628,7 +628,10 @@ def _add_evaluate_parser(commands) -> None:
          "simplenn evaluate runs/fixed-mnist-20261127-201500 --dataset kmnist --json kmnist-scores.json"),
     )
     _add_run_argument(parser)
-    parser.add_argument("--dataset", default=None, help="score on this dataset's test split (default: the run's)")
+    parser.add_argument("--dataset", default=None, metavar="NAME|PATH",
+                        help="score on this catalogue dataset's test split (e.g. kmnist for an MNIST run), or "
+                             "where the run's own data is now, when it was moved: a path must hash to the sha256 "
+                             "the run recorded (default: the run's own data, where it trained)")
     _add_json_flag(parser, "the scores", "RUN/evaluation.json")
     _add_force_flag(parser, "json")
     parser.set_defaults(handler=_evaluate)

@@ -225,8 +225,9 @@ def run_dataset(contract: InputContract, given: str | None = None) -> str:
     """What to load for a run's own data: its catalogue name, or the path it trained on.
 
     given: where the data is now (a moved folder or file); it must hash to the sha256 the
-    run recorded. Without it, the recorded absolute path is used, from any folder.
-    `SimplennError` names where it looked, or the hash that differs.
+    run recorded. Without it, the recorded absolute path is used, from any folder, and
+    checked the same way. A run recorded without a sha256 (before runs kept one) is taken
+    at its word. `SimplennError` names where it looked, or the hash that differs.
     """
     source = contract.source
     if "name" in source:
@@ -234,12 +235,31 @@ def run_dataset(contract: InputContract, given: str | None = None) -> str:
             raise SimplennError(f"the run trained on the catalogue dataset {source['name']}, not {given}; "
                                 f"drop --dataset, or evaluate on {given} with `simplenn evaluate RUN --dataset {given}`")
         return source["name"]
-    path = Path(given if given is not None else source["path"]).expanduser()
+    path = Path(given if given is not None else source["path"]).expanduser().resolve()
     if not path.exists():
-        hint = "give its new place with --dataset" if given is None else "check the path"
-        raise SimplennError(f"the run's dataset is not at {path.resolve()}; {hint}")
+        if given is None:
+            raise SimplennError(f"the run's dataset is not at {path}, where it trained; "
+                                "give its new place with --dataset (in Python, load_run's dataset=)")
+        raise SimplennError(f"there is nothing at {path}; give the folder or file the run's data is in now")
     recorded = source.get("sha256")
-    if recorded is not None and dataset_sha256(path) != recorded:
-        raise SimplennError(f"{path.resolve()} is not the data the run trained on (its sha256 differs from the "
-                            f"{recorded[:12]}... recorded in data.json); give the data the run trained on")
-    return str(path.resolve())
+    if recorded is not None:
+        found = dataset_sha256(path)
+        if found != recorded:
+            raise SimplennError(
+                f"{path} is not the data the run trained on ({source['path']}): its sha256 is {found[:12]}..., "
+                f"data.json records {recorded[:12]}...; give that data unchanged, or train a new run on this one")
+    return str(path)
+
+
+def scored_dataset(contract: InputContract, given: str | None = None) -> str:
+    """What `evaluate` scores a run on: another catalogue dataset when `given` names one (its
+    test split was never trained on, e.g. kmnist for an MNIST run), else the run's own data
+    (`run_dataset`: a path given to a run that trained on a path must hash to its record,
+    for the test split of other files could hold the very examples the run trained on)."""
+    from simplenn.datasets import DATASET_NAMES
+
+    if given is None:
+        return run_dataset(contract)
+    if given in DATASET_NAMES or "name" in contract.source:  # a catalogue dataset, or other data for a catalogue run
+        return given
+    return run_dataset(contract, given)
