@@ -370,7 +370,9 @@ def _add_show_parser(commands) -> None:
     )
     parser.add_argument("--dataset", default="digits", metavar="NAME", help=f"{DATASET_HELP} (default digits)")
     parser.add_argument("--index", type=non_negative_int, default=0, help="which training image (default 0)")
-    parser.add_argument("--out", type=image_file, default=None, help="write a PNG here instead of opening a window")
+    parser.add_argument("--out", type=image_file, default=None,
+                        help="write the figure here, a PNG (default: none; it opens in a window, and without a "
+                             "display --out is needed)")
     _add_force_flag(parser, "out")
     parser.set_defaults(handler=_show)
 
@@ -485,7 +487,9 @@ def _add_ablate_parser(commands) -> None:
     )
     _add_comparison_flags(parser, "run", dataset="digits", epochs=configs.preset("fixed").epochs,
                           json_help="every row, with its config,")
-    parser.add_argument("--out", type=image_file, default=None, help="write the bar chart here (PNG)")
+    parser.add_argument("--out", type=image_file, default=None,
+                        help="write the bar chart here, a PNG (default: none; the chart opens in a window when "
+                             "there is a display, and only the table is printed when there is not)")
     parser.add_argument("--xla", "--no-xla", dest="jit_compile", action=SwitchAction, default=None,
                         help="compile every run's steps with XLA, or none; neither flag: each run "
                              "compiles when it is large enough to pay back compiling (not on digits)")
@@ -499,7 +503,7 @@ def _ablate(args: argparse.Namespace) -> int:
     check_dataset_name(args.dataset)
     memory_limit = _memory_limit(args)
     from simplenn.explain.ablate import ablate, format_table, save_rows
-    from simplenn.explain.plots import ablation_chart, draw_into_files_only
+    from simplenn.explain.plots import ablation_chart, draw_into_files_only, has_display
 
     if args.out:
         draw_into_files_only()
@@ -515,6 +519,8 @@ def _ablate(args: argparse.Namespace) -> int:
     written = ablation_chart([row.change for row in rows], [row.test_accuracy for row in rows], args.out)
     if written:
         print(f"chart written to {written}")
+    elif not has_display():
+        print("no chart drawn: there is no display to show it on; --out FILE.png writes it")
     return 0
 
 
