@@ -192,7 +192,9 @@ def test_test_split_0_trains_on_every_example_and_says_no_test_score_follows(dig
     run = load_run(tmp_path / "run")  # and it loads, and predicts, as any run does
     assert run.predict(digits[0][:3]).shape == (3,)
     assert main(["evaluate", str(tmp_path / "run")]) == 2
-    assert "has no test split to score; evaluate it on other data with --dataset" in error_message(capsys.readouterr().err)
+    assert "has no test split to score; score it on a catalogue dataset of its image size with --dataset NAME" in error_message(capsys.readouterr().err)
+    assert main(["evaluate", str(tmp_path / "run"), "--dataset", "digits", "--json", str(tmp_path / "digits.json")]) == 0
+    assert json.loads((tmp_path / "digits.json").read_text())["dataset"] == "digits"
 
 
 def test_export_takes_its_format_from_the_suffix_and_refuses_a_contradiction(digits_run, tmp_path, capsys):
@@ -381,3 +383,27 @@ def test_compare_reads_only_the_runs_records_so_moved_data_does_not_matter(moved
     shutil.copytree(run_dir, tmp_path / "copy")
     assert main(["compare", str(run_dir), "copy", "--out", "curves.png"]) == 0
     assert (tmp_path / "curves.png").is_file()
+
+
+def test_a_kaggle_users_walk_from_another_folder_writes_only_what_is_named(digits, tmp_path, capsys, monkeypatch):
+    """train.csv given as typed (a relative path); predict on test.csv; plot and report from another folder."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.chdir(home)
+    write_csv(home / "train.csv", digits)
+    np.savetxt(home / "test.csv", digits[2][:20].reshape(20, 64), fmt="%d", delimiter=",",
+               header=",".join(f"pixel{i}" for i in range(64)), comments="")
+    train("train.csv", "run")
+    before = sorted(home.rglob("*"))
+    capsys.readouterr()
+    assert main(["predict", "run", "test.csv", "--top-k", "2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 20 and lines[0].startswith("test.csv row 1 ") and lines[0].count("%") == 2
+    assert sorted(home.rglob("*")) == before  # lines on standard output, no predictions file unasked
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert main(["plot", str(home / "run"), "--out", "figures"]) == 0
+    assert main(["report", str(home / "run"), "--out", "report.html"]) == 0
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["figures", "report.html"]
+    assert sorted(home.rglob("*")) == before

@@ -183,7 +183,8 @@ def evaluate_run(run, dataset: str | None = None) -> Evaluation:
     _, (x_test, y_test) = loaded
     if len(x_test) == 0:
         raise SimplennError(f"the run in {run.run_dir} trained on every example of {dataset} (--test-split 0), "
-                            "so it has no test split to score; evaluate it on other data with --dataset")
+                            "so it has no test split to score; score it on a catalogue dataset of its image size with "
+                            "--dataset NAME")
     n_features, n_classes = int(np.prod(x_test.shape[1:])), run.network.layer_sizes[-1]
     if n_features != run.network.layer_sizes[0]:
         h, w = run.image_shape
