@@ -357,7 +357,8 @@ def test_dataset_given_to_a_moved_run_is_checked_against_its_recorded_hash(comma
     assert written.exists()
 
 
-def test_load_run_and_its_evaluate_check_a_dataset_path_and_an_old_run_is_taken_at_its_word(moved_run, tmp_path):
+def test_load_run_and_its_evaluate_check_a_dataset_path_and_an_old_run_is_taken_at_its_word(moved_run, tmp_path,
+                                                                                         monkeypatch):
     run_dir, trained_on, moved, changed = moved_run
     accuracy = load_run(run_dir, dataset=str(moved)).evaluate().accuracy
     assert load_run(run_dir).evaluate(str(moved)).accuracy == accuracy
@@ -374,6 +375,15 @@ def test_load_run_and_its_evaluate_check_a_dataset_path_and_an_old_run_is_taken_
     (old / "data.json").write_text(json.dumps(facts))
     assert load_run(old).contract.source == {"path": str(trained_on), "sha256": None}
     assert load_run(old, dataset=str(changed)).evaluate().dataset == str(changed)
+    from simplenn.runs.contract import implied_contract, run_dataset
+
+    monkeypatch.chdir(tmp_path)  # an older run still kept the path as typed, relative to where it trained
+    with pytest.raises(SimplennError) as refused:
+        run_dataset(implied_contract(load_run(old).config.replace(dataset="digits.npz"), (8, 8)))
+    assert str(refused.value) == (
+        f"the run recorded its dataset as digits.npz, relative to the folder it was trained in, and it is not at "
+        f"{tmp_path / 'digits.npz'}; run from that folder, or give its place with --dataset (in Python, load_run's "
+        "dataset=)")
     assert main(["evaluate", str(old), "--dataset", str(changed), "--json", str(tmp_path / "old.json")]) == 0
 
 

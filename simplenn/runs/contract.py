@@ -237,6 +237,10 @@ def run_dataset(contract: InputContract, given: str | None = None) -> str:
         return source["name"]
     path = Path(given if given is not None else source["path"]).expanduser().resolve()
     if not path.exists():
+        if given is None and not Path(source["path"]).expanduser().is_absolute():  # an old run's path, as typed
+            raise SimplennError(f"the run recorded its dataset as {source['path']}, relative to the folder it was "
+                                f"trained in, and it is not at {path}; run from that folder, or give its place "
+                                "with --dataset (in Python, load_run's dataset=)")
         if given is None:
             raise SimplennError(f"the run's dataset is not at {path}, where it trained; "
                                 "give its new place with --dataset (in Python, load_run's dataset=)")
