@@ -68,11 +68,11 @@ def show_sample(dataset: str, index: int = 0, out: str | Path | None = None) -> 
     Without `out` it opens a window; without a display either, `SimplennError` asks for a path."""
     from simplenn.datasets import class_names, load_dataset
 
-    if out is None and not has_display():
-        raise SimplennError(f"there is no display to show the image on; name a file for it, e.g. --out sample-{index}.png")
     (x_train, y_train), _ = load_dataset(dataset)
     if not 0 <= index < len(x_train):
         raise SimplennError(f"--index {index} is out of range; {dataset} has {len(x_train)} training images")
+    if out is None and not has_display():
+        raise SimplennError(f"there is no display to show the image on; name a file for it, e.g. --out sample-{index}.png")
     figure = sample_figure(x_train[index], class_names(dataset)[int(y_train[index])])
     return _finish(figure, out, f"sample-{index}.png")
 
