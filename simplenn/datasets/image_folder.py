@@ -16,6 +16,10 @@ flat colour is kept but named in a warning: it is often a scan gone wrong.
 
 Before any image is decoded, the folder's images at `size` x `size` are checked against
 the memory limit, and each image's decoded size, read from its header, too.
+
+Every image file simplenn reads is opened here (`open_image`), and `read_image` is also the
+`resize` recipe of `images.preprocessing`: a run trained on files reads a user's image
+exactly as it read its training images.
 """
 
 from __future__ import annotations
