@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from simplenn.cli import main
-from simplenn.runs.contract import InputContract, dataset_sha256
+from simplenn.runs.contract import InputContract, dataset_fingerprint, dataset_sha256
 from simplenn.datasets import load_dataset
 from simplenn.datasets.catalogue import IDX_FILE_NAMES
 from simplenn.errors import SimplennError
@@ -87,7 +87,7 @@ def test_each_readers_run_gives_its_own_classes_for_its_training_images_saved_as
     train(dataset, run_dir)
     run = load_run(run_dir)
     assert run.contract.recipe == "resize" and run.contract.kind == "image"
-    assert run.contract.source == {"path": str(dataset.resolve()), "sha256": dataset_sha256(dataset)}
+    assert run.contract.source == {"path": str(dataset.resolve()), **dataset_fingerprint(dataset)}
     if reader == "class-folders":  # the run's training images are the PNG files it read
         images = np.stack([np.asarray(Image.open(p)) for p in sorted((dataset / "3").iterdir())[:N_PREDICTED]])
     else:
@@ -417,3 +417,25 @@ def test_a_kaggle_users_walk_from_another_folder_writes_only_what_is_named(digit
     assert main(["report", str(home / "run"), "--out", "report.html"]) == 0
     assert sorted(p.name for p in elsewhere.iterdir()) == ["figures", "report.html"]
     assert sorted(home.rglob("*")) == before
+
+
+def test_a_folder_that_changed_is_refused_with_what_differs(digits, tmp_path):
+    """A file added to (or changed in) the data a run trained on: the line says how it differs."""
+    from simplenn.runs.contract import run_dataset
+
+    folder = write_idx(tmp_path / "digits", digits)
+    contract = InputContract("image", (8, 8), "divide_by_255", "resize",
+                             {"path": str(folder), **dataset_fingerprint(folder)})
+    assert contract.source["files"] == 4 and run_dataset(contract) == str(folder)
+    (folder / "notes.txt").write_text("where these came from\n")
+    with pytest.raises(SimplennError) as refused:
+        run_dataset(contract)
+    found, recorded = dataset_fingerprint(folder), contract.source
+    assert str(refused.value) == (
+        f"{folder} is not the data the run trained on ({folder}): it holds 5 files of "
+        f"{found['bytes'] / 1024:.1f} KiB, the run's data held 4 files of {recorded['bytes'] / 1024:.1f} KiB, and its "
+        f"sha256 is {found['sha256'][:12]}..., data.json records {recorded['sha256'][:12]}...; give that data "
+        "unchanged, or train a new run on this one")
+    (folder / ".DS_Store").write_bytes(b"\0")  # hidden files are not the data
+    (folder / "notes.txt").unlink()
+    assert run_dataset(contract) == str(folder)

@@ -15,7 +15,8 @@ what does not fit instead of guessing:
              mass), "digits" (full frame, box centred), "fashion-mnist" (its README's
              conversion), "resize" (grey, then resized: exactly how a folder of class images
              is read) or "none" (the run reads rows of features, not image files)
-    source   {"name": "digits"}, or {"path": "/absolute/path", "sha256": "..."} for data given by path
+    source   {"name": "digits"}, or {"path": "/absolute/path", "sha256": "...", "files": n, "bytes": n}
+             for data given by path (its files counted, so a mismatch can say what differs)
     value_range  (low, high) of the training inputs; (0, 255) for pixels
     rms      for features: the training inputs' root mean square, their typical size
 
@@ -33,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from simplenn.errors import SimplennError
-from simplenn.machine.file_safety import sha256_of
+from simplenn.machine.file_safety import format_bytes, sha256_of
 from simplenn.training.data import scale_inputs
 
 KINDS = ("image", "features")
@@ -192,7 +193,7 @@ def contract_for_data(dataset: str, image_shape: tuple[int, int], scale_inputs: 
     if path is None:
         source = {"name": dataset}
     else:
-        source = {"path": str(path.resolve()), "sha256": dataset_sha256(path) if with_hash else None}
+        source = {"path": str(path.resolve()), **(dataset_fingerprint(path) if with_hash else {"sha256": None})}
     shape = (h, w) if kind == "image" else (w,)
     return InputContract(kind, shape, "divide_by_255" if scale_inputs else "none",
                          recipe_for(dataset, path is None, kind), source)
@@ -210,15 +211,33 @@ def implied_contract(config, image_shape: tuple[int, int]) -> InputContract:
                          recipe_for(config.dataset, catalogue, kind), source)
 
 
+def dataset_files(path: Path) -> list[Path]:
+    """A dataset file, or a folder's files in name order (hidden ones left out): what its sha256 covers."""
+    path = Path(path)
+    if path.is_file():
+        return [path]
+    return sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+
+
 def dataset_sha256(path: Path) -> str:
     """The sha256 of a dataset file, or of a folder: of each file's relative path and sha256, in name order."""
     path = Path(path)
     if path.is_file():
         return sha256_of(path)
     digest = hashlib.sha256()
-    for file in sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")):
+    for file in dataset_files(path):
         digest.update(f"{file.relative_to(path).as_posix()}\0{sha256_of(file)}\n".encode())
     return digest.hexdigest()
+
+
+def dataset_fingerprint(path: Path) -> dict:
+    """`{"sha256", "files", "bytes"}` of a dataset file or folder, as a run records its data."""
+    files = dataset_files(path)
+    return {"sha256": dataset_sha256(path), "files": len(files), "bytes": sum(f.stat().st_size for f in files)}
+
+
+def _holding(files: int, size: int) -> str:
+    return f"{files:,} file{'s' if files != 1 else ''} of {format_bytes(size)}"
 
 
 def run_dataset(contract: InputContract, given: str | None = None) -> str:
@@ -247,11 +266,14 @@ def run_dataset(contract: InputContract, given: str | None = None) -> str:
         raise SimplennError(f"there is nothing at {path}; give the folder or file the run's data is in now")
     recorded = source.get("sha256")
     if recorded is not None:
-        found = dataset_sha256(path)
-        if found != recorded:
-            raise SimplennError(
-                f"{path} is not the data the run trained on ({source['path']}): its sha256 is {found[:12]}..., "
-                f"data.json records {recorded[:12]}...; give that data unchanged, or train a new run on this one")
+        found = dataset_fingerprint(path)
+        if found["sha256"] != recorded:
+            what = f"its sha256 is {found['sha256'][:12]}..., data.json records {recorded[:12]}..."
+            if (source.get("files"), source.get("bytes")) not in ((None, None), (found["files"], found["bytes"])):
+                what = (f"it holds {_holding(found['files'], found['bytes'])}, the run's data held "
+                        f"{_holding(source['files'], source['bytes'])}, and {what}")
+            raise SimplennError(f"{path} is not the data the run trained on ({source['path']}): {what}; "
+                                "give that data unchanged, or train a new run on this one")
     return str(path)
 
 
