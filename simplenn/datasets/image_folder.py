@@ -147,8 +147,6 @@ def open_image(source, name: str | None = None, *, max_decoded_bytes: int | None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise DatasetError(f"{name} has more pixels than Pillow decodes safely (a decompression bomb); "
                            "shrink it first") from None
-    except FileNotFoundError as error:
-        raise DatasetError(f"cannot read {name}: {error.strerror}") from None
     except (OSError, ValueError, SyntaxError) as error:
         why = type(error).__name__ if is_bytes else f"{type(error).__name__}: {error}"  # bytes have no name to show
         raise DatasetError(f"cannot read {name} as an image ({why}); {fix}") from None
