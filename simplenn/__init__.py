@@ -81,8 +81,14 @@ that rule), so a change belongs in the lowest layer that can hold it.
         sweep.py               speed against batch size and width
         strategies.py          speed against the replica count
     doctor.py                  `simplenn doctor`: is this machine ready to train
-    cli/                       the `simplenn` command: argparse over all of the above
-        program.py             the parser, each command's handler, and the entry point
+    cli/                       the `simplenn` command: it parses, calls the layers above and maps errors
+        flags.py               argparse's types, `Config`'s fields as flags, the options commands share
+        training.py            `train`, `show`, `data`
+        explaining.py          `diagnose`, `ablate`, `evaluate`, `plot`, `report`, `compare`
+        bench.py               `bench`, `bench sweep`, `bench strategies`
+        serving.py             `predict`, `export`, `serve`, `lab`
+        doctor.py              `doctor` and `--version`
+        program.py             the entry point: every command registered, set-up, errors to exit codes
 
 TensorFlow loads only when `Network`, `train_and_evaluate` or `load_run` is first used, so
 `simplenn data ...` and configuration errors answer at once. Importing any module changes
