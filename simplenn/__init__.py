@@ -61,8 +61,7 @@ that rule), so a change belongs in the lowest layer that can hold it.
         loaded_run.py          `load_run`: a finished run, to predict and evaluate
         evaluation.py          a run's scores on its test split
     explain/                   looking inside a run
-        plots.py               the post's sample image, the ablation chart and the sweep's figure
-        figures.py             a run's figures: curves, confusion, weights, mistakes
+        figures.py             every figure, and the one way one is saved: a run's, the sample, ablation, sweep
         diagnose.py            what goes wrong in the first steps: gradients, dead ReLUs, overflow
         run_checks.py          the diagnosis in words
         report.py              one HTML page of a run (`--lang ko`)

@@ -85,7 +85,7 @@ def run_sweep(out: str | Path, dataset: str = "fashion-mnist", epochs: int = 5, 
     plan: the points to measure (default `PLAN`). Returns (the sweep, as written to
     sweep.json; the paths written).
     """
-    from simplenn.explain.plots import sweep_chart
+    from simplenn.explain.figures import sweep_chart
 
     plan = plan or PLAN
     folder = prepare_out_folder(out)

@@ -96,7 +96,6 @@ def _cell(value) -> str:
 
 def plot_comparison(comparison: Comparison, out: str | Path) -> Path:
     """The runs' learning curves overlaid in one figure, written as PNG to `out`."""
-    from simplenn.explain.figures import compare_figure
-    from simplenn.explain.plots import _finish
+    from simplenn.explain.figures import compare_figure, save_or_show
 
-    return _finish(compare_figure(comparison.histories, comparison.names), out, "compare.png")
+    return save_or_show(compare_figure(comparison.histories, comparison.names), out, "compare.png")
