@@ -1,4 +1,4 @@
-"""`simplenn bench --sweep`: how simplenn's speed, and its share of the FLOP bound, grow with the network.
+"""`simplenn bench sweep`: how simplenn's speed, and its share of the FLOP bound, grow with the network.
 
 Three axes, each varied from the bench's network (n0-100-30-10, batches of 128) with the
 rest kept as it is:
@@ -52,7 +52,7 @@ class SweepPlan:
         return [(axis, value) for axis in AXES for value in getattr(self, axis)]
 
 
-PLAN = SweepPlan()  # what `simplenn bench --sweep` measures: a few minutes on two cores
+PLAN = SweepPlan()  # what `simplenn bench sweep` measures: a few minutes on two cores
 
 
 def point_shape(axis: str, value: int, n_features: int, n_classes: int) -> tuple[tuple[int, ...], int]:

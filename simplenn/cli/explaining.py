@@ -77,7 +77,7 @@ def _ablate(args: argparse.Namespace) -> int:
     check_dataset_name(args.dataset)
     memory_limit = memory_limit_of(args)
     from simplenn.explain.ablate import ablate, format_table, save_rows
-    from simplenn.explain.plots import ablation_chart, draw_into_files_only
+    from simplenn.explain.figures import ablation_chart, draw_into_files_only
 
     if args.out:
         draw_into_files_only()
@@ -142,7 +142,7 @@ def _plot(args: argparse.Namespace) -> int:
     check_run_before_tensorflow(args.run_dir)
     from simplenn.explain.figures import plot_run
     from simplenn.runs.loaded_run import load_run
-    from simplenn.explain.plots import draw_into_files_only
+    from simplenn.explain.figures import draw_into_files_only
 
     draw_into_files_only()
 
@@ -170,7 +170,7 @@ def add_report_parser(commands) -> None:
 def _report(args: argparse.Namespace) -> int:
     check_run_before_tensorflow(args.run_dir)
     from simplenn.runs.loaded_run import load_run
-    from simplenn.explain.plots import draw_into_files_only
+    from simplenn.explain.figures import draw_into_files_only
     from simplenn.explain.report import write_report
 
     draw_into_files_only()
@@ -198,7 +198,7 @@ def _compare(args: argparse.Namespace) -> int:
 
     comparison = compare_runs(args.run_dirs)  # reads the runs' records: a mistake answers before TensorFlow loads
     from simplenn.explain.compare import format_comparison, plot_comparison
-    from simplenn.explain.plots import draw_into_files_only
+    from simplenn.explain.figures import draw_into_files_only
 
     draw_into_files_only()
 

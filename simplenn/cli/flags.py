@@ -296,12 +296,14 @@ def given_config_flags(args: argparse.Namespace) -> list[str]:
     return ["/".join(configs.flags_of(field)) for field in configs.config_fields()
             if getattr(args, field.name, None) is not None]
 
-def add_comparison_flags(parser, each: str, *, dataset: str, epochs: int, json_help: str) -> None:
-    """The flags of commands that train several runs (or systems) alike: data, epochs, seed, JSON."""
+def add_comparison_flags(parser, each: str, *, dataset: str, epochs: int, json_help: str | None = None) -> None:
+    """The flags of commands that train several runs (or systems) alike: data, epochs, seed, JSON
+    (when `json_help` says what it holds), memory."""
     parser.add_argument("--dataset", default=dataset, metavar="NAME", help=f"{DATASET_HELP} (default {dataset})")
     parser.add_argument("--epochs", type=epoch_count, default=epochs, help=f"epochs for every {each} (default {epochs})")
     parser.add_argument("--seed", type=seed_value, default=0, help=f"the same seed for every {each}")
-    add_json_flag(parser, json_help, "none")
+    if json_help is not None:
+        add_json_flag(parser, json_help, "none")
     add_memory_flag(parser)
 
 

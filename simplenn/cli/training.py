@@ -97,7 +97,7 @@ def add_show_parser(commands) -> None:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from simplenn.explain.plots import draw_into_files_only, show_sample
+    from simplenn.explain.figures import draw_into_files_only, show_sample
 
     if args.out:
         draw_into_files_only()

@@ -357,7 +357,7 @@ SWEEP_STYLES = {"simplenn": dict(marker="o", linestyle="-", color="tab:blue"),
 
 
 def sweep_chart(sweep: dict, out: str | Path | None = None) -> Path | None:
-    """`simplenn bench --sweep`'s figure: per axis, samples/s against the FLOP bound (top) and
+    """`simplenn bench sweep`'s figure: per axis, samples/s against the FLOP bound (top) and
     the share of the bound each system reaches (bottom)."""
     figure, grid = plt.subplots(2, len(SWEEP_AXES), figsize=(14, 8), sharey="row", squeeze=False)
     for column, (axis, (label, doubling)) in enumerate(SWEEP_AXES.items()):
