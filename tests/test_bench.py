@@ -308,3 +308,13 @@ def test_the_modes_old_spelling_runs_the_same_mode_and_names_its_new_form(old, n
     assert main([*common, *(arg.format(tmp=tmp_path) for arg in old)]) == 0
     assert capsys.readouterr().err == f"simplenn: note: {note}\n"
     assert len(calls) == 2 and calls[0] == calls[1] and calls[0][0] == new[0]
+
+
+def test_strategies_json_to_standard_output_prints_the_report_and_writes_no_file(tmp_path, capsys, monkeypatch):
+    from simplenn.bench import strategies
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(strategies, "run_strategy_bench", lambda *a, **k: {"replicas": [1]})
+    assert main(["bench", "strategies", "--dataset", "digits", "--strategy", "mirrored", "--json", "-"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"replicas": [1]}
+    assert list(tmp_path.iterdir()) == []

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from simplenn import config as configs
@@ -16,6 +15,7 @@ from simplenn.cli.flags import (
     non_negative_int,
     output_folder,
     positive_int,
+    print_table_and_json,
 )
 from simplenn.errors import SimplennError
 
@@ -107,7 +107,8 @@ def _bench(args: argparse.Namespace) -> int:
         from simplenn.bench.benchmark import format_markdown, format_table, run_bench
 
         report = run_bench(args.dataset, args.epochs, args.seed, args.threads, args.repeat, memory_limit=memory_limit)
-        _print_report(report, format_markdown(report) if args.markdown else format_table(report), args.json)
+        print_table_and_json(format_markdown(report) if args.markdown else format_table(report), report, args.json,
+                             "report")
     if new_form:
         print(f"simplenn: note: {new_form}", file=sys.stderr)
     return 0
@@ -128,25 +129,13 @@ def _mode_of_old_spelling(args: argparse.Namespace) -> tuple[str | None, str | N
     return None, None
 
 
-def _print_report(report: dict, table: str, json_target: str | None) -> None:
-    """The table; and the report as JSON where `--json` says, instead of the table for "-"."""
-    from simplenn.machine.file_safety import write_json
-
-    if json_target == "-":
-        print(json.dumps(report, indent=2))
-        return
-    print(table)
-    if json_target:
-        print(f"report written to {write_json(json_target, report)}")
-
-
 def _bench_strategies(args: argparse.Namespace, memory_limit, cluster) -> None:
     """`simplenn bench strategies --strategy mirrored|multiworker`: samples/s against the replica count."""
     from simplenn.bench.strategies import format_scaling_table, run_strategy_bench
 
     report = run_strategy_bench(args.dataset, args.epochs, args.seed, args.strategy, args.cpu_devices, cluster,
                                 memory_limit=memory_limit)
-    _print_report(report, format_scaling_table(report), args.json)
+    print_table_and_json(format_scaling_table(report), report, args.json, "report")
 
 
 def _bench_sweep(args: argparse.Namespace, memory_limit) -> None:

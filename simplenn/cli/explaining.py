@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 from simplenn import config as configs
 from simplenn.cli.flags import (
@@ -23,6 +22,7 @@ from simplenn.cli.flags import (
     memory_limit_of,
     output_file,
     positive_int,
+    print_table_and_json,
 )
 from simplenn.machine.safe_text import terminal_text
 
@@ -76,20 +76,14 @@ def _ablate(args: argparse.Namespace) -> int:
 
     check_dataset_name(args.dataset)
     memory_limit = memory_limit_of(args)
-    from simplenn.explain.ablate import ablate, format_table, save_rows
+    from simplenn.explain.ablate import ablate, format_table
     from simplenn.explain.figures import ablation_chart, draw_into_files_only
 
     if args.out:
         draw_into_files_only()
 
     rows = ablate(args.dataset, args.epochs, args.seed, args.jit_compile, memory_limit=memory_limit)
-    if args.json == "-":
-        print(json.dumps([row.to_dict() for row in rows], indent=2))
-    else:
-        print(format_table(rows))
-    if args.json and args.json != "-":
-        save_rows(rows, args.json)
-        print(f"rows written to {args.json}")
+    print_table_and_json(format_table(rows), [row.to_dict() for row in rows], args.json, "rows")
     written = ablation_chart([row.change for row in rows], [row.test_accuracy for row in rows], args.out)
     if written:
         print(f"chart written to {written}")
@@ -140,14 +134,11 @@ def add_plot_parser(commands) -> None:
 
 def _plot(args: argparse.Namespace) -> int:
     check_run_before_tensorflow(args.run_dir)
-    from simplenn.explain.figures import plot_run
+    from simplenn.explain.figures import draw_into_files_only, plot_run
     from simplenn.runs.loaded_run import load_run
-    from simplenn.explain.figures import draw_into_files_only
 
     draw_into_files_only()
-
-    written = plot_run(load_run(args.run_dir, dataset=args.dataset), out_dir=args.out,
-                       force=args.force or args.out is None)
+    written = plot_run(load_run(args.run_dir, dataset=args.dataset), out_dir=args.out, force=args.force)
     for path in written.values():
         print(f"figure written to {path}")
     return 0
@@ -194,17 +185,12 @@ def add_compare_parser(commands) -> None:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from simplenn.explain.compare import compare_runs
+    from simplenn.explain.compare import compare_runs, format_comparison, plot_comparison
 
-    comparison = compare_runs(args.run_dirs)  # reads the runs' records: a mistake answers before TensorFlow loads
-    from simplenn.explain.compare import format_comparison, plot_comparison
+    comparison = compare_runs(args.run_dirs)  # reads the runs' records: a mistake answers before matplotlib loads
     from simplenn.explain.figures import draw_into_files_only
 
     draw_into_files_only()
-
-    from simplenn.runs.run_directory import RunDirectory
-
-    RunDirectory(args.run_dirs[0]).require_own_files()  # a run whose files are links elsewhere is refused
     print(terminal_text(format_comparison(comparison), keep="\n"))  # run names are data
     if args.out:
         print(f"learning curves written to {plot_comparison(comparison, args.out)}")

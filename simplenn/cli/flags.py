@@ -10,6 +10,7 @@ each: `--json PATH` (or `-` for standard output), `--force`, `--max-memory`, the
 from __future__ import annotations
 
 import argparse
+import json
 import os
 from pathlib import Path
 
@@ -113,6 +114,18 @@ def write_json_output(target: str, text: str) -> str | None:
     from simplenn.machine.file_safety import write_text
 
     return str(write_text(target, text if text.endswith("\n") else text + "\n"))
+
+
+def print_table_and_json(table: str, value, json_target: str | None, what: str) -> None:
+    """`table` on standard output, and `value` as JSON where `--json` says: in place of the table for "-"."""
+    if json_target == "-":
+        print(json.dumps(value, indent=2))
+        return
+    print(table)
+    if json_target:
+        from simplenn.machine.file_safety import write_json
+
+        print(f"{what} written to {write_json(json_target, value)}")
 
 
 FORCE_HELP = ("replace files that already exist at the paths this command writes; without it an existing file "

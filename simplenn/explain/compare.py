@@ -30,6 +30,7 @@ def _read(run_dir: Path):
     run = RunDirectory(run_dir)
     if not (run.path / "config.json").is_file():
         raise SimplennError(f"cannot compare {run.path}: it holds no config.json; give the --run-dir of a `simplenn train`")
+    run.require_own_files()  # a run whose files are links elsewhere is refused
     try:
         return run.read_config(), run.read_history(), run.read_summary() if run.finished else None
     except SimplennError as error:

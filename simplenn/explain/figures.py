@@ -308,11 +308,13 @@ def run_figures(run, evaluation) -> dict:
     }
 
 
-def plot_run(run, evaluation=None, out_dir: str | Path | None = None, force: bool = True) -> dict[str, Path]:
+def plot_run(run, evaluation=None, out_dir: str | Path | None = None, force: bool = False) -> dict[str, Path]:
     """Write every figure of `run` as PNG into `out_dir` (default RUN_DIR/figures); {stem: path}.
 
-    force: False refuses (`SimplennError`), before any is written, a figure that would replace a file in `out_dir`.
+    force: False refuses (`SimplennError`), before any is written, a figure that would replace a file in
+    `out_dir`; the run's own figures folder, the default, is always brought up to date.
     """
+    force = force or out_dir is None
     evaluation = evaluation or run.evaluate()
     out_dir = Path(out_dir) if out_dir is not None else run.run_dir / "figures"
     figures = run_figures(run, evaluation)
