@@ -315,6 +315,7 @@ def test_strategies_json_to_standard_output_prints_the_report_and_writes_no_file
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(strategies, "run_strategy_bench", lambda *a, **k: {"replicas": [1]})
+    monkeypatch.setattr(strategies, "format_scaling_table", lambda report: "the scaling")
     assert main(["bench", "strategies", "--dataset", "digits", "--strategy", "mirrored", "--json", "-"]) == 0
     assert json.loads(capsys.readouterr().out) == {"replicas": [1]}
     assert list(tmp_path.iterdir()) == []
