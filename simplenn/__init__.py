@@ -61,7 +61,7 @@ that rule), so a change belongs in the lowest layer that can hold it.
         loaded_run.py          `load_run`: a finished run, to predict and evaluate
         evaluation.py          a run's scores on its test split
     explain/                   looking inside a run
-        figures.py             every figure, and the one way one is saved: a run's, the sample, ablation, sweep
+        figures.py             every figure: a run's, the post's sample, the ablation, the sweep
         diagnose.py            what goes wrong in the first steps: gradients, dead ReLUs, overflow
         run_checks.py          the diagnosis in words
         report.py              one HTML page of a run (`--lang ko`)
@@ -77,8 +77,8 @@ that rule), so a change belongs in the lowest layer that can hold it.
     bench/                     what `simplenn bench` runs
         benchmark.py           simplenn against its peers on the same network
         systems.py             each peer's training: Keras, scikit-learn, PyTorch, JAX
-        sweep.py               speed against batch size and width
-        strategies.py          speed against the replica count
+        sweep.py               `bench sweep`: speed against width, depth and batch size
+        strategies.py          `bench strategies`: speed against the replica count
     doctor.py                  `simplenn doctor`: is this machine ready to train
     cli/                       the `simplenn` command: it parses, calls the layers above and maps errors
         flags.py               argparse's types, `Config`'s fields as flags, the options commands share
