@@ -22,6 +22,15 @@ def written(run, tmp_path_factory):
     return plot_run(run, out_dir=tmp_path_factory.mktemp("figures"))
 
 
+def test_plot_run_replaces_figures_outside_the_runs_own_folder_only_with_force(run, written):
+    from simplenn.errors import SimplennError
+
+    before = written["sample"].read_bytes()
+    with pytest.raises(SimplennError, match="learning_curves.png already exists; add --force"):
+        plot_run(run, out_dir=written["sample"].parent)  # from Python as from `simplenn plot --out`
+    assert written["sample"].read_bytes() == before
+
+
 @pytest.mark.parametrize("stem", FIGURES)
 def test_every_figure_is_written_with_content(written, stem):
     pixels = matplotlib.image.imread(written[stem])  # (h, w, 4) floats in 0-1
