@@ -74,6 +74,7 @@ that rule), so a change belongs in the lowest layer that can hold it.
         server.py              `simplenn serve`: the REST API and the draw page (static/)
         lab.py                 `simplenn lab`: switch the post's mistakes and watch a run train (static/)
         lab_run.py             one lab run in its own process, sending what it measures as it trains
+        web.py                 what both servers share: uvicorn's limits, the Host check, JSON errors
     bench/                     what `simplenn bench` runs
         benchmark.py           simplenn against its peers on the same network
         systems.py             each peer's training: Keras, scikit-learn, PyTorch, JAX
