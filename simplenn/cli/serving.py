@@ -125,7 +125,8 @@ def add_serve_parser(commands) -> None:
 def _serve(args: argparse.Namespace) -> int:
     check_run_before_tensorflow(args.run_dir)
     from simplenn.runs.loaded_run import load_run
-    from simplenn.serving.server import check_host, serve
+    from simplenn.serving.server import serve
+    from simplenn.serving.web import check_host
 
     allowed = tuple(name.strip() for name in args.allowed_hosts.split(",") if name.strip())
     check_host(args.host)  # before the run loads
