@@ -18,10 +18,8 @@ resumable folder. Every figure the page shows is computed by that process, with
 `diagnose.measure` and `run_checks`, and the page only draws it.
 
 One run at a time: a second Train gets 409 and `{"error": ...}`; a config that `Config`
-refuses gets 400 and `Config`'s own one-line message. The lab has `simplenn serve`'s limits
-(`http_limits.py`): requests whose Host header is not a name of this server get 421 (a
-page elsewhere cannot reach the lab by DNS rebinding); headers are bounded in size and
-time, bodies in size and time; --host is checked; Ctrl-C exits 130.
+refuses gets 400 and `Config`'s own one-line message; requests whose Host header is not
+a name of this server get 421 (a page elsewhere cannot reach the lab by DNS rebinding).
 """
 
 from __future__ import annotations
@@ -55,8 +53,8 @@ from simplenn.explain.diagnose import DEAD_FRACTION, HEALTHY_GRADIENT_NORM, HEAL
 from simplenn.machine.file_safety import file_kind
 from simplenn.machine.memory import MemoryLimit, network_bytes
 from simplenn.runs.run_directory import RunDirectory
-from simplenn.serving.http_limits import (HostCheck, RequestError, answered_names, check_listen, read_body, run_server,
-                                          url_of)
+from simplenn.serving.web import (LOOPBACK_NAMES, RequestError, check_host, check_port, json_app, read_body,
+                                  run_server)
 
 MAX_BODY_BYTES = 64 * 2**10  # a config is a few hundred bytes
 RUNS_LISTED = 40  # newest runs the page can overlay and link to
@@ -439,10 +437,10 @@ def setup() -> dict:
     return {"switches": switches, "knobs": knobs, "presets": presets, "datasets": datasets, "limits": limits}
 
 
-def create_app(lab: Lab, host: str = "127.0.0.1", allowed_hosts: tuple[str, ...] = ()) -> HostCheck:
-    """The lab's Starlette app, answering requests whose Host names the loopback names, `host` (the
-    address it listens on) or `allowed_hosts`."""
+def create_app(lab: Lab, host: str = "127.0.0.1") -> Starlette:
+    """The lab's Starlette app; `host` is the address it listens on, a name its Host header may give."""
     page = resources.files("simplenn.serving").joinpath("static/lab.html").read_text(encoding="utf-8")
+    allowed_hosts = {*LOOPBACK_NAMES, host}
     setup_answer = setup()
 
     async def index(request: Request):
@@ -509,18 +507,6 @@ def create_app(lab: Lab, host: str = "127.0.0.1", allowed_hosts: tuple[str, ...]
             await run_in_threadpool(write_report, path, out, lang)
         return FileResponse(out, media_type="text/html")
 
-    async def request_error(request: Request, error: RequestError):
-        return JSONResponse({"error": str(error)}, status_code=error.status)
-
-    async def not_found(request: Request, error):
-        status_code = getattr(error, "status_code", 404)
-        return JSONResponse({"error": f"{request.method} {request.url.path}: {getattr(error, 'detail', 'not found')}"},
-                            status_code=status_code)
-
-    async def server_error(request: Request, error: Exception):
-        return JSONResponse({"error": f"internal error ({type(error).__name__}); this is a bug in simplenn"},
-                            status_code=500)
-
     @contextlib.asynccontextmanager
     async def lifespan(app):
         lab.open()
@@ -540,10 +526,8 @@ def create_app(lab: Lab, host: str = "127.0.0.1", allowed_hosts: tuple[str, ...]
         Route("/api/resume", resume, methods=["POST"]),
         Route("/runs/{name}/report.html", report),
     ]
-    app = Starlette(routes=routes, exception_handlers={
-        RequestError: request_error, 404: not_found, 405: not_found, Exception: server_error,
-    }, lifespan=lifespan)
-    return HostCheck(app, answered_names(host, allowed_hosts))
+    return json_app(routes, allowed_hosts, "open the lab as http://127.0.0.1:PORT/ or http://localhost:PORT/",
+                    lifespan)
 
 
 async def read_json(request: Request) -> dict:
@@ -567,13 +551,15 @@ def write_report(path: Path, out: Path, lang: str) -> None:
 
 
 def serve_lab(runs_dir: str | Path = "runs/lab", host: str = "127.0.0.1", port: int = 8000,
-              max_memory: str | None = None, allowed_hosts: tuple[str, ...] = ()) -> None:
+              max_memory: str | None = None) -> None:
     """Serve the lab with uvicorn until Ctrl-C; runs are written under `runs_dir`."""
+    host, loopback = check_host(host)
+    check_port(host, port)
     runs_dir = Path(runs_dir)
     if runs_dir.exists() and not runs_dir.is_dir():
         raise SimplennError(f"--runs-dir {runs_dir} is a file; choose a folder")
-    if not check_listen(host, port):
+    if not loopback:
         print(f"warning: listening on {host}: other machines can reach this server and start runs on it")
-    print(f"the lab is at {url_of(host, port)} ; runs are written to {runs_dir} (Ctrl-C stops)", flush=True)
-    run_server(create_app(Lab(runs_dir, max_memory), host, allowed_hosts), host, port, log_level="warning",
-               graceful_shutdown_s=5)
+    print(f"the lab is at http://{host}:{port}/ ; runs are written to {runs_dir} (Ctrl-C stops)", flush=True)
+    # Open event streams end within a few seconds of Ctrl-C instead of holding the shutdown.
+    run_server(create_app(Lab(runs_dir, max_memory), host), host, port, graceful_shutdown_s=5)

@@ -31,9 +31,9 @@ a `Host` the server was not started for (421), bodies over `MAX_BODY_BYTES` (413
 slower than `BODY_TIMEOUT_S` (408), JSON that does not parse, instances of the wrong
 shape, non-numbers, and images that cannot be read, are too large or show no ink (400).
 
-The limits a public-facing server needs: those `simplenn lab` shares (`http_limits.py`:
-Host, connections, header size and time, body time, --host, Ctrl-C), and these, each a
-constant below:
+The limits a public-facing server needs: the Host check, header sizes and times and the
+number of connections are `web.py`'s, shared with `simplenn lab`; the rest, each a constant below:
+    body           at most `MAX_BODY_BYTES`, sent within `BODY_TIMEOUT_S`
     image decodes  an upload's pixels counted from its header before decoding (at most
                    `MAX_UPLOAD_PIXELS`), `MAX_DECODES` decoded at once, the memory handed
                    back to the system after each
@@ -49,7 +49,6 @@ import warnings
 from importlib import resources
 
 import numpy as np
-from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
@@ -57,19 +56,17 @@ from starlette.routing import Route
 
 from simplenn.errors import SimplennError
 from simplenn.serving.export import ServingModel
-from simplenn.serving.http_limits import (LOOPBACK_NAMES, HostCheck, RequestError, answered_names,
-                                          check_host, check_listen, read_body, run_server, url_of)  # noqa: F401 check_host: the CLI's
 from simplenn.machine.memory import return_freed_memory
 from simplenn.machine.quiet_tensorflow import tf
+from simplenn.serving.web import (LOOPBACK_NAMES, RequestError, check_host, check_port, json_app, read_body,
+                                  run_server)
 from simplenn.images.preprocessing import preprocess, style_of
 
 MODEL_NAME = "simplenn"
 MAX_BODY_BYTES = 8 * 2**20  # a phone photo fits; 1,000 instances of 784 numbers as JSON fit
-BODY_ADVICE = "send a smaller image or fewer instances"
 MAX_INSTANCES = 1000
 SIGNATURES = ("serving_default", "images")
 INPUT_NAMES = {"serving_default": "inputs", "images": "images"}  # each signature's one input, as exported
-LOOPBACK_HOSTS = LOOPBACK_NAMES  # the older name
 MAX_UPLOAD_PIXELS = 24_000_000  # a 6000x4000 photo; checked from the image's header, before decoding
 MAX_DECODES = 2  # uploads decoded at once; the others wait their turn
 
@@ -103,7 +100,7 @@ def create_app(run, recipe: str | None = None, allowed_hosts: tuple[str, ...] = 
     batchers = {name: Batcher(getattr(model, name).get_concrete_function()) for name in SIGNATURES}
 
     async def predict(request: Request):
-        body = await read_body(request, MAX_BODY_BYTES, BODY_ADVICE)
+        body = await read_body(request, MAX_BODY_BYTES, "send a smaller image or fewer instances")
         signature, batch, columnar = parse_request(body, run.image_shape)  # (n, h*w) float32 or (n, h, w) uint8
         if signature == "serving_default":
             try:
@@ -118,7 +115,7 @@ def create_app(run, recipe: str | None = None, allowed_hosts: tuple[str, ...] = 
         ]})
 
     async def image(request: Request):
-        body = await read_body(request, MAX_BODY_BYTES, BODY_ADVICE)
+        body = await read_body(request, MAX_BODY_BYTES, "send a smaller image or fewer instances")
         if not body:
             raise RequestError("the request has no body; send an image file (PNG, JPEG, ...) as the body")
         invert = request.query_params.get("invert")
@@ -141,18 +138,6 @@ def create_app(run, recipe: str | None = None, allowed_hosts: tuple[str, ...] = 
             "hidden": [A.numpy()[0].tolist() for A in forward.A[1:]],  # each hidden layer (n_l,)
         })
 
-    async def request_error(request: Request, error: RequestError):
-        return JSONResponse({"error": str(error)}, status_code=error.status)
-
-    async def not_found(request: Request, error):
-        status_code = getattr(error, "status_code", 404)
-        return JSONResponse({"error": f"{request.method} {request.url.path}: {getattr(error, 'detail', 'not found')}"},
-                            status_code=status_code)
-
-    async def server_error(request: Request, error: Exception):
-        return JSONResponse({"error": f"internal error ({type(error).__name__}); this is a bug in simplenn"},
-                            status_code=500)
-
     routes = [
         Route("/", index),
         Route("/healthz", health),
@@ -161,10 +146,7 @@ def create_app(run, recipe: str | None = None, allowed_hosts: tuple[str, ...] = 
         Route(f"/v1/models/{MODEL_NAME}:predict", predict, methods=["POST"]),
         Route("/api/image", image, methods=["POST"]),
     ]
-    app = Starlette(routes=routes, exception_handlers={
-        RequestError: request_error, 404: not_found, 405: not_found, Exception: server_error,
-    })
-    return HostCheck(app, allowed_hosts)
+    return json_app(routes, allowed_hosts, "start the server with --allowed-hosts NAME to answer it")
 
 
 def require_decodable(body: bytes) -> None:
@@ -362,7 +344,11 @@ def serve(run, host: str = "127.0.0.1", port: int = 8000, recipe: str | None = N
           allowed_hosts: tuple[str, ...] = ()) -> None:
     """Serve `run` with uvicorn until Ctrl-C, answering the loopback names, `host` and `allowed_hosts`
     (`recipe`: see `create_app`)."""
-    if not check_listen(host, port):
+    host, loopback = check_host(host)
+    check_port(host, port)
+    if not loopback:
         print(f"warning: listening on {host}: other machines can reach this server")
-    print(f"serving {run.run_dir} at {url_of(host, port)} (Ctrl-C stops)", flush=True)
-    run_server(create_app(run, recipe, answered_names(host, allowed_hosts)), host, port)
+    names = LOOPBACK_NAMES + (() if host in ("0.0.0.0", "::") else (host,)) + tuple(allowed_hosts)
+    shown = f"[{host}]" if ":" in host else host
+    print(f"serving {run.run_dir} at http://{shown}:{port}/ (Ctrl-C stops)", flush=True)
+    run_server(create_app(run, recipe, names), host, port)

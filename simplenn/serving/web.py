@@ -1,18 +1,14 @@
-"""What a server on a user's machine needs before it answers anyone: the limits `simplenn serve`
-and `simplenn lab` share.
+"""What `simplenn serve` and `simplenn lab` share as web servers: uvicorn with limits, the
+Host check, and every error answered as `{"error": "..."}`.
 
-    Host           loopback names and the --host address, plus --allowed-hosts: a web page
-                   cannot reach the API through a DNS name rebound to 127.0.0.1 (`HostCheck`, 421)
-    connections    `MAX_CONNECTIONS` open at once; past it uvicorn answers 503
+    Host           loopback names and the --host address (plus serve's --allowed-hosts): a web
+                   page cannot reach the server through a DNS name rebound to 127.0.0.1 (421)
     headers        at most `MAX_HEADER_BYTES` (larger -> 400), complete within
                    `HEADER_TIMEOUT_S` of connecting or of the previous answer, else the
                    connection is closed: slow-header clients cannot hold connections
-                   (`BoundedHttpProtocol`)
-    bodies         read up to a cap, within `BODY_TIMEOUT_S` (`read_body`: 413, 408)
-    --host         an address or a name of this machine, checked before listening (`check_host`)
-    Ctrl-C         `run_server` re-raises it, so the CLI exits 130 as for any other command
+    connections    `MAX_CONNECTIONS` open at once; past it uvicorn answers 503
 
-Every refusal is a 4xx with `{"error": "..."}`; `RequestError` carries one.
+Nothing here imports TensorFlow: the lab's server process does not load it.
 """
 
 from __future__ import annotations
@@ -24,6 +20,7 @@ import json
 import os
 import socket
 
+from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -33,9 +30,9 @@ from simplenn.errors import SimplennError
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")  # the Host names answered by default
 MAX_HEADER_BYTES = 16 * 2**10  # a request line and headers; browsers send under 2 KiB
 HEADER_TIMEOUT_S = 5.0  # from connecting (or the previous answer) to the last header byte
-BODY_TIMEOUT_S = 10.0  # a client that sends its body slower than this is cut off
+MAX_CONNECTIONS = 1000  # open at once; the rest are answered 503
 KEEP_ALIVE_S = 5.0  # an idle connection is closed after this
-MAX_CONNECTIONS = 1000  # open at once, the lab's event streams included; the rest are answered 503
+BODY_TIMEOUT_S = 10.0  # a client that sends its body slower than this is cut off
 
 
 class RequestError(Exception):
@@ -46,25 +43,48 @@ class RequestError(Exception):
         self.status = status
 
 
+def json_app(routes, allowed_hosts, remedy: str, lifespan=None):
+    """A Starlette app of `routes` behind `HostCheck`, answering every error as `{"error": ...}`:
+    `RequestError` with its status, unknown paths and methods with 404/405, anything else
+    with 500 naming it a bug."""
+
+    async def request_error(request: Request, error: RequestError):
+        return JSONResponse({"error": str(error)}, status_code=error.status)
+
+    async def not_found(request: Request, error):
+        status_code = getattr(error, "status_code", 404)
+        return JSONResponse({"error": f"{request.method} {request.url.path}: {getattr(error, 'detail', 'not found')}"},
+                            status_code=status_code)
+
+    async def server_error(request: Request, error: Exception):
+        return JSONResponse({"error": f"internal error ({type(error).__name__}); this is a bug in simplenn"},
+                            status_code=500)
+
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={
+        RequestError: request_error, 404: not_found, 405: not_found, Exception: server_error,
+    })
+    return HostCheck(app, allowed_hosts, remedy)
+
+
 class HostCheck:
     """ASGI middleware: a request whose `Host` header names no allowed host gets 421 and `{"error": ...}`.
 
     A browser sends the name it resolved in `Host`, so a page on evil.example whose DNS
     answer changes to 127.0.0.1 (DNS rebinding) is refused here, as Django's ALLOWED_HOSTS does.
+    `remedy` ends the message: what the user can do to have such a name answered.
     """
 
-    def __init__(self, app, allowed_hosts: tuple[str, ...]):
+    def __init__(self, app, allowed_hosts, remedy: str):
         self.app = app
         self.allowed = {host.lower().strip("[]") for host in allowed_hosts}
+        self.remedy = remedy
 
     async def __call__(self, scope, receive, send):
         if scope["type"] in ("http", "websocket"):
             host = dict(scope["headers"]).get(b"host", b"").decode("latin-1")
-            name = host_name(host)
-            if name not in self.allowed and "*" not in self.allowed:
-                response = JSONResponse({"error": f"Host {host[:100]!r} is not served here; open it as "
-                                                  "http://127.0.0.1:PORT/, or start the server with --allowed-hosts "
-                                                  "NAME to answer it"}, status_code=421)
+            if host_name(host) not in self.allowed and "*" not in self.allowed:
+                response = JSONResponse({"error": f"Host {host[:100]!r} is not served here; {self.remedy}"},
+                                        status_code=421)
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)
@@ -78,19 +98,13 @@ def host_name(host: str) -> str:
     return host.rpartition(":")[0] if host.count(":") == 1 else host
 
 
-def answered_names(host: str, allowed_hosts: tuple[str, ...] = ()) -> tuple[str, ...]:
-    """The Host names a server listening on `host` answers: loopback names, `host` unless it is
-    every interface, and `allowed_hosts`."""
-    return LOOPBACK_NAMES + (() if host in ("0.0.0.0", "::") else (host,)) + tuple(allowed_hosts)
-
-
 class BoundedHttpProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with limits on each request's headers: `MAX_HEADER_BYTES`
     and `HEADER_TIMEOUT_S`, both answered by closing the connection (after a 400 for size).
 
     uvicorn times out idle keep-alive connections, but not a client that sends its headers a
     byte at a time, and httptools takes headers of any length; each such connection would
-    count against the connection limit, or grow the header list, for as long as it lasted.
+    count against `MAX_CONNECTIONS`, or grow the header list, for as long as it lasted.
     """
 
     header_deadline = None
@@ -181,11 +195,10 @@ def check_host(host: str) -> tuple[str, bool]:
     return host, all(ipaddress.ip_address(address.partition("%")[0]).is_loopback for address in addresses)
 
 
-def check_listen(host: str, port: int) -> bool:
-    """Whether `host` is loopback, once `port` and `host` are known to be free to listen on; `SimplennError` otherwise."""
+def check_port(host: str, port: int) -> None:
+    """`SimplennError` in one line unless this process could listen on `host:port` now."""
     if not 0 < port < 2**16:
         raise SimplennError(f"--port must be 1 to 65535, got {port}")
-    host, loopback = check_host(host)
     try:  # a port in use is the user's to fix: say so in one line, before uvicorn starts
         with socket.create_server((host, port)):
             pass
@@ -194,23 +207,15 @@ def check_listen(host: str, port: int) -> bool:
             "give an address of this machine as --host"
         reason = os.strerror(error.errno) if error.errno else error  # create_server adds the address to strerror
         raise SimplennError(f"cannot listen on {host}:{port}: {reason}; {advice}") from None
-    return loopback
 
 
-def url_of(host: str, port: int) -> str:
-    """`http://HOST:PORT/`, an IPv6 address in brackets."""
-    return f"http://{f'[{host}]' if ':' in host else host}:{port}/"
-
-
-def run_server(app, host: str, port: int, log_level: str = "error", graceful_shutdown_s: float | None = None) -> None:
-    """Serve `app` with uvicorn and the limits above until Ctrl-C or SIGTERM, which are re-raised.
-
-    uvicorn.Server, not uvicorn.run: the server re-raises the Ctrl-C (or SIGTERM) it stopped on, and
-    uvicorn.run would swallow it; the CLI then exits 130 (143) as for any other command.
-    """
+def run_server(app, host: str, port: int, graceful_shutdown_s: float | None = None) -> None:
+    """Serve `app` with uvicorn and this module's limits until Ctrl-C or SIGTERM."""
     import uvicorn
 
-    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, http=BoundedHttpProtocol,
+    config = uvicorn.Config(app, host=host, port=port, log_level="error", http=BoundedHttpProtocol,
                             limit_concurrency=MAX_CONNECTIONS, timeout_keep_alive=KEEP_ALIVE_S,
                             timeout_graceful_shutdown=graceful_shutdown_s)
+    # uvicorn.Server, not uvicorn.run: the server re-raises the Ctrl-C (or SIGTERM) it stopped on, and
+    # uvicorn.run would swallow it; the CLI then exits 130 (143) as for any other command.
     uvicorn.Server(config).run()
