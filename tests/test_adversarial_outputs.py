@@ -16,6 +16,7 @@ around it (the run, a bystander folder) are byte for byte as they were.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -598,8 +599,8 @@ def test_the_recorded_source_is_checked_before_a_byte_is_hashed(run, tmp_path, c
     os.mkfifo(data / "a" / "x.png")  # a FIFO inside the folder is not read: it is not a regular file
     with_input(run, source={"path": str(data), "sha256": HEX})
     assert refused(["evaluate", run], capsys) == (
-        f"{data} is not the data the run trained on (its sha256 differs from the {HEX[:12]}... recorded in data.json); "
-        "give the data the run trained on")
+        f"{data} is not the data the run trained on ({data}): its sha256 is {hashlib.sha256().hexdigest()[:12]}..., "
+        f"data.json records {HEX[:12]}...; give that data unchanged, or train a new run on this one")
 
 
 def test_two_outputs_or_an_output_and_an_input_naming_one_file_are_refused(run, tmp_path, capsys):
