@@ -29,6 +29,7 @@ from cli_messages import error_message
 
 from simplenn.cli import main
 from simplenn.serving import server as serving
+from simplenn.serving import web
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="3", MPLBACKEND="Agg")
@@ -153,7 +154,7 @@ def test_slow_oversized_and_flooding_clients_are_cut_off_and_the_rest_answered(s
     for client in slow:
         client.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
     assert {server.request("/healthz")[0] for _ in range(20)} == {200}
-    time.sleep(serving.HEADER_TIMEOUT_S + 1.5)
+    time.sleep(web.HEADER_TIMEOUT_S + 1.5)
     for client in slow:
         client.settimeout(5)
         assert client.recv(1) == b""  # closed by the server
@@ -199,9 +200,9 @@ def test_host_values_are_checked_with_the_right_words(trained, capsys):
     for host, message in cases:
         assert main(["serve", str(trained), "--host", host]) == 2
         assert error_message(capsys.readouterr().err) == message
-    assert serving.check_host("127.0.0.2") == ("127.0.0.2", True)  # all of 127.0.0.0/8 is this machine
-    assert serving.check_host("::1") == ("::1", True)
-    assert serving.check_host("0.0.0.0") == ("0.0.0.0", False)
+    assert web.check_host("127.0.0.2") == ("127.0.0.2", True)  # all of 127.0.0.0/8 is this machine
+    assert web.check_host("::1") == ("::1", True)
+    assert web.check_host("0.0.0.0") == ("0.0.0.0", False)
 
 
 def test_a_loopback_host_other_than_127_0_0_1_is_not_warned_as_public(trained):

@@ -15,7 +15,8 @@ what does not fit instead of guessing:
              mass), "digits" (full frame, box centred), "fashion-mnist" (its README's
              conversion), "resize" (grey, then resized: exactly how a folder of class images
              is read) or "none" (the run reads rows of features, not image files)
-    source   {"name": "digits"}, or {"path": "/absolute/path", "sha256": "..."} for data given by path
+    source   {"name": "digits"}, or {"path": "/absolute/path", "sha256": "...", "files": n, "bytes": n}
+             for data given by path (its files counted, so a mismatch can say what differs)
     value_range  (low, high) of the training inputs; (0, 255) for pixels
     rms      for features: the training inputs' root mean square, their typical size
 
@@ -33,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from simplenn.errors import SimplennError
-from simplenn.machine.file_safety import sha256_of
+from simplenn.machine.file_safety import format_bytes, sha256_of
 from simplenn.training.data import scale_inputs
 
 KINDS = ("image", "features")
@@ -192,7 +193,7 @@ def contract_for_data(dataset: str, image_shape: tuple[int, int], scale_inputs: 
     if path is None:
         source = {"name": dataset}
     else:
-        source = {"path": str(path.resolve()), "sha256": dataset_sha256(path) if with_hash else None}
+        source = {"path": str(path.resolve()), **(dataset_fingerprint(path) if with_hash else {"sha256": None})}
     shape = (h, w) if kind == "image" else (w,)
     return InputContract(kind, shape, "divide_by_255" if scale_inputs else "none",
                          recipe_for(dataset, path is None, kind), source)
@@ -210,23 +211,42 @@ def implied_contract(config, image_shape: tuple[int, int]) -> InputContract:
                          recipe_for(config.dataset, catalogue, kind), source)
 
 
+def dataset_files(path: Path) -> list[Path]:
+    """A dataset file, or a folder's files in name order (hidden ones left out): what its sha256 covers."""
+    path = Path(path)
+    if path.is_file():
+        return [path]
+    return sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+
+
 def dataset_sha256(path: Path) -> str:
     """The sha256 of a dataset file, or of a folder: of each file's relative path and sha256, in name order."""
     path = Path(path)
     if path.is_file():
         return sha256_of(path)
     digest = hashlib.sha256()
-    for file in sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")):
+    for file in dataset_files(path):
         digest.update(f"{file.relative_to(path).as_posix()}\0{sha256_of(file)}\n".encode())
     return digest.hexdigest()
+
+
+def dataset_fingerprint(path: Path) -> dict:
+    """`{"sha256", "files", "bytes"}` of a dataset file or folder, as a run records its data."""
+    files = dataset_files(path)
+    return {"sha256": dataset_sha256(path), "files": len(files), "bytes": sum(f.stat().st_size for f in files)}
+
+
+def _holding(files: int, size: int) -> str:
+    return f"{files:,} file{'s' if files != 1 else ''} of {format_bytes(size)}"
 
 
 def run_dataset(contract: InputContract, given: str | None = None) -> str:
     """What to load for a run's own data: its catalogue name, or the path it trained on.
 
     given: where the data is now (a moved folder or file); it must hash to the sha256 the
-    run recorded. Without it, the recorded absolute path is used, from any folder.
-    `SimplennError` names where it looked, or the hash that differs.
+    run recorded. Without it, the recorded absolute path is used, from any folder, and
+    checked the same way. A run recorded without a sha256 (before runs kept one) is taken
+    at its word. `SimplennError` names where it looked, or the hash that differs.
     """
     source = contract.source
     if "name" in source:
@@ -234,12 +254,38 @@ def run_dataset(contract: InputContract, given: str | None = None) -> str:
             raise SimplennError(f"the run trained on the catalogue dataset {source['name']}, not {given}; "
                                 f"drop --dataset, or evaluate on {given} with `simplenn evaluate RUN --dataset {given}`")
         return source["name"]
-    path = Path(given if given is not None else source["path"]).expanduser()
+    path = Path(given if given is not None else source["path"]).expanduser().resolve()
     if not path.exists():
-        hint = "give its new place with --dataset" if given is None else "check the path"
-        raise SimplennError(f"the run's dataset is not at {path.resolve()}; {hint}")
+        if given is None and not Path(source["path"]).expanduser().is_absolute():  # an old run's path, as typed
+            raise SimplennError(f"the run recorded its dataset as {source['path']}, relative to the folder it was "
+                                f"trained in, and it is not at {path}; run from that folder, or give its place "
+                                "with --dataset (in Python, load_run's dataset=)")
+        if given is None:
+            raise SimplennError(f"the run's dataset is not at {path}, where it trained; "
+                                "give its new place with --dataset (in Python, load_run's dataset=)")
+        raise SimplennError(f"there is nothing at {path}; give the folder or file the run's data is in now")
     recorded = source.get("sha256")
-    if recorded is not None and dataset_sha256(path) != recorded:
-        raise SimplennError(f"{path.resolve()} is not the data the run trained on (its sha256 differs from the "
-                            f"{recorded[:12]}... recorded in data.json); give the data the run trained on")
-    return str(path.resolve())
+    if recorded is not None:
+        found = dataset_fingerprint(path)
+        if found["sha256"] != recorded:
+            what = f"its sha256 is {found['sha256'][:12]}..., data.json records {recorded[:12]}..."
+            if (source.get("files"), source.get("bytes")) not in ((None, None), (found["files"], found["bytes"])):
+                what = (f"it holds {_holding(found['files'], found['bytes'])}, the run's data held "
+                        f"{_holding(source['files'], source['bytes'])}, and {what}")
+            raise SimplennError(f"{path} is not the data the run trained on ({source['path']}): {what}; "
+                                "give that data unchanged, or train a new run on this one")
+    return str(path)
+
+
+def scored_dataset(contract: InputContract, given: str | None = None) -> str:
+    """What `evaluate` scores a run on: another catalogue dataset when `given` names one (its
+    test split was never trained on, e.g. kmnist for an MNIST run), else the run's own data
+    (`run_dataset`: a path given to a run that trained on a path must hash to its record,
+    for the test split of other files could hold the very examples the run trained on)."""
+    from simplenn.datasets import DATASET_NAMES
+
+    if given is None:
+        return run_dataset(contract)
+    if given in DATASET_NAMES or "name" in contract.source:  # a catalogue dataset, or other data for a catalogue run
+        return given
+    return run_dataset(contract, given)
