@@ -431,11 +431,24 @@ def test_a_folder_that_changed_is_refused_with_what_differs(digits, tmp_path):
     with pytest.raises(SimplennError) as refused:
         run_dataset(contract)
     found, recorded = dataset_fingerprint(folder), contract.source
-    assert str(refused.value) == (
+    assert str(refused.value) == (  # told from the count and size, without reading the files
         f"{folder} is not the data the run trained on ({folder}): it holds 5 files of "
-        f"{found['bytes'] / 1024:.1f} KiB, the run's data held 4 files of {recorded['bytes'] / 1024:.1f} KiB, and its "
-        f"sha256 is {found['sha256'][:12]}..., data.json records {recorded['sha256'][:12]}...; give that data "
-        "unchanged, or train a new run on this one")
+        f"{found['bytes'] / 1024:.1f} KiB, the run's data held 4 files of {recorded['bytes'] / 1024:.1f} KiB; "
+        "give that data unchanged, or train a new run on this one")
     (folder / ".DS_Store").write_bytes(b"\0")  # hidden files are not the data
     (folder / "notes.txt").unlink()
+    assert run_dataset(contract) == str(folder)
+    for i in range(120):  # a folder far larger than the data: not walked to its end, nor hashed
+        (folder / f"more-{i}").mkdir()
+        (folder / f"more-{i}" / "x.bin").write_bytes(b"x")
+    with pytest.raises(SimplennError, match=r"it holds more than 108 files, the run's data held 4 files of .*; give that"):
+        run_dataset(contract)
+    for i in range(120):
+        (folder / f"more-{i}" / "x.bin").unlink()
+        (folder / f"more-{i}").rmdir()
+    first = sorted(folder.glob("[!.]*"))[0]
+    first.write_bytes(bytes(255 - b for b in first.read_bytes()))  # the same count and size, other bytes: the hash tells
+    with pytest.raises(SimplennError, match=r"its sha256 is .*, data.json records "):
+        run_dataset(contract)
+    first.write_bytes(bytes(255 - b for b in first.read_bytes()))
     assert run_dataset(contract) == str(folder)

@@ -255,15 +255,21 @@ def implied_contract(config, image_shape: tuple[int, int]) -> InputContract:
                          recipe_for(config.dataset, catalogue, kind), source)
 
 
-def dataset_files(path: Path) -> list[Path]:
+def dataset_files(path: Path, at_most: int | None = None) -> list[Path]:
     """A dataset file, or a folder's files in name order (hidden ones left out, links to folders
-    not followed, as `Path.rglob` does): what its sha256 covers. `OSError` for a folder that cannot be read."""
+    not followed, as `Path.rglob` does): what its sha256 covers. `OSError` for a folder that cannot be read.
+
+    at_most: stop looking once more files than this are found (those found so far are returned),
+    so that a folder far larger than the recorded data is not walked to its end.
+    """
     path = Path(path)
     if path.is_file():
         return [check_input(path)]
     files = []
     for inner, _, names in os.walk(path, onerror=_raise):
         files += [Path(inner) / name for name in names if not name.startswith(".") and (Path(inner) / name).is_file()]
+        if at_most is not None and len(files) > at_most:
+            break
     return sorted(files)
 
 
@@ -298,6 +304,22 @@ def dataset_fingerprint(path: Path) -> dict:
     with _reading(path):
         files = dataset_files(path)
         return {"sha256": dataset_sha256(path), "files": len(files), "bytes": sum(f.stat().st_size for f in files)}
+
+
+def _differs_in_extent(path: Path, source: dict) -> str | None:
+    """How the data at `path` differs from the recorded file count and size, or None when they
+    match or were not recorded (only then is every byte hashed)."""
+    if source.get("files") is None:
+        return None
+    with _reading(path):
+        at_most = 2 * source["files"] + 100  # enough to say how many were added, not a whole disk's worth
+        files = dataset_files(path, at_most)
+        if len(files) > at_most:
+            return f"it holds more than {at_most:,} files, the run's data held {_holding(source['files'], source['bytes'])}"
+        size = sum(file.stat().st_size for file in files)
+    if (len(files), size) != (source["files"], source["bytes"]):
+        return f"it holds {_holding(len(files), size)}, the run's data held {_holding(source['files'], source['bytes'])}"
+    return None
 
 
 def _holding(files: int, size: int) -> str:
@@ -336,13 +358,13 @@ def run_dataset(contract: InputContract, given: str | None = None) -> str:
     check_dataset_name(str(path))  # a folder or a regular file, before any byte is hashed
     recorded = source.get("sha256")
     if recorded is not None:
-        found = dataset_fingerprint(path)
-        if found["sha256"] != recorded:
-            what = f"its sha256 is {found['sha256'][:12]}..., data.json records {recorded[:12]}..."
-            if (source.get("files"), source.get("bytes")) not in ((None, None), (found["files"], found["bytes"])):
-                what = (f"it holds {_holding(found['files'], found['bytes'])}, the run's data held "
-                        f"{_holding(source['files'], source['bytes'])}, and {what}")
-            raise SimplennError(f"{path} is not the data the run trained on ({source['path']}): {what}; "
+        mismatch = _differs_in_extent(path, source)  # counted first: different data is not read to its end
+        if mismatch is None:
+            found = dataset_sha256(path)
+            if found != recorded:
+                mismatch = f"its sha256 is {found[:12]}..., data.json records {recorded[:12]}..."
+        if mismatch is not None:
+            raise SimplennError(f"{path} is not the data the run trained on ({source['path']}): {mismatch}; "
                                 "give that data unchanged, or train a new run on this one")
     return str(path)
 
