@@ -8,6 +8,7 @@ import json
 import re
 import time
 
+import numpy as np
 import pytest
 from starlette.testclient import TestClient
 
@@ -222,3 +223,37 @@ def test_the_memory_a_run_needs_is_checked_before_it_starts(tmp_path):
         assert "more than the limit of 64.0 KiB (--max-memory 64K)" in refused.json()["error"]
         assert not client.get("/api/state").json()["training"]
         assert client.get("/api/runs").json() == {"runs": []}  # nothing was written
+
+
+def test_the_users_own_data_offered_with_dataset_trains_as_a_normal_run(tmp_path):
+    """`simplenn lab --dataset PATH`: the page offers the path, a run on it records it as `train` does;
+    any other path is still refused."""
+    from simplenn.datasets import load_dataset
+
+    (x_train, y_train), _ = load_dataset("digits")
+    data = tmp_path / "train.csv"
+    rows = np.column_stack([y_train, x_train.reshape(len(x_train), -1)])
+    np.savetxt(data, rows, fmt="%d", delimiter=",", header="label," + ",".join(f"p{i}" for i in range(64)), comments="")
+    lab = Lab(tmp_path / "runs", datasets=(str(data),))
+    with TestClient(create_app(lab), base_url=BASE) as client:
+        offered = client.get("/api/setup").json()["datasets"]
+        assert offered[0] == "digits" and offered[-1] == str(data)
+        other = client.post("/api/train", json={"config": dict(setup()["presets"]["fixed"], dataset=str(tmp_path))})
+        assert other.status_code == 400
+        assert other.json()["error"].endswith("; offer your own data with `simplenn lab --dataset PATH`")
+        config = dict(setup()["presets"]["fixed"], dataset=str(data), epochs=2)
+        answer = client.post("/api/train", json={"config": config})
+        assert answer.status_code == 202, answer.text
+        events = events_until(client, lambda e: e["type"] in ENDS)
+        assert events[-1]["type"] == "diagnosis", events[-3:]
+        wait_idle(client)
+    run = load_run(tmp_path / "runs" / answer.json()["run"])
+    assert run.contract.source["path"] == str(data)  # recorded as `simplenn train --dataset` records it
+    assert run.evaluate().accuracy > 0.2  # two epochs: well above chance (0.1), the same run `train` makes
+
+
+def test_lab_dataset_flag_refuses_what_train_would_refuse(tmp_path, capsys):
+    from simplenn.cli import main
+
+    assert main(["lab", "--dataset", str(tmp_path / "missing.csv"), "--port", "1"]) == 2
+    assert "missing.csv" in capsys.readouterr().err

@@ -137,12 +137,15 @@ def _serve(args: argparse.Namespace) -> int:
 def add_lab_parser(commands) -> None:
     parser = add_command(
         commands, "lab", "train in the browser: flip the post's mistakes one at a time and watch the run",
-        ("simplenn lab", "simplenn lab --port 8080 --runs-dir runs/lab"),
+        ("simplenn lab", "simplenn lab --port 8080 --runs-dir runs/lab", "simplenn lab --dataset train.csv"),
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     parser.add_argument("--port", type=positive_int, default=8000, help="port (default 8000)")
     parser.add_argument("--runs-dir", type=output_folder, default="runs/lab",
                         help="where each run's folder is written (default runs/lab)")
+    parser.add_argument("--dataset", action="append", default=[], metavar="PATH",
+                        help="your own data to offer on the page beside the catalogue's, as `simplenn train --dataset` "
+                             "reads it (a CSV, .npz, IDX file or class folder); repeat for more")
     add_memory_flag(parser)
     parser.set_defaults(handler=_lab)
 
@@ -150,5 +153,5 @@ def add_lab_parser(commands) -> None:
 def _lab(args: argparse.Namespace) -> int:
     from simplenn.serving.lab import serve_lab
 
-    serve_lab(args.runs_dir, args.host, args.port, args.max_memory)
+    serve_lab(args.runs_dir, args.host, args.port, args.max_memory, tuple(args.dataset))
     return 0

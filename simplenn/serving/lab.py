@@ -265,9 +265,11 @@ class RunProcess:
 class Lab:
     """The lab's one training slot, its runs folder and the current run's events."""
 
-    def __init__(self, runs_dir: str | Path, max_memory: str | None = None):
+    def __init__(self, runs_dir: str | Path, max_memory: str | None = None, datasets: tuple[str, ...] = ()):
         self.runs_dir = Path(runs_dir)
         self.max_memory = max_memory
+        # The user's own data, offered with `simplenn lab --dataset PATH`: absolute, so each run records where it is.
+        self.own_datasets = tuple(str(Path(path).expanduser().resolve()) for path in datasets)
         self.log = EventLog()
         self.lock = threading.Lock()
         self.current: RunProcess | None = None
@@ -298,6 +300,10 @@ class Lab:
                 self.spare = None
             self._start_spare()
 
+    def datasets(self) -> list[str]:
+        """What the page may train on: the catalogue datasets ready here, then the user's own."""
+        return lab_datasets() + [path for path in self.own_datasets if path not in lab_datasets()]
+
     def start(self, job: dict) -> None:
         """Give `job` to the spare process; `RequestError` 409 while a run is training."""
         with self.lock:
@@ -320,10 +326,10 @@ class Lab:
             MemoryLimit.of(self.max_memory).require({"the network": network_bytes(config.layers)}, "this network")
         except SimplennError as error:
             raise RequestError(str(error)) from None
-        offered = lab_datasets()
-        if config.dataset not in offered:  # a path would let whoever reaches the page read any file as data
+        offered = self.datasets()
+        if config.dataset not in offered:  # any other path would let whoever reaches the page read any file as data
             raise RequestError(f"the lab trains on the datasets it offers ({', '.join(offered) or 'none ready'}), not "
-                               f"{config.dataset[:80]!r}; train on your own files with `simplenn train --dataset PATH`")
+                               f"{config.dataset[:80]!r}; offer your own data with `simplenn lab --dataset PATH`")
         run_dir = self.runs_dir / run_name(config, self.runs_dir)
         try:
             RunDirectory(run_dir).check_new()
@@ -412,12 +418,13 @@ def _finite(value: float) -> float | None:
 
 
 def lab_datasets() -> list[str]:
-    """The catalogue datasets ready on this machine, digits first: all the lab trains on."""
+    """The catalogue datasets ready on this machine, digits first (the user's own come from `--dataset`)."""
     return sorted((state.spec.name for state in list_datasets() if state.ready), key=lambda name: name != "digits")
 
 
-def setup() -> dict:
-    """What the page builds its controls from: each switch with its two values and its explanation."""
+def setup(datasets: list[str] | None = None) -> dict:
+    """What the page builds its controls from: each switch with its two values and its explanation,
+    and the `datasets` it offers (default: the catalogue's ready ones)."""
     switches = []
     for change, fields in STEPS[1:]:
         en, ko = EXPLANATIONS[fields[0]]
@@ -430,7 +437,7 @@ def setup() -> dict:
     presets = {name: {field: list(value[1:-1]) if field == "layers" else value
                       for field, value in config.to_dict().items() if field in CONTROLLED}
                for name, config in (("blog", BLOG), ("fixed", FIXED))}
-    datasets = lab_datasets()
+    datasets = lab_datasets() if datasets is None else datasets
     # Where `diagnose` draws the line between healthy and not: the page colours a bar red beyond it.
     limits = {"dead_fraction": DEAD_FRACTION, "gradient_norm": HEALTHY_GRADIENT_NORM,
               "update_ratio": HEALTHY_UPDATE_RATIO, "logit_overflow": LOGIT_OVERFLOW}
@@ -441,7 +448,7 @@ def create_app(lab: Lab, host: str = "127.0.0.1") -> Starlette:
     """The lab's Starlette app; `host` is the address it listens on, a name its Host header may give."""
     page = resources.files("simplenn.serving").joinpath("static/lab.html").read_text(encoding="utf-8")
     allowed_hosts = {*LOOPBACK_NAMES, host}
-    setup_answer = setup()
+    setup_answer = setup(lab.datasets())
 
     async def index(request: Request):
         return HTMLResponse(page)
@@ -551,9 +558,14 @@ def write_report(path: Path, out: Path, lang: str) -> None:
 
 
 def serve_lab(runs_dir: str | Path = "runs/lab", host: str = "127.0.0.1", port: int = 8000,
-              max_memory: str | None = None) -> None:
-    """Serve the lab with uvicorn until Ctrl-C; runs are written under `runs_dir`."""
+              max_memory: str | None = None, datasets: tuple[str, ...] = ()) -> None:
+    """Serve the lab with uvicorn until Ctrl-C; runs are written under `runs_dir`.
+
+    datasets: the user's own data (paths `simplenn train --dataset` accepts) offered beside the catalogue's.
+    """
     host, loopback = check_host(host)
+    for path in datasets:
+        check_dataset_name(path)  # a CSV, npz, IDX file or class folder: one line now, not a failed run later
     check_port(host, port)
     runs_dir = Path(runs_dir)
     if runs_dir.exists() and not runs_dir.is_dir():
@@ -562,4 +574,4 @@ def serve_lab(runs_dir: str | Path = "runs/lab", host: str = "127.0.0.1", port: 
         print(f"warning: listening on {host}: other machines can reach this server and start runs on it")
     print(f"the lab is at http://{host}:{port}/ ; runs are written to {runs_dir} (Ctrl-C stops)", flush=True)
     # Open event streams end within a few seconds of Ctrl-C instead of holding the shutdown.
-    run_server(create_app(Lab(runs_dir, max_memory), host), host, port, graceful_shutdown_s=5)
+    run_server(create_app(Lab(runs_dir, max_memory, datasets), host), host, port, graceful_shutdown_s=5)
