@@ -197,6 +197,21 @@ def test_test_split_0_trains_on_every_example_and_says_no_test_score_follows(dig
     assert json.loads((tmp_path / "digits.json").read_text())["dataset"] == "digits"
 
 
+def test_test_split_on_a_catalogue_dataset_is_refused_not_ignored(tmp_path, capsys):
+    """digits and the IDX catalogue come split: a --test-split there would change nothing, so it is refused."""
+    from simplenn.config import preset
+    from simplenn.runs.experiment import train_and_evaluate
+
+    for split in ("0", "0.3"):
+        assert main(["train", "--dataset", "digits", "--test-split", split, "--run-dir", str(tmp_path / "run")]) == 2
+        assert error_message(capsys.readouterr().err) == (
+            "digits comes with its own test split, so --test-split is not used; drop it (it holds out part of data "
+            "given by path: one CSV or one folder of class folders)")
+    with pytest.raises(SimplennError, match="digits comes with its own test split"):
+        train_and_evaluate(preset("fixed").replace(test_split=0.0))
+    assert not (tmp_path / "run").exists()
+
+
 def test_export_takes_its_format_from_the_suffix_and_refuses_a_contradiction(digits_run, tmp_path, capsys):
     assert main(["export", str(digits_run), str(tmp_path / "m.tflite")]) == 0
     assert (tmp_path / "m.tflite").is_file() and "TFLite model written" in capsys.readouterr().out
