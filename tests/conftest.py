@@ -1,24 +1,14 @@
-"""Shared test set-up: quiet TensorFlow, and a marker for Debian's Fashion-MNIST files."""
+"""Shared test set-up: quiet TensorFlow, and the runs trained once a session (`shared_runs` says what they are)."""
 
 import os
-from pathlib import Path
 
 import pytest
 
 import simplenn
+from shared_runs import DIGITS_RUN_EPOCHS
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 simplenn.set_up()  # TensorFlow loads quietly, as under the CLI and in the notebook
-
-FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
-
-needs_fashion_mnist = pytest.mark.skipif(
-    not (FASHION_MNIST_DIR / "train-images-idx3-ubyte.gz").exists(),
-    reason="Debian's Fashion-MNIST files are absent: apt-get install dataset-fashion-mnist",
-)
-
-
-DIGITS_RUN_EPOCHS = 10  # the shared run's epochs: a test that trains a run to compare with it trains as many
 
 
 @pytest.fixture(scope="session")

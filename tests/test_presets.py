@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import needs_fashion_mnist
+from shared_runs import needs_fashion_mnist
 from simplenn.config import Config, preset
 from simplenn.datasets import load_dataset
 from simplenn.runs.experiment import prepare_data, train_and_evaluate

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "small_data.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "small_data.py"
 
 
 @pytest.fixture(scope="module")

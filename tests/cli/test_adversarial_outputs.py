@@ -38,7 +38,7 @@ from simplenn.errors import SimplennWarning
 from simplenn.machine.file_safety import check_output, unique_names
 from simplenn.machine.safe_text import spreadsheet_cell, terminal_text
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SMALL = ["--dataset", "digits", "--layers", "64,16,10", "--epochs", "1", "--no-xla", "--quiet"]
 ENV = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="3", MPLBACKEND="Agg")
 HOSTILE_NAMES = ["=HYPERLINK(\"http://evil\",\"0\")", "\x1b]0;pwned\x07\x1b[2J1", "$\\frac{1}{0}$", "+3", "-4", "@5",

@@ -99,7 +99,7 @@ ROWS = [
     (["bench", "--epochs", "0"], "argument --epochs: must be a positive whole number, got 0"),
     (["bench", "--seed", "-1"], "argument --seed: must be 0 or more, got -1"),
     (["bench", "--dataset", "{missing}"], "expected a dataset name"),
-    # evaluate, plot, report, compare (tests/test_load_run.py damages real runs)
+    # evaluate, plot, report, compare (tests/runs/test_load_run.py damages real runs)
     (["evaluate"], "the following arguments are required: RUN"),
     (["evaluate", "{missing}"], "cannot load run {missing}: it does not exist"),
     (["evaluate", "{folder}"], "cannot load run {folder}: it holds no config.json"),

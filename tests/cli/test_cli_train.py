@@ -1,4 +1,4 @@
-"""The real `simplenn train` and `show` entry points (bad input: tests/test_cli_errors.py)."""
+"""The real `simplenn train` and `show` entry points (bad input: tests/cli/test_cli_errors.py)."""
 
 import json
 

@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mnist_format import idx_bytes, idx_files, npz_bytes, tiny_splits, write_files
+from shared_runs import FASHION_MNIST_DIR, needs_fashion_mnist
 from simplenn.training.data import prepare
 from simplenn.datasets import DATASET_NAMES, DatasetError, class_names, load_dataset
 from simplenn.datasets import cache
@@ -26,8 +27,7 @@ from simplenn.datasets.idx import read_idx
 from simplenn.datasets.npz import read_npz
 from simplenn.errors import SimplennError
 
-DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def write(path: Path, content: bytes) -> Path:
@@ -369,12 +369,11 @@ def test_catalogue_pins_well_formed_hashes_for_every_file():
 
 @pytest.fixture
 def debian_fashion(tmp_path, monkeypatch):
-    if not (DEBIAN_FASHION / "train-images-idx3-ubyte.gz").is_file():
-        pytest.skip(f"{DEBIAN_FASHION} is absent (Debian package dataset-fashion-mnist)")
     monkeypatch.setenv("SIMPLENN_DATA", str(tmp_path / "empty-cache"))
-    monkeypatch.setattr(cache, "SYSTEM_DATA_DIR", DEBIAN_FASHION.parent)
+    monkeypatch.setattr(cache, "SYSTEM_DATA_DIR", FASHION_MNIST_DIR.parent)
 
 
+@needs_fashion_mnist
 def test_fashion_mnist_loads_from_debian_and_verifies_by_content_hash(debian_fashion):
     (x_train, y_train), (x_test, y_test) = load_dataset("fashion-mnist", progress=None)
     assert x_train.shape == (60000, 28, 28) and x_test.shape == (10000, 28, 28)

@@ -42,7 +42,7 @@ from simplenn.datasets.catalogue import DataFile
 from simplenn.datasets.download import download_file
 from simplenn.errors import SimplennWarning, error_text
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 QUICK = DownloadOptions(timeout_s=2.0, attempts=1, backoff_s=0.0)
 PAYLOAD = bytes(range(256)) * 64  # 16 KiB
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 DOCS = REPO / "docs"
 ENGLISH_PAGES = sorted(p for p in DOCS.glob("*.md") if not p.name.endswith(".ko.md"))
 PAIRS = [(REPO / "README.md", REPO / "README.ko.md")] + [(p, p.with_suffix(".ko.md")) for p in ENGLISH_PAGES]

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "post_fixed.py"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "post_fixed.py"
 ONE_SCREEN = 60  # lines, counting everything
 
 

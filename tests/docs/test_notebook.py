@@ -3,8 +3,8 @@
 The Korean notebook is the English one with its text translated: the same code, so the same
 checks. To store fresh outputs after a change to a notebook or to what it calls:
 
-    .venv/bin/python tests/test_notebook.py                            # both
-    .venv/bin/python tests/test_notebook.py notebooks/simplenn.ko.ipynb  # one
+    .venv/bin/python tests/docs/test_notebook.py                              # both
+    .venv/bin/python tests/docs/test_notebook.py notebooks/simplenn.ko.ipynb  # one
 
 It runs each notebook exactly as the test does and writes it back with its outputs.
 """
@@ -21,7 +21,7 @@ import pytest
 
 from simplenn.explain.ablate import STEPS
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = [REPO / "notebooks" / "simplenn.ipynb", REPO / "notebooks" / "simplenn.ko.ipynb"]
 
 # Accuracies, in percentage points. Training is deterministic on the CPU, so the same

@@ -4,7 +4,7 @@ import matplotlib.image
 import pytest
 
 from cli_messages import error_message
-from conftest import DIGITS_RUN_EPOCHS
+from shared_runs import DIGITS_RUN_EPOCHS
 from simplenn.cli import main
 
 

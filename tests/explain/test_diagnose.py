@@ -1,15 +1,12 @@
 """`simplenn diagnose`: the post's failure is found and measured, the fixed network is clean."""
 
-from pathlib import Path
-
 import pytest
 
+from shared_runs import needs_fashion_mnist
 from simplenn.cli import main
 from simplenn.config import preset
 from simplenn.explain.diagnose import diagnose, format_diagnosis
 from simplenn.runs.run_directory import RunDirectory
-
-FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 
 
 def problems(diagnosis) -> str:
@@ -53,7 +50,7 @@ def test_the_report_states_the_numbers(blog_on_digits):
     assert "W1 (64, 100)" in report and "dead units 100.0 %" in report
 
 
-@pytest.mark.skipif(not FASHION_MNIST.is_dir(), reason="Fashion-MNIST is not installed here")
+@needs_fashion_mnist
 def test_blog_on_fashion_mnist_fails_as_the_seed_readme_says():
     # 60,000 images in one full batch: gradient norms near 1e8, logits overflowing after
     # the first step, and every ReLU of both hidden layers dead after the second.

@@ -21,7 +21,7 @@ from simplenn.explain.report import reproducing_command
 CHROMIUM = Path(os.environ.get("SIMPLENN_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-DOCS_SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "report.png"
+DOCS_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "report.png"
 
 sync_api = pytest.importorskip("playwright.sync_api")
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is absent: apt-get install chromium")

@@ -1,6 +1,6 @@
 """The measured claim: photos of Fashion-MNIST test images lose at most 1 point after `preprocess`."""
 
-from conftest import needs_fashion_mnist
+from shared_runs import needs_fashion_mnist
 
 from simplenn.cli import main
 from simplenn.datasets import load_dataset

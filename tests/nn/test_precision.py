@@ -15,7 +15,7 @@ import pytest
 import tensorflow as tf
 
 from cli_messages import error_message
-from conftest import DIGITS_RUN_EPOCHS
+from shared_runs import DIGITS_RUN_EPOCHS
 from simplenn import Classifier, load_run
 from simplenn.cli import main
 from simplenn.config import Config, preset

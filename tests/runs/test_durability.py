@@ -28,7 +28,7 @@ from simplenn.runs.experiment import train_and_evaluate
 from simplenn.runs.run_directory import RunDirectory
 from simplenn.training.trainer import Trainer, fit
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 # Dropout and augmentation on, so that resumed runs must reproduce every random stream.
 CONFIG = preset("fixed").replace(
     dataset="digits", layers=(64, 32, 10), batch_size=64, epochs=2, checkpoint_every_steps=5,

@@ -17,7 +17,7 @@ from simplenn.serving.export import export_run
 from simplenn.machine.quiet_tensorflow import tf
 
 PREDICT = "/v1/models/simplenn:predict"
-README = Path(__file__).resolve().parent.parent / "docs" / "using.md"  # where the REST requests are written out
+README = Path(__file__).resolve().parents[2] / "docs" / "using.md"  # where the REST requests are written out
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from cli_messages import error_message
-from conftest import needs_fashion_mnist
+from shared_runs import needs_fashion_mnist
 from simplenn.bench.strategies import replica_counts
 from simplenn.cli import main
 from simplenn.training.cluster import Cluster, free_loopback_ports, read_cluster
