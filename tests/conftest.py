@@ -5,7 +5,7 @@ import os
 import pytest
 
 import simplenn
-from shared_runs import DIGITS_RUN_EPOCHS
+from shared_runs import DIGITS_RUN_EPOCHS, SMALL
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 simplenn.set_up()  # TensorFlow loads quietly, as under the CLI and in the notebook
@@ -24,6 +24,19 @@ def digits_run(tmp_path_factory):
     code = main(["train", "--preset", "fixed", "--dataset", "digits", "--epochs", str(DIGITS_RUN_EPOCHS),
                  "--run-dir", str(run_dir), "--quiet"])
     assert code == 0
+    return run_dir
+
+
+@pytest.fixture(scope="session")
+def small_run(tmp_path_factory):
+    """A finished one-epoch run of a 64-16-10 network on digits (`shared_runs.SMALL`), by the real CLI.
+
+    For the tests that need a finished run, not a good one; a test that changes it works on a copy.
+    """
+    from simplenn.cli import main
+
+    run_dir = tmp_path_factory.mktemp("small-run") / "run"
+    assert main(["train", *SMALL, "--run-dir", str(run_dir)]) == 0
     return run_dir
 
 

@@ -16,3 +16,7 @@ needs_fashion_mnist = pytest.mark.skipif(
 )
 
 DIGITS_RUN_EPOCHS = 10  # `digits_run`'s epochs: a test that trains a run to compare with it trains as many
+
+# `small_run`'s flags: the smallest real run, one epoch of a 64-16-10 network without XLA,
+# for the tests that need a finished run rather than a good one, and that train more like it.
+SMALL = ["--dataset", "digits", "--layers", "64,16,10", "--epochs", "1", "--no-xla", "--quiet"]

@@ -34,12 +34,12 @@ import numpy as np
 import pytest
 
 from cli_messages import error_message
+from shared_runs import SMALL
 
 from simplenn.cli import main
 from simplenn.config import MAX_SEED
 
 ROOT = Path(__file__).resolve().parents[2]
-SMALL = ["--dataset", "digits", "--layers", "64,16,10", "--epochs", "1", "--no-xla", "--quiet"]
 ENV = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="3", MPLBACKEND="Agg")
 
 
@@ -81,18 +81,11 @@ def assert_refused(status: int, err: str, message: str, exit_status: int = 2) ->
 
 
 @pytest.fixture(scope="module")
-def stopped_run(tmp_path_factory) -> Path:
-    """A one-epoch run as if killed before its summary: what a resume works on."""
+def stopped_run(small_run, tmp_path_factory) -> Path:
+    """The shared one-epoch run as if killed before its summary: what a resume works on."""
     run_dir = tmp_path_factory.mktemp("stopped") / "run"
-    assert main(["train", *SMALL, "--run-dir", str(run_dir)]) == 0
+    shutil.copytree(small_run, run_dir, symlinks=True)
     (run_dir / "summary.json").unlink()
-    return run_dir
-
-
-@pytest.fixture(scope="module")
-def finished_run(tmp_path_factory) -> Path:
-    run_dir = tmp_path_factory.mktemp("finished") / "run"
-    assert main(["train", *SMALL, "--run-dir", str(run_dir)]) == 0
     return run_dir
 
 
@@ -198,11 +191,11 @@ def test_a_run_in_the_users_own_folder_keeps_every_file_of_theirs(bystander, cap
     assert (other / ".x.simplenn.tmp").exists()
 
 
-def test_run_files_and_folders_follow_the_umask(finished_run):
+def test_run_files_and_folders_follow_the_umask(small_run):
     """0644 files and 0755 folders under the usual umask 022, TensorFlow's checkpoints included."""
     mask = os.umask(0o022)  # read it back: the run was written under this process's umask
     os.umask(mask)
-    for path in [finished_run, *finished_run.rglob("*")]:
+    for path in [small_run, *small_run.rglob("*")]:
         mode = path.stat().st_mode & 0o777
         assert mode == (0o777 if path.is_dir() else 0o666) & ~mask, (path, oct(mode))
 
@@ -258,8 +251,8 @@ SUMMARY_CASES = {
 
 
 @pytest.mark.parametrize("case", SUMMARY_CASES)
-def test_a_summary_of_the_wrong_shape_is_refused(case, finished_run, tmp_path, capsys):
-    run = copy_of(finished_run, tmp_path)
+def test_a_summary_of_the_wrong_shape_is_refused(case, small_run, tmp_path, capsys):
+    run = copy_of(small_run, tmp_path)
     summary = json.loads((run / "summary.json").read_text())
     content = {"retype": json.dumps({**summary, "weights_sha256": 7}),
                "scores": json.dumps({**summary, "test_scores": {**summary["test_scores"], "f1_macro": "high"}}),
@@ -268,7 +261,7 @@ def test_a_summary_of_the_wrong_shape_is_refused(case, finished_run, tmp_path, c
     message = SUMMARY_CASES[case].format(run=run) + "; the file was changed after training"
     assert_refused(*run_cli(["report", run], capsys), f"cannot load run {run}: {message}")
     assert_refused(*run_cli(["train", "--resume", run], capsys), message)
-    assert_refused(*run_cli(["compare", run, finished_run], capsys), f"cannot compare {run}: {message}")
+    assert_refused(*run_cli(["compare", run, small_run], capsys), f"cannot compare {run}: {message}")
 
 
 def test_a_config_of_the_wrong_shape_is_refused(stopped_run, tmp_path, capsys):
@@ -557,15 +550,15 @@ def test_a_full_disk_at_every_write_is_one_line_and_resumable(small_disk, tmp_pa
     assert summary["weights_sha256"] == json.loads((reference / "summary.json").read_text())["weights_sha256"]
 
 
-def test_a_full_disk_when_writing_figures_reports_and_the_cache(small_disk, finished_run, capsys, monkeypatch):
+def test_a_full_disk_when_writing_figures_reports_and_the_cache(small_disk, small_run, capsys, monkeypatch):
     fill(small_disk, 0)
     figures = small_disk / "figures"
-    status, err = run_cli(["plot", finished_run, "--out", figures], capsys)
+    status, err = run_cli(["plot", small_run, "--out", figures], capsys)
     assert status == 2 and "Traceback" not in error_message(err) and bool(error_message(err))
     assert err.startswith(f"simplenn: error: cannot write {figures}/") and "the disk is full (it needs about " in error_message(err)
     assert error_message(err).endswith("KiB); free some space and run the command again")
     report = small_disk / "report.html"
-    status, err = run_cli(["report", finished_run, "--out", report], capsys)
+    status, err = run_cli(["report", small_run, "--out", report], capsys)
     assert status == 2 and err.startswith(f"simplenn: error: cannot write {report}: the disk is full (it needs about ")
     monkeypatch.setenv("SIMPLENN_DATA", str(small_disk / "cache"))
     labels = Path("/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz")

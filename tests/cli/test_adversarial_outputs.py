@@ -31,6 +31,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from cli_messages import error_message
+from shared_runs import SMALL
 
 from simplenn.cli import main
 from simplenn.datasets.image_folder import read_class_folders
@@ -39,7 +40,6 @@ from simplenn.machine.file_safety import check_output, unique_names
 from simplenn.machine.safe_text import spreadsheet_cell, terminal_text
 
 ROOT = Path(__file__).resolve().parents[2]
-SMALL = ["--dataset", "digits", "--layers", "64,16,10", "--epochs", "1", "--no-xla", "--quiet"]
 ENV = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="3", MPLBACKEND="Agg")
 HOSTILE_NAMES = ["=HYPERLINK(\"http://evil\",\"0\")", "\x1b]0;pwned\x07\x1b[2J1", "$\\frac{1}{0}$", "+3", "-4", "@5",
                  "\t6", "\u202e7", "8", "9"]
@@ -61,16 +61,9 @@ def refused(argv, capsys) -> str:
     return message
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory) -> Path:
-    run_dir = tmp_path_factory.mktemp("trained") / "run"
-    assert main(["train", *SMALL, "--run-dir", str(run_dir)]) == 0
-    return run_dir
-
-
 @pytest.fixture
-def run(trained, tmp_path) -> Path:
-    shutil.copytree(trained, tmp_path / "run", symlinks=True)
+def run(small_run, tmp_path) -> Path:
+    shutil.copytree(small_run, tmp_path / "run", symlinks=True)
     return tmp_path / "run"
 
 
@@ -231,7 +224,7 @@ def test_unique_names_and_the_output_rule_as_functions(tmp_path):
     ("A/a.png", ["train", "--dataset", "{folder}", "--run-dir", "{tmp}/r"],
      "cannot read {fifo}: it is a FIFO; simplenn reads only regular files"),
 ])
-def test_a_fifo_named_like_an_input_is_refused_without_a_hang(name, argv, message, trained, tmp_path):
+def test_a_fifo_named_like_an_input_is_refused_without_a_hang(name, argv, message, small_run, tmp_path):
     folder = tmp_path / "data"
     fifo = folder / name
     fifo.parent.mkdir(parents=True)
@@ -241,7 +234,7 @@ def test_a_fifo_named_like_an_input_is_refused_without_a_hang(name, argv, messag
         for key in ("y_train", "x_test", "y_test"):
             np.save(folder / f"{key}.npy", np.zeros((4, 8, 8) if key.startswith("x") else 4, np.uint8))
     os.mkfifo(fifo)
-    values = dict(run=trained, fifo=fifo, folder=folder, tmp=tmp_path)
+    values = dict(run=small_run, fifo=fifo, folder=folder, tmp=tmp_path)
     done = subprocess.run([sys.executable, "-m", "simplenn.cli", *(a.format(**values) for a in argv)],
                           capture_output=True, text=True, env=ENV, cwd=tmp_path, timeout=120)
     assert done.returncode == 2, done.stderr

@@ -32,15 +32,7 @@ from simplenn.serving import server as serving
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="3", MPLBACKEND="Agg")
-SMALL = ["--dataset", "digits", "--layers", "64,16,10", "--epochs", "1", "--no-xla", "--quiet"]
 MIB = 2**20
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory) -> Path:
-    run_dir = tmp_path_factory.mktemp("served") / "run"
-    assert main(["train", *SMALL, "--run-dir", str(run_dir)]) == 0
-    return run_dir
 
 
 def free_port() -> int:
@@ -96,8 +88,8 @@ class Server:
 
 
 @pytest.fixture
-def server(trained):
-    started = Server(trained, "--allowed-hosts", "mybox.lan")
+def server(small_run):
+    started = Server(small_run, "--allowed-hosts", "mybox.lan")
     yield started
     started.stop()
 
@@ -190,22 +182,22 @@ def test_slow_oversized_and_flooding_clients_are_cut_off_and_the_rest_answered(s
     assert server.process.stderr.read() == "simplenn: interrupted\n"
 
 
-def test_host_values_are_checked_with_the_right_words(trained, capsys):
+def test_host_values_are_checked_with_the_right_words(small_run, capsys):
     cases = [
         ("", "--host is empty; give an address such as 127.0.0.1 (this machine only) or 0.0.0.0 (every interface)"),
         ("no.such.host.invalid", "--host 'no.such.host.invalid' is not an address or a name this machine resolves "
                                  "(Name or service not known); give an address such as 127.0.0.1 or 0.0.0.0"),
     ]
     for host, message in cases:
-        assert main(["serve", str(trained), "--host", host]) == 2
+        assert main(["serve", str(small_run), "--host", host]) == 2
         assert error_message(capsys.readouterr().err) == message
     assert serving.check_host("127.0.0.2") == ("127.0.0.2", True)  # all of 127.0.0.0/8 is this machine
     assert serving.check_host("::1") == ("::1", True)
     assert serving.check_host("0.0.0.0") == ("0.0.0.0", False)
 
 
-def test_a_loopback_host_other_than_127_0_0_1_is_not_warned_as_public(trained):
-    server = Server(trained, "--host", "127.0.0.2", address="127.0.0.2")
+def test_a_loopback_host_other_than_127_0_0_1_is_not_warned_as_public(small_run):
+    server = Server(small_run, "--host", "127.0.0.2", address="127.0.0.2")
     try:
         assert server.first_line.startswith("serving ") and "warning" not in server.first_line
         server.process.send_signal(signal.SIGTERM)
