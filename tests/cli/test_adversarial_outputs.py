@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -461,6 +462,18 @@ def multiworker(tmp_path: Path, workers: list[str]) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+def wait_until_listening(port: int, process: subprocess.Popen) -> None:
+    """Until 127.0.0.1:`port` accepts a connection; the process must live meanwhile (120 s at most)."""
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=10).close()
+            return
+        except OSError:
+            assert process.poll() is None and time.monotonic() < deadline, process.stderr.read()
+            time.sleep(0.05)
+
+
 @pytest.mark.parametrize("number", [signal.SIGTERM, signal.SIGINT])
 def test_a_worker_waiting_for_an_absent_peer_stops_on_a_signal_naming_it(number, tmp_path):
     from simplenn.training.cluster import free_loopback_ports
@@ -475,10 +488,9 @@ def test_a_worker_waiting_for_an_absent_peer_stops_on_a_signal_naming_it(number,
         line = lines[-1]
         assert any("TensorFlow's gRPC server for this worker listens on port" in earlier for earlier in lines)
         assert line == f"simplenn: waiting for worker 1 (127.0.0.1:{ports[1]}) to start (Ctrl-C or SIGTERM stops)\n"
-        time.sleep(1)
-        started = time.monotonic()
+        wait_until_listening(ports[0], worker)  # its stand-in on its own port: the wait, and its handlers, have begun
         worker.send_signal(number)
-        assert worker.wait(10) == 128 + number and time.monotonic() - started < 5
+        assert worker.wait(120) == 128 + number  # it would wait for worker 1 for ever
         assert worker.stderr.read() == (f"simplenn: error: stopped by {signal.Signals(number).name} while waiting for "
                                         f"worker 1 (127.0.0.1:{ports[1]}) to start; nothing was trained\n")
     finally:

@@ -3,7 +3,7 @@
 import asyncio
 import io
 import json
-import time
+import threading
 
 import numpy as np
 import pytest
@@ -141,25 +141,30 @@ def test_unknown_paths_and_methods_get_json_errors(client):
     assert response.status_code == 400 and "invert must be true or false" in response.json()["error"]
 
 
-def test_requests_that_arrive_together_are_answered_by_one_call_each_with_its_own_rows():
-    calls = []
+def test_requests_that_arrive_during_a_call_are_answered_by_the_next_call_each_with_its_own_rows():
+    calls, running, finish = [], threading.Event(), threading.Event()
 
     def graph(batch):  # (n, 2): probabilities = the rows, classes = their sums
         calls.append(int(batch.shape[0]))
-        time.sleep(0.05)  # busy: what arrives meanwhile waits for the next call
+        running.set()
+        assert finish.wait(60)  # busy until the test lets it finish
         return {"probabilities": batch, "classes": tf.reduce_sum(tf.cast(batch, tf.int64), axis=1)}
 
     batcher = Batcher(graph)
     batches = [np.full((i % 3 + 1, 2), i, np.float32) for i in range(12)]
 
     async def send_all():
-        return await asyncio.gather(*(batcher(batch) for batch in batches))
+        first = asyncio.ensure_future(batcher(batches[0]))
+        assert await asyncio.to_thread(running.wait, 60)  # the first call is running
+        rest = [asyncio.ensure_future(batcher(batch)) for batch in batches[1:]]
+        await asyncio.sleep(0)  # each of them joins the queue
+        finish.set()
+        return await asyncio.gather(first, *rest)
 
     for batch, (probabilities, classes) in zip(batches, asyncio.run(send_all())):
         np.testing.assert_array_equal(probabilities, batch)
         np.testing.assert_array_equal(classes, batch.sum(axis=1))
-    assert sum(calls) == sum(len(batch) for batch in batches)
-    assert len(calls) < len(batches)
+    assert calls == [len(batches[0]), sum(len(batch) for batch in batches[1:])]
 
 
 def test_a_failed_call_fails_each_of_its_requests_and_the_next_call_works():
