@@ -89,6 +89,7 @@ def test_report_from_hand_made_timings():
     assert (report["layers"], report["epochs"], report["flops_per_sample"]["training"]) == ([10, 5, 2], 3, 260)
 
 
+@pytest.mark.slow  # four benchmark processes
 def test_bench_command_repeats_systems_each_in_its_own_process_and_writes_json(tmp_path, capsys, monkeypatch):
     # Two systems, each run twice in a new process: 4 processes. Every system trains below.
     monkeypatch.setattr(bench, "SYSTEMS", tuple(s for s in SYSTEMS if s.name in ("simplenn", "scikit-learn")))
@@ -196,6 +197,7 @@ def test_one_repeat_keeps_the_table_of_one_run_and_a_missing_library_skips_its_s
     assert f"| ghost | {reason} |" in format_markdown(report)
 
 
+@pytest.mark.slow  # a fresh process importing TensorFlow
 def test_a_system_that_fails_in_its_process_is_one_line():
     config = bench_config("digits", epochs=1, seed=0).replace(dataset="/nonexistent/images.npz")
     with pytest.raises(SimplennError) as raised:
@@ -211,6 +213,7 @@ def tiny_data(epochs: int):
     return fit_to_data(config, data.n_features, data.n_classes, layers_given=False), data
 
 
+@pytest.mark.slow  # each peer's real training
 @pytest.mark.parametrize("system", SYSTEMS, ids=[system.name for system in SYSTEMS])
 def test_every_system_trains_the_network_on_tiny_data(system):
     if system.missing():
@@ -227,6 +230,7 @@ def sweep_plan():
                                  n_train=500, matmul_repeats=1)
 
 
+@pytest.mark.slow  # a benchmark sweep
 def test_sweep_command_writes_its_json_and_figure_and_nothing_else(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(bench_sweep, "PLAN", sweep_plan())
     monkeypatch.chdir(tmp_path)

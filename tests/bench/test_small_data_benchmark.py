@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "small_data.py"
+pytestmark = pytest.mark.slow  # the benchmark script's workloads, and a round in fresh processes
 
 
 @pytest.fixture(scope="module")

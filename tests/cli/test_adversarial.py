@@ -410,6 +410,7 @@ def idx_bomb(tmp_path_factory) -> Path:
     return folder
 
 
+@pytest.mark.slow  # a bomb of a file, read back
 def test_a_decompression_bomb_is_refused_from_its_header_with_bounded_memory(idx_bomb, bystander, tmp_path):
     before = snapshot(bystander)
     # A wrapper process runs the command as its only child, so RUSAGE_CHILDREN is that command's
@@ -599,6 +600,7 @@ runpy.run_module("simplenn.cli", run_name="__main__", alter_sys=True)
 SIGNAL_CASES = [(signal.SIGINT, 130, "simplenn: interrupted\n"), (signal.SIGTERM, 143, "simplenn: terminated\n")]
 
 
+@pytest.mark.slow  # a fresh process
 @pytest.mark.parametrize("number, status, message", SIGNAL_CASES)
 def test_a_signal_while_tensorflow_loads_ends_cleanly(number, status, message, bystander, tmp_path):
     before = snapshot(bystander)
@@ -619,6 +621,7 @@ def test_a_signal_while_tensorflow_loads_ends_cleanly(number, status, message, b
     assert snapshot(bystander) == before
 
 
+@pytest.mark.slow  # two runs in their own processes
 def test_a_signal_during_training_prints_a_quoted_resume_command(tmp_path):
     run = tmp_path / "my runs" / "it's mine"
     for number, status in ((signal.SIGINT, 130), (signal.SIGTERM, 143)):

@@ -217,6 +217,7 @@ def test_unique_names_and_the_output_rule_as_functions(tmp_path):
 # --- inputs ------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # a fresh process each
 @pytest.mark.parametrize("name, argv, message", [
     ("seven.png", ["predict", "{run}", "{fifo}"], "cannot read {fifo}: it is a FIFO; simplenn reads only regular files"),
     ("images.npy", ["predict", "{run}", "{fifo}"], "cannot read {fifo}: it is a FIFO; simplenn reads only regular files"),
@@ -277,6 +278,7 @@ def test_the_sinks_as_functions():
         ["'=1+1", "+1", "-1", "'-x", "'@SUM(A1)", "'\tx", "'\rx", "cat", "7"]
 
 
+@pytest.mark.slow  # every figure and the report
 @pytest.mark.parametrize("command", ["report", "plot", "compare"])
 def test_mathtext_in_class_or_run_names_is_drawn_as_text(command, hostile_run, tmp_path, capsys):
     if command == "compare":
@@ -474,6 +476,7 @@ def wait_until_listening(port: int, process: subprocess.Popen) -> None:
             time.sleep(0.05)
 
 
+@pytest.mark.slow  # a worker process
 @pytest.mark.parametrize("number", [signal.SIGTERM, signal.SIGINT])
 def test_a_worker_waiting_for_an_absent_peer_stops_on_a_signal_naming_it(number, tmp_path):
     from simplenn.training.cluster import free_loopback_ports
@@ -511,6 +514,7 @@ def test_a_multiworker_start_says_the_grpc_server_listens_everywhere_and_ports_a
     assert message == "TF_CONFIG worker address '127.0.0.1:１２３４５' is not host:port, e.g. \"10.0.0.1:12345\""
 
 
+@pytest.mark.slow  # every figure, three times
 def test_plot_into_a_folder_of_the_users_figures_needs_force(run, tmp_path, capsys):
     folder = tmp_path / "figures"
     folder.mkdir()

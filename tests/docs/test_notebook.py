@@ -33,6 +33,7 @@ ACCURACY_TOLERANCE = 0.5
 # Tape and hand-written gradients agree to float32 rounding (about 1e-7, relative);
 # a wrong step in the chain rule makes them differ by order 1.
 GRADIENT_TOLERANCE = 1e-5
+pytestmark = pytest.mark.slow  # runs both notebooks, every cell
 
 # Paths of this machine that stored outputs must not show (the venv, the checkout, temp files).
 LOCAL_PATHS = ("/work/", "/tmp/", "/home/", "/root/", "/Users/", "site-packages",

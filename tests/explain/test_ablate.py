@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from simplenn.explain.ablate import STEPS, ablation_configs
 from simplenn.cli import main
 from simplenn.config import Config, preset
@@ -27,6 +29,7 @@ def test_each_step_changes_only_its_own_fields_and_the_last_is_the_fixed_preset(
     assert {(c.dataset, c.epochs, c.seed, c.jit_compile) for c in configs} == {("digits", 2, 3, None)}
 
 
+@pytest.mark.slow  # a run for each step
 def test_cli_ablate_measures_one_row_per_change(tmp_path, capsys):
     chart, rows_file = tmp_path / "ablation.png", tmp_path / "rows.json"
     # Without XLA, whose compilation takes longer than 15 epochs of 1,347 digits.

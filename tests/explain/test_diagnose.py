@@ -50,6 +50,7 @@ def test_the_report_states_the_numbers(blog_on_digits):
     assert "W1 (64, 100)" in report and "dead units 100.0 %" in report
 
 
+@pytest.mark.slow  # Fashion-MNIST in one batch
 @needs_fashion_mnist
 def test_blog_on_fashion_mnist_fails_as_the_seed_readme_says():
     # 60,000 images in one full batch: gradient norms near 1e8, logits overflowing after

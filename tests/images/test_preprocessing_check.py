@@ -1,13 +1,15 @@
 """The measured claim: photos of Fashion-MNIST test images lose at most 1 point after `preprocess`."""
 
-from shared_runs import needs_fashion_mnist
+import pytest
 
+from shared_runs import needs_fashion_mnist
 from simplenn.cli import main
 from simplenn.datasets import load_dataset
 from simplenn.runs.loaded_run import load_run
 from simplenn.images.photos import preprocessing_check
 
 
+@pytest.mark.slow  # three epochs of Fashion-MNIST
 @needs_fashion_mnist
 def test_photos_of_test_images_lose_at_most_one_point(tmp_path):
     run_dir = tmp_path / "run"

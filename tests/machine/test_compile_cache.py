@@ -92,6 +92,7 @@ def run_train(tmp_path, run_name: str, cache) -> dict:
     return json.loads((tmp_path / run_name / "summary.json").read_text())
 
 
+@pytest.mark.slow  # two runs in fresh processes
 def test_a_second_run_loads_the_first_runs_programs_and_ends_with_the_same_weights(tmp_path):
     cache = tmp_path / "xla"
     first = run_train(tmp_path, "first", cache)

@@ -7,6 +7,8 @@ import logging
 import subprocess
 import sys
 
+import pytest
+
 from simplenn.machine.quiet_tensorflow import is_new_run_tracing, retracing_expected, tf
 
 
@@ -15,6 +17,7 @@ def run_python(code: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow  # a fresh process
 def test_importing_a_module_that_needs_tensorflow_prints_nothing():
     done = run_python("import simplenn; simplenn.set_up(); from simplenn.nn.network import Network; print(Network([4, 3, 2]))")
     assert done.returncode == 0, done.stderr
@@ -22,12 +25,14 @@ def test_importing_a_module_that_needs_tensorflow_prints_nothing():
     assert done.stdout.startswith("Network(4 → 3 → 2")
 
 
+@pytest.mark.slow  # a fresh process
 def test_stderr_works_again_after_the_import():
     done = run_python("import sys, simplenn; simplenn.set_up(); from simplenn.machine.quiet_tensorflow import tf; "
                       "print('still here', file=sys.stderr)")
     assert done.stderr == "still here\n"
 
 
+@pytest.mark.slow  # a fresh process
 def test_tensorflow_comes_without_keras_and_keras_comes_quietly_when_training_asks_for_it():
     code = (
         "import importlib.util, sys, simplenn\n"
@@ -47,12 +52,14 @@ def test_tensorflow_comes_without_keras_and_keras_comes_quietly_when_training_as
     assert done.stdout.splitlines() == ["[]", "AdamW", "['keras']"]
 
 
+@pytest.mark.slow  # a fresh process
 def test_without_set_up_tensorflow_is_imported_as_it_is():
     done = run_python("import sys; from simplenn.machine.quiet_tensorflow import tf; print('keras' in sys.modules)")
     assert done.returncode == 0, done.stderr
     assert done.stdout == "True\n"  # TensorFlow's own import loads Keras
 
 
+@pytest.mark.slow  # a fresh process
 def test_many_runs_in_one_process_raise_no_retracing_warning():
     code = (
         "import numpy as np, simplenn\n"
@@ -89,6 +96,7 @@ def test_code_that_traces_new_shapes_on_purpose_can_drop_every_retracing_warning
     assert all(check(record(about)) for check in logger.filters)
 
 
+@pytest.mark.slow  # a fresh process
 def test_the_import_leaves_its_objects_frozen_and_the_collector_as_it_found_it():
     # Frozen: later collections skip TensorFlow's ~450,000 objects (0.6 s of the import,
     # 0.2 s of the first trace). The collector runs again afterwards, unless it was off.

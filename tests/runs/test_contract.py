@@ -213,6 +213,7 @@ def test_compare_writes_only_where_out_says(digits_run, tmp_path, capsys):
     assert (tmp_path / "curves.png").is_file()
 
 
+@pytest.mark.slow  # every figure and the report
 def test_plot_and_report_take_dataset_for_a_moved_run(digits, tmp_path, capsys):
     write_npz(tmp_path / "digits.npz", digits)
     train(tmp_path / "digits.npz", tmp_path / "run")

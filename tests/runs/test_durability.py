@@ -270,6 +270,7 @@ def fault_report(tmp_path_factory):
     return json.loads(report.read_text())
 
 
+@pytest.mark.slow  # twenty killed runs
 def test_twenty_sigkills_at_random_moments_lose_nothing(fault_report):
     assert fault_report["problems"] == []
     kills = [fault for fault in fault_report["faults"] if fault["signal"] == "SIGKILL"]
@@ -280,6 +281,7 @@ def test_twenty_sigkills_at_random_moments_lose_nothing(fault_report):
     assert fault_report["final_sha256"] == fault_report["reference_sha256"]
 
 
+@pytest.mark.slow  # the same script's runs
 @pytest.mark.parametrize("name, status", [("SIGTERM", 143), ("SIGINT", 130)])
 def test_a_stop_signal_saves_a_checkpoint_and_prints_how_to_resume(fault_report, name, status):
     [fault] = [fault for fault in fault_report["faults"] if fault["signal"] == name]

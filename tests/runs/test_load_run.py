@@ -66,6 +66,7 @@ def test_early_stopping_runs_load_their_best_weights(tmp_path):
     assert weights_sha256(run.trainer.network.params) == run.summary["weights_sha256"]  # the whole state, asked for
 
 
+@pytest.mark.slow  # a fresh process
 def test_predicting_builds_no_optimizer_and_imports_neither_keras_nor_scikit_learn(digits_run):
     code = (
         "import sys, numpy as np, simplenn\n"

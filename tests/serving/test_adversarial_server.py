@@ -116,6 +116,7 @@ def all_at_once(count: int, call) -> list:
     return results
 
 
+@pytest.mark.slow  # a server process
 def test_only_the_hosts_it_was_started_for_are_answered(server):
     for host in (f"127.0.0.1:{server.port}", f"localhost:{server.port}", "LOCALHOST", f"[::1]:{server.port}",
                  "mybox.lan:8000"):
@@ -126,6 +127,7 @@ def test_only_the_hosts_it_was_started_for_are_answered(server):
         assert "run_dir" not in json.dumps(answer)
 
 
+@pytest.mark.slow  # a server process, 2,000 requests
 def test_slow_oversized_and_flooding_clients_are_cut_off_and_the_rest_answered(server):
     start = server.memory_mib()
     # One header of 300 MiB: refused once it passes MAX_HEADER_BYTES, memory untouched.
@@ -195,6 +197,7 @@ def test_host_values_are_checked_with_the_right_words(small_run, capsys):
     assert serving.check_host("0.0.0.0") == ("0.0.0.0", False)
 
 
+@pytest.mark.slow  # a server process
 def test_a_loopback_host_other_than_127_0_0_1_is_not_warned_as_public(small_run):
     server = Server(small_run, "--host", "127.0.0.2", address="127.0.0.2")
     try:

@@ -63,6 +63,7 @@ def standalone_outputs(digits_run, test_images, tmp_path_factory):
     return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow  # TensorFlow alone, in a fresh process
 @pytest.mark.parametrize("kind", FORMATS)
 def test_export_round_trips_without_simplenn(kind, standalone_outputs, digits_run, test_images):
     run = load_run(digits_run)

@@ -132,6 +132,7 @@ def test_event_ids_start_a_client_of_another_server_or_run_at_the_current_runs_s
 # --- runs ---------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # the lab trains runs in their own processes
 def test_the_posts_run_ends_at_chance_with_every_relu_dead_and_is_the_engines_run(lab):
     config = setup()["presets"]["blog"]
     answer = lab.post("/api/train", json={"config": config})
@@ -161,6 +162,7 @@ def test_the_posts_run_ends_at_chance_with_every_relu_dead_and_is_the_engines_ru
     assert listed["finished"] and listed["preset"] == "blog" and len(listed["history"]) == 5
 
 
+@pytest.mark.slow  # a lab run
 def test_a_diverging_run_says_why_and_the_lab_goes_on(lab):
     config = dict(setup()["presets"]["blog"], layers=[], lr=1e33, stop_on_nan=True)
     assert lab.post("/api/train", json={"config": config}).status_code == 202
@@ -172,6 +174,7 @@ def test_a_diverging_run_says_why_and_the_lab_goes_on(lab):
     assert lab.get("/api/state").json()["training"] is False
 
 
+@pytest.mark.slow  # lab runs
 def test_stop_keeps_a_checkpoint_and_resume_ends_with_the_uninterrupted_weights(lab):
     config = dict(setup()["presets"]["fixed"], epochs=150, jit_compile=False)
     answer = lab.post("/api/train", json={"config": config})
@@ -197,6 +200,7 @@ def test_stop_keeps_a_checkpoint_and_resume_ends_with_the_uninterrupted_weights(
     assert lab.post("/api/resume", json={"run": name}).json() == {"error": f"{name} finished already; start a new run instead"}
 
 
+@pytest.mark.slow  # reads the lab runs above
 def test_a_finished_run_has_its_report(lab):
     name = next(r["name"] for r in lab.get("/api/runs").json()["runs"] if r["finished"])
     report = lab.get(f"/runs/{name}/report.html?lang=ko")
@@ -205,6 +209,7 @@ def test_a_finished_run_has_its_report(lab):
     assert (lab.runs_dir / name / "report.ko.html").is_file()
 
 
+@pytest.mark.slow  # reads the lab runs above
 def test_a_restarted_lab_lists_the_runs_it_finds(lab):
     with TestClient(create_app(Lab(lab.runs_dir)), base_url=BASE) as again:
         names = {r["name"] for r in again.get("/api/runs").json()["runs"]}
@@ -212,6 +217,7 @@ def test_a_restarted_lab_lists_the_runs_it_finds(lab):
         assert read_events(again, since="feedbeef.3.9") == []  # nothing trained yet on this server
 
 
+@pytest.mark.slow  # a lab run's process
 def test_the_memory_a_run_needs_is_checked_before_it_starts(tmp_path):
     with TestClient(create_app(Lab(tmp_path / "runs", max_memory="64K")), base_url=BASE) as client:
         assert client.post("/api/train", json={"config": setup()["presets"]["fixed"]}).status_code == 202

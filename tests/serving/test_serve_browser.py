@@ -59,6 +59,7 @@ def server(digits_run):
         process.wait(timeout=20)
 
 
+@pytest.mark.slow  # a server process
 def test_serve_listens_on_loopback_only(server):
     port = int(server.rsplit(":", 1)[1].strip("/"))
     addresses = {info[4][0] for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)}
@@ -94,6 +95,7 @@ def test_a_slow_body_is_cut_off_with_408(digits_run, monkeypatch):
         thread.join(timeout=10)
 
 
+@pytest.mark.slow  # chromium
 @pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is absent: apt-get install chromium")
 def test_draw_clear_and_upload_in_a_real_browser(server, tmp_path):
     from playwright.sync_api import sync_playwright

@@ -175,6 +175,7 @@ def largest_difference(gradients, reference) -> float:
     return max(float(np.max(np.abs(np.subtract(a, b)))) for a, b in zip(gradients, reference)) / scale
 
 
+@pytest.mark.slow  # two runs of Fashion-MNIST and a bench, on two logical CPUs
 @needs_fashion_mnist
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
 def test_first_step_gradients_on_two_replicas_agree_with_one_device(two_cpus, reduction):
@@ -186,6 +187,7 @@ def test_first_step_gradients_on_two_replicas_agree_with_one_device(two_cpus, re
     assert accuracy == one["statistics"][1]
 
 
+@pytest.mark.slow  # two runs of Fashion-MNIST and a bench, on two logical CPUs
 @needs_fashion_mnist
 def test_mirrored_over_two_cpus_reaches_the_accuracy_of_one_device_on_fashion_mnist(two_cpus):
     report, _, stdout = two_cpus
@@ -195,6 +197,7 @@ def test_mirrored_over_two_cpus_reaches_the_accuracy_of_one_device_on_fashion_mn
     assert abs(report["mirrored"] - report["default"]) <= 0.005
 
 
+@pytest.mark.slow  # two runs of Fashion-MNIST and a bench, on two logical CPUs
 @needs_fashion_mnist
 def test_bench_reports_speed_and_efficiency_against_one_replica(two_cpus):
     _, bench, stdout = two_cpus
@@ -216,6 +219,7 @@ def test_replica_counts_are_one_and_every_device():
 
 # Two workers on this machine.
 
+@pytest.mark.slow  # two worker processes
 def test_two_workers_killed_mid_run_resume_to_the_weights_of_two_local_replicas(tmp_path, workers):
     run_dir, ports = tmp_path / "run", free_loopback_ports(2)
     argv = [*WORKER_RUN, "--strategy", "multiworker", "--run-dir", str(run_dir)]
@@ -261,6 +265,7 @@ def lost_worker(tmp_path_factory):
         group.close()
 
 
+@pytest.mark.slow  # two worker processes
 def test_a_lost_worker_stops_the_other_with_its_name_and_no_checkpoint(lost_worker):
     run_dir, ports, status, output = lost_worker
     assert status == 1
@@ -277,6 +282,7 @@ def test_a_lost_worker_stops_the_other_with_its_name_and_no_checkpoint(lost_work
         assert step in (0, 20, 40, 60, 80), (prefix, step)
 
 
+@pytest.mark.slow  # two worker processes
 def test_workers_that_would_resume_from_different_steps_are_stopped(lost_worker, tmp_path, workers):
     """Worker 1 resumes a copy of the run without the chief's checkpoints: it would start again."""
     run_dir, ports, _, _ = lost_worker
@@ -327,6 +333,7 @@ def test_a_bad_tf_config_is_one_line_and_exit_2(tmp_path, capsys, monkeypatch, v
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow  # a fresh process
 def test_a_port_in_use_is_one_line_and_exit_2(tmp_path):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

@@ -70,6 +70,7 @@ def run_on_a_terminal(argv: list[str], cwd) -> str:
     return written.decode()
 
 
+@pytest.mark.slow  # a run in its own process
 def test_train_on_a_terminal_shows_one_live_line_per_epoch(tmp_path):
     simplenn = [sys.executable, "-m", "simplenn.cli"]
     shown = run_on_a_terminal([*simplenn, "train", "--preset", "fixed", "--dataset", "digits", "--epochs", "3",

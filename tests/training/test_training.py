@@ -86,6 +86,7 @@ print(weights_sha256(trainer.network.params))
 """
 
 
+@pytest.mark.slow  # a fresh process
 def test_a_second_run_of_the_same_shape_reuses_the_compiled_steps_and_ends_as_a_fresh_process(digits):
     first = trained(SAME_SHAPE, digits)
     first_sha, steps = weights_sha256(first.network.params), first._compiled
