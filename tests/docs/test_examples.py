@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "post_fixed.py"
 ONE_SCREEN = 60  # lines, counting everything
 
@@ -19,6 +21,7 @@ def test_post_fixed_fits_on_one_screen():
     assert len(EXAMPLE.read_text().splitlines()) <= ONE_SCREEN
 
 
+@pytest.mark.slow  # the example in its own process
 def test_post_fixed_reaches_its_target_on_digits():
     done = run(EXAMPLE)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
@@ -30,6 +33,7 @@ def test_post_fixed_reaches_its_target_on_digits():
     assert done.stdout.endswith(f"test accuracy {final_accuracy:.4f} reaches the target 0.95\n")
 
 
+@pytest.mark.slow  # the example in its own process
 def test_post_fixed_exits_non_zero_below_its_target(tmp_path):
     source = EXAMPLE.read_text()
     assert source.count("TARGET = 0.95") == 1
