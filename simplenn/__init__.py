@@ -61,8 +61,7 @@ that rule), so a change belongs in the lowest layer that can hold it.
         loaded_run.py          `load_run`: a finished run, to predict and evaluate
         evaluation.py          a run's scores on its test split
     explain/                   looking inside a run
-        plots.py               the post's sample image, the ablation chart and the sweep's figure
-        figures.py             a run's figures: curves, confusion, weights, mistakes
+        figures.py             every figure: a run's, the post's sample, the ablation, the sweep
         diagnose.py            what goes wrong in the first steps: gradients, dead ReLUs, overflow
         run_checks.py          the diagnosis in words
         report.py              one HTML page of a run (`--lang ko`)
@@ -75,14 +74,21 @@ that rule), so a change belongs in the lowest layer that can hold it.
         server.py              `simplenn serve`: the REST API and the draw page (static/)
         lab.py                 `simplenn lab`: switch the post's mistakes and watch a run train (static/)
         lab_run.py             one lab run in its own process, sending what it measures as it trains
+        web.py                 what both servers share: uvicorn's limits, the Host check, JSON errors
     bench/                     what `simplenn bench` runs
         benchmark.py           simplenn against its peers on the same network
         systems.py             each peer's training: Keras, scikit-learn, PyTorch, JAX
-        sweep.py               speed against batch size and width
-        strategies.py          speed against the replica count
+        sweep.py               `bench sweep`: speed against width, depth and batch size
+        strategies.py          `bench strategies`: speed against the replica count
     doctor.py                  `simplenn doctor`: is this machine ready to train
-    cli/                       the `simplenn` command: argparse over all of the above
-        program.py             the parser, each command's handler, and the entry point
+    cli/                       the `simplenn` command: it parses, calls the layers above and maps errors
+        flags.py               argparse's types, `Config`'s fields as flags, the options commands share
+        training.py            `train`, `show`, `data`
+        explaining.py          `diagnose`, `ablate`, `evaluate`, `plot`, `report`, `compare`
+        bench.py               `bench`, `bench sweep`, `bench strategies`
+        serving.py             `predict`, `export`, `serve`, `lab`
+        doctor.py              `doctor` and `--version`
+        program.py             the entry point: every command registered, set-up, errors to exit codes
 
 TensorFlow loads only when `Network`, `train_and_evaluate` or `load_run` is first used, so
 `simplenn data ...` and configuration errors answer at once. Importing any module changes

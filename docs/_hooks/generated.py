@@ -16,6 +16,7 @@ import ast
 import inspect
 import re
 from pathlib import Path
+from types import SimpleNamespace
 
 from mkdocs.plugins import event_priority
 from mkdocs.structure.files import Files
@@ -97,4 +98,10 @@ def on_files(files: Files, config) -> Files:
     for file in files:
         if file.src_uri.endswith(".ipynb") and file.dest_uri.endswith(".html"):
             file.is_documentation_page = lambda: True
+            # The i18n plugin pairs only Markdown pages across languages, so the Korean notebook's
+            # language switcher would lead to the English home page; pair the notebooks by their
+            # destination (the switcher reads only `url`; `page` is for the sitemap's template).
+            name = file.dest_uri.removeprefix("ko/")
+            for lang, url in (("en", name), ("ko", "ko/" + name)):
+                getattr(file, "alternates", {}).setdefault(lang, SimpleNamespace(url=url, page=None))
     return files

@@ -1,4 +1,4 @@
-"""`simplenn bench --strategy mirrored|multiworker`: samples/s against the replica count.
+"""`simplenn bench strategies --strategy mirrored|multiworker`: samples/s against the replica count.
 
 simplenn's own loop trains `bench.bench_config` (the bench's network, batch 128, Adam)
 under the strategy, then without one; speeds leave out epoch 1 (compilation). The
@@ -79,7 +79,7 @@ def _speed_and_accuracy(trainer: Trainer, data: PreparedData, replicas: int) -> 
 
 
 def format_scaling_table(report: dict) -> str:
-    """`run_strategy_bench`'s report as the table `simplenn bench --strategy ...` prints."""
+    """`run_strategy_bench`'s report as the table `simplenn bench strategies ...` prints."""
     machine = report["machine"]
     devices = ", ".join(name.split("device:")[-1] for name in machine["devices"])
     lines = [

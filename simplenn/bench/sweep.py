@@ -1,4 +1,4 @@
-"""`simplenn bench --sweep`: how simplenn's speed, and its share of the FLOP bound, grow with the network.
+"""`simplenn bench sweep`: how simplenn's speed, and its share of the FLOP bound, grow with the network.
 
 Three axes, each varied from the bench's network (n0-100-30-10, batches of 128) with the
 rest kept as it is:
@@ -52,7 +52,7 @@ class SweepPlan:
         return [(axis, value) for axis in AXES for value in getattr(self, axis)]
 
 
-PLAN = SweepPlan()  # what `simplenn bench --sweep` measures: a few minutes on two cores
+PLAN = SweepPlan()  # what `simplenn bench sweep` measures: a few minutes on two cores
 
 
 def point_shape(axis: str, value: int, n_features: int, n_classes: int) -> tuple[tuple[int, ...], int]:
@@ -85,7 +85,7 @@ def run_sweep(out: str | Path, dataset: str = "fashion-mnist", epochs: int = 5, 
     plan: the points to measure (default `PLAN`). Returns (the sweep, as written to
     sweep.json; the paths written).
     """
-    from simplenn.explain.plots import sweep_chart
+    from simplenn.explain.figures import sweep_chart
 
     plan = plan or PLAN
     folder = prepare_out_folder(out)

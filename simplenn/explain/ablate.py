@@ -9,13 +9,11 @@ change adds. The steps are data: each names the `Config` fields it copies from `
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable
 
 from simplenn.config import Config, preset
 from simplenn.training.data import PreparedData, prepare_data
 from simplenn.runs.experiment import train_and_evaluate
-from simplenn.machine.file_safety import write_json
 from simplenn.machine.memory import MemoryLimit
 
 FIXED = preset("fixed")
@@ -131,8 +129,3 @@ def format_table(rows: list[AblationRow]) -> str:
         )
         previous = row.test_accuracy
     return "\n".join(lines)
-
-
-def save_rows(rows: list[AblationRow], path: str | Path) -> None:
-    """Write every row, with its full config, as a JSON list."""
-    write_json(path, [row.to_dict() for row in rows])

@@ -30,6 +30,7 @@ def _read(run_dir: Path):
     run = RunDirectory(run_dir)
     if not (run.path / "config.json").is_file():
         raise SimplennError(f"cannot compare {run.path}: it holds no config.json; give the --run-dir of a `simplenn train`")
+    run.require_own_files()  # a run whose files are links elsewhere is refused
     try:
         return run.read_config(), run.read_history(), run.read_summary() if run.finished else None
     except SimplennError as error:
@@ -96,7 +97,6 @@ def _cell(value) -> str:
 
 def plot_comparison(comparison: Comparison, out: str | Path) -> Path:
     """The runs' learning curves overlaid in one figure, written as PNG to `out`."""
-    from simplenn.explain.figures import compare_figure
-    from simplenn.explain.plots import _finish
+    from simplenn.explain.figures import compare_figure, save_or_show
 
-    return _finish(compare_figure(comparison.histories, comparison.names), out, "compare.png")
+    return save_or_show(compare_figure(comparison.histories, comparison.names), out, "compare.png")

@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import datetime
 import html
-import io
 import platform
 import shlex
 from pathlib import Path
@@ -118,17 +117,9 @@ pre { background: #10151f; color: #e8ecf3; padding: 12px 14px; border-radius: 8p
 
 def figure_data_uri(figure) -> str:
     """A matplotlib figure as a `data:image/png;base64,...` URI; the figure is closed."""
-    from simplenn.explain.plots import plt
-    from simplenn.machine.safe_text import drawing_without_mathtext, plain_figure_text
+    from simplenn.explain.figures import figure_bytes
 
-    buffer = io.BytesIO()
-    plain_figure_text(figure)  # class names are data: a `$` in one is not mathtext
-    try:
-        with drawing_without_mathtext():
-            figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
-    finally:
-        plt.close(figure)
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    return "data:image/png;base64," + base64.b64encode(figure_bytes(figure)).decode("ascii")
 
 
 def reproducing_command(config: Config, run_dir: str | Path | None = None) -> str:

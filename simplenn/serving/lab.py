@@ -19,7 +19,7 @@ resumable folder. Every figure the page shows is computed by that process, with
 
 One run at a time: a second Train gets 409 and `{"error": ...}`; a config that `Config`
 refuses gets 400 and `Config`'s own one-line message; requests whose Host header is not
-a name of this server get 400 (a page elsewhere cannot reach the lab by DNS rebinding).
+a name of this server get 421 (a page elsewhere cannot reach the lab by DNS rebinding).
 """
 
 from __future__ import annotations
@@ -51,8 +51,8 @@ from simplenn.errors import SimplennError
 from simplenn.explain.ablate import STEPS
 from simplenn.explain.diagnose import DEAD_FRACTION, HEALTHY_GRADIENT_NORM, HEALTHY_UPDATE_RATIO, LOGIT_OVERFLOW
 from simplenn.runs.run_directory import RunDirectory
+from simplenn.serving.web import LOOPBACK_NAMES, RequestError, check_host, check_port, json_app, run_server
 
-LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
 MAX_BODY_BYTES = 64 * 2**10  # a config is a few hundred bytes
 RUNS_LISTED = 40  # newest runs the page can overlay and link to
 STOP_WAIT_S = 120.0  # on shutdown, how long a stopping run may take to write its checkpoint
@@ -136,14 +136,6 @@ KNOBS = {
 }
 CONTROLLED = ("dataset", "layers", "lr", "epochs", "stop_on_nan", "jit_compile",
               *(name for _, fields in STEPS for name in fields))
-
-
-class RequestError(Exception):
-    """A client's mistake: answered with `status` and `{"error": message}`."""
-
-    def __init__(self, message: str, status: int = 400):
-        super().__init__(message)
-        self.status = status
 
 
 def lab_config(fields: dict) -> Config:
@@ -435,7 +427,7 @@ def setup() -> dict:
 def create_app(lab: Lab, host: str = "127.0.0.1") -> Starlette:
     """The lab's Starlette app; `host` is the address it listens on, a name its Host header may give."""
     page = resources.files("simplenn.serving").joinpath("static/lab.html").read_text(encoding="utf-8")
-    allowed_hosts = {*LOOPBACK_HOSTS, host}
+    allowed_hosts = {*LOOPBACK_NAMES, host}
     setup_answer = setup()
 
     async def index(request: Request):
@@ -500,18 +492,6 @@ def create_app(lab: Lab, host: str = "127.0.0.1") -> Starlette:
             await run_in_threadpool(write_report, path, out, lang)
         return FileResponse(out, media_type="text/html")
 
-    async def request_error(request: Request, error: RequestError):
-        return JSONResponse({"error": str(error)}, status_code=error.status)
-
-    async def not_found(request: Request, error):
-        status_code = getattr(error, "status_code", 404)
-        return JSONResponse({"error": f"{request.method} {request.url.path}: {getattr(error, 'detail', 'not found')}"},
-                            status_code=status_code)
-
-    async def server_error(request: Request, error: Exception):
-        return JSONResponse({"error": f"internal error ({type(error).__name__}); this is a bug in simplenn"},
-                            status_code=500)
-
     @contextlib.asynccontextmanager
     async def lifespan(app):
         lab.open()
@@ -531,29 +511,8 @@ def create_app(lab: Lab, host: str = "127.0.0.1") -> Starlette:
         Route("/api/resume", resume, methods=["POST"]),
         Route("/runs/{name}/report.html", report),
     ]
-    app = Starlette(routes=routes, exception_handlers={
-        RequestError: request_error, 404: not_found, 405: not_found, Exception: server_error,
-    }, lifespan=lifespan)
-    return HostCheck(app, allowed_hosts)
-
-
-class HostCheck:
-    """ASGI middleware: 400 and `{"error": ...}` unless the Host header names this server."""
-
-    def __init__(self, app, allowed_hosts):
-        self.app = app
-        self.allowed = set(allowed_hosts)
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] in ("http", "websocket"):
-            host = dict(scope["headers"]).get(b"host", b"").decode("latin-1")
-            name = host[1:].partition("]")[0] if host.startswith("[") else host.rpartition(":")[0] or host
-            if name not in self.allowed:
-                response = JSONResponse({"error": f"Host {host[:60]!r} is not a name of this server; open it as "
-                                                  "http://127.0.0.1:PORT/ or http://localhost:PORT/"}, status_code=400)
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
+    return json_app(routes, allowed_hosts, "open the lab as http://127.0.0.1:PORT/ or http://localhost:PORT/",
+                    lifespan)
 
 
 async def read_json(request: Request) -> dict:
@@ -581,22 +540,13 @@ def write_report(path: Path, out: Path, lang: str) -> None:
 def serve_lab(runs_dir: str | Path = "runs/lab", host: str = "127.0.0.1", port: int = 8000,
               max_memory: str | None = None) -> None:
     """Serve the lab with uvicorn until Ctrl-C; runs are written under `runs_dir`."""
-    import socket
-
-    import uvicorn
-
-    if not 0 < port < 2**16:
-        raise SimplennError(f"--port must be 1 to 65535, got {port}")
-    try:  # a port in use is the user's to fix: say so in one line, before uvicorn starts
-        with socket.create_server((host, port)):
-            pass
-    except OSError as error:
-        raise SimplennError(f"cannot listen on {host}:{port}: {error.strerror or error}; choose another --port") from None
+    host, loopback = check_host(host)
+    check_port(host, port)
     runs_dir = Path(runs_dir)
     if runs_dir.exists() and not runs_dir.is_dir():
         raise SimplennError(f"--runs-dir {runs_dir} is a file; choose a folder")
-    if host not in LOOPBACK_HOSTS:
+    if not loopback:
         print(f"warning: listening on {host}: other machines can reach this server and start runs on it")
     print(f"the lab is at http://{host}:{port}/ ; runs are written to {runs_dir} (Ctrl-C stops)", flush=True)
-    uvicorn.run(create_app(Lab(runs_dir, max_memory), host), host=host, port=port, log_level="warning",
-                limit_concurrency=100, timeout_keep_alive=5, timeout_graceful_shutdown=5)
+    # Open event streams end within a few seconds of Ctrl-C instead of holding the shutdown.
+    run_server(create_app(Lab(runs_dir, max_memory), host), host, port, graceful_shutdown_s=5)

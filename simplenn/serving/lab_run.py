@@ -208,7 +208,7 @@ def run_job(job: dict, events: Events) -> None:
 
 
 def send_diagnosis(run_dir: str, events: Events) -> None:
-    """`run_checks`'s findings on the finished run, in words."""
+    """`run_checks`'s findings on the finished run, in words, English and Korean."""
     from simplenn.runs.loaded_run import load_run
     from simplenn.explain.run_checks import check_run
 
@@ -216,7 +216,8 @@ def send_diagnosis(run_dir: str, events: Events) -> None:
     evaluation = run.evaluate()
     findings = check_run(run, evaluation)
     events.send("diagnosis", test_accuracy=evaluation.accuracy,
-                findings=[{"problem": f.problem, "fix": f.fix} for f in findings])
+                findings=[{"problem": {"en": f.problem, "ko": f.problem_ko}, "fix": {"en": f.fix, "ko": f.fix_ko}}
+                          for f in findings])
 
 
 class WarmedUp(Exception):

@@ -31,13 +31,9 @@ a `Host` the server was not started for (421), bodies over `MAX_BODY_BYTES` (413
 slower than `BODY_TIMEOUT_S` (408), JSON that does not parse, instances of the wrong
 shape, non-numbers, and images that cannot be read, are too large or show no ink (400).
 
-The limits a public-facing server needs, each a constant below:
-    Host           loopback names and the --host address, plus --allowed-hosts: a web page
-                   cannot reach the API through a DNS name rebound to 127.0.0.1
-    headers        at most `MAX_HEADER_BYTES` (larger -> 400), complete within
-                   `HEADER_TIMEOUT_S` of connecting or of the previous answer, else the
-                   connection is closed: slow-header clients cannot hold connections
-    connections    `MAX_CONNECTIONS` open at once; past it uvicorn answers 503
+The limits a public-facing server needs: the Host check, header sizes and times and the
+number of connections are `web.py`'s, shared with `simplenn lab`; the rest, each a constant below:
+    body           at most `MAX_BODY_BYTES`, sent within `BODY_TIMEOUT_S`
     image decodes  an upload's pixels counted from its header before decoding (at most
                    `MAX_UPLOAD_PIXELS`), `MAX_DECODES` decoded at once, the memory handed
                    back to the system after each
@@ -47,25 +43,22 @@ from __future__ import annotations
 
 import asyncio
 import io
-import ipaddress
 import json
 import math
-import socket
 import warnings
 from importlib import resources
 
 import numpy as np
-from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from simplenn.errors import SimplennError
 from simplenn.serving.export import ServingModel
 from simplenn.machine.memory import return_freed_memory
 from simplenn.machine.quiet_tensorflow import tf
+from simplenn.serving.web import LOOPBACK_NAMES, RequestError, check_host, check_port, json_app, run_server
 from simplenn.images.preprocessing import preprocess, style_of
 
 MODEL_NAME = "simplenn"
@@ -74,22 +67,8 @@ BODY_TIMEOUT_S = 10.0  # a client that sends its body slower than this is cut of
 MAX_INSTANCES = 1000
 SIGNATURES = ("serving_default", "images")
 INPUT_NAMES = {"serving_default": "inputs", "images": "images"}  # each signature's one input, as exported
-LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")  # the Host names answered by default
-LOOPBACK_HOSTS = LOOPBACK_NAMES  # the older name
-MAX_HEADER_BYTES = 16 * 2**10  # a request line and headers; browsers send under 2 KiB
-HEADER_TIMEOUT_S = 5.0  # from connecting (or the previous answer) to the last header byte
-MAX_CONNECTIONS = 1000  # open at once; the rest are answered 503
-KEEP_ALIVE_S = 5.0  # an idle connection is closed after this
 MAX_UPLOAD_PIXELS = 24_000_000  # a 6000x4000 photo; checked from the image's header, before decoding
 MAX_DECODES = 2  # uploads decoded at once; the others wait their turn
-
-
-class RequestError(Exception):
-    """A client's mistake: answered with `status` and `{"error": message}`."""
-
-    def __init__(self, message: str, status: int = 400):
-        super().__init__(message)
-        self.status = status
 
 
 def create_app(run, recipe: str | None = None, allowed_hosts: tuple[str, ...] = LOOPBACK_NAMES):
@@ -159,18 +138,6 @@ def create_app(run, recipe: str | None = None, allowed_hosts: tuple[str, ...] = 
             "hidden": [A.numpy()[0].tolist() for A in forward.A[1:]],  # each hidden layer (n_l,)
         })
 
-    async def request_error(request: Request, error: RequestError):
-        return JSONResponse({"error": str(error)}, status_code=error.status)
-
-    async def not_found(request: Request, error):
-        status_code = getattr(error, "status_code", 404)
-        return JSONResponse({"error": f"{request.method} {request.url.path}: {getattr(error, 'detail', 'not found')}"},
-                            status_code=status_code)
-
-    async def server_error(request: Request, error: Exception):
-        return JSONResponse({"error": f"internal error ({type(error).__name__}); this is a bug in simplenn"},
-                            status_code=500)
-
     routes = [
         Route("/", index),
         Route("/healthz", health),
@@ -179,41 +146,7 @@ def create_app(run, recipe: str | None = None, allowed_hosts: tuple[str, ...] = 
         Route(f"/v1/models/{MODEL_NAME}:predict", predict, methods=["POST"]),
         Route("/api/image", image, methods=["POST"]),
     ]
-    app = Starlette(routes=routes, exception_handlers={
-        RequestError: request_error, 404: not_found, 405: not_found, Exception: server_error,
-    })
-    return HostCheck(app, allowed_hosts)
-
-
-class HostCheck:
-    """ASGI middleware: a request whose `Host` header names no allowed host gets 421 and `{"error": ...}`.
-
-    A browser sends the name it resolved in `Host`, so a page on evil.example whose DNS
-    answer changes to 127.0.0.1 (DNS rebinding) is refused here, as Django's ALLOWED_HOSTS does.
-    """
-
-    def __init__(self, app, allowed_hosts: tuple[str, ...]):
-        self.app = app
-        self.allowed = {host.lower().strip("[]") for host in allowed_hosts}
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] == "http":
-            host = dict(scope["headers"]).get(b"host", b"").decode("latin-1")
-            name = host_name(host)
-            if name not in self.allowed and "*" not in self.allowed:
-                response = JSONResponse({"error": f"Host {host[:100]!r} is not served here; start the server with "
-                                                  "--allowed-hosts NAME to answer it"}, status_code=421)
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
-
-
-def host_name(host: str) -> str:
-    """The name in a `Host` header, without its port: "[::1]:8000" -> "::1", "Example.org:80" -> "example.org"."""
-    host = host.strip().lower()
-    if host.startswith("["):
-        return host[1:].partition("]")[0]
-    return host.rpartition(":")[0] if host.count(":") == 1 else host
+    return json_app(routes, allowed_hosts, "start the server with --allowed-hosts NAME to answer it")
 
 
 def require_decodable(body: bytes) -> None:
@@ -233,67 +166,6 @@ def require_decodable(body: bytes) -> None:
     if width * height > MAX_UPLOAD_PIXELS:
         raise RequestError(f"the image is {width}x{height}, more than the {MAX_UPLOAD_PIXELS:,} pixels this server "
                            "decodes; send a smaller image")
-
-
-class BoundedHttpProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with limits on each request's headers: `MAX_HEADER_BYTES`
-    and `HEADER_TIMEOUT_S`, both answered by closing the connection (after a 400 for size).
-
-    uvicorn times out idle keep-alive connections, but not a client that sends its headers a
-    byte at a time, and httptools takes headers of any length; each such connection would
-    count against `MAX_CONNECTIONS`, or grow the header list, for as long as it lasted.
-    """
-
-    header_deadline = None
-    reading_headers = False
-    header_bytes = 0
-
-    def connection_made(self, transport) -> None:
-        super().connection_made(transport)
-        self._arm_header_deadline()
-
-    def data_received(self, data: bytes) -> None:
-        super().data_received(data)
-        if self.reading_headers:  # this chunk ended inside the headers: all of it was header bytes
-            self.header_bytes += len(data)
-            if self.header_bytes > MAX_HEADER_BYTES and not self.transport.is_closing():
-                self.send_400_response(f"the request line and headers are longer than {MAX_HEADER_BYTES:,} bytes")
-
-    def on_message_begin(self) -> None:
-        super().on_message_begin()
-        self.reading_headers, self.header_bytes = True, 0
-
-    def on_headers_complete(self) -> None:
-        self.reading_headers = False
-        super().on_headers_complete()
-
-    def on_response_complete(self) -> None:
-        super().on_response_complete()
-        self._arm_header_deadline()
-
-    def connection_lost(self, exc) -> None:
-        if self.header_deadline is not None:
-            self.header_deadline.cancel()
-        super().connection_lost(exc)
-
-    def send_400_response(self, msg: str) -> None:
-        """A request that cannot be parsed, or whose headers are too long: 400 with a JSON error, then close."""
-        if msg == "Invalid HTTP request received.":  # uvicorn's words for httptools' parse error
-            msg = "the request line or headers are malformed"
-        body = json.dumps({"error": msg}).encode("utf-8")
-        self.transport.write(b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\n"
-                             b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (len(body), body))
-        self.transport.close()
-
-    def _arm_header_deadline(self) -> None:
-        if self.header_deadline is not None:
-            self.header_deadline.cancel()
-        self.header_deadline = self.loop.call_later(HEADER_TIMEOUT_S, self._headers_too_slow)
-
-    def _headers_too_slow(self) -> None:
-        waiting_for_headers = self.cycle is None or self.cycle.response_complete
-        if waiting_for_headers and not self.transport.is_closing():
-            self.transport.close()
 
 
 class Batcher:
@@ -485,47 +357,15 @@ def _is_finite_number(value) -> bool:
         return False
 
 
-def check_host(host: str) -> tuple[str, bool]:
-    """`(host, is_loopback)` for a `--host` value, or `SimplennError`: empty, or not an address of this machine."""
-    if not host.strip():
-        raise SimplennError("--host is empty; give an address such as 127.0.0.1 (this machine only) or 0.0.0.0 (every "
-                            "interface)")
-    try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)}
-    except (socket.gaierror, UnicodeError) as error:
-        reason = getattr(error, "strerror", None) or error
-        raise SimplennError(f"--host {host!r} is not an address or a name this machine resolves ({reason}); give an "
-                            "address such as 127.0.0.1 or 0.0.0.0") from None
-    return host, all(ipaddress.ip_address(address.partition("%")[0]).is_loopback for address in addresses)
-
-
 def serve(run, host: str = "127.0.0.1", port: int = 8000, recipe: str | None = None,
           allowed_hosts: tuple[str, ...] = ()) -> None:
     """Serve `run` with uvicorn until Ctrl-C, answering the loopback names, `host` and `allowed_hosts`
     (`recipe`: see `create_app`)."""
-    import errno
-    import os
-
-    import uvicorn
-
-    if not 0 < port < 2**16:
-        raise SimplennError(f"--port must be 1 to 65535, got {port}")
     host, loopback = check_host(host)
-    try:  # a port in use is the user's to fix: say so in one line, before uvicorn starts
-        with socket.create_server((host, port)):
-            pass
-    except OSError as error:
-        advice = "choose another --port" if error.errno in (errno.EADDRINUSE, errno.EACCES) else \
-            "give an address of this machine as --host"
-        reason = os.strerror(error.errno) if error.errno else error  # create_server adds the address to strerror
-        raise SimplennError(f"cannot listen on {host}:{port}: {reason}; {advice}") from None
+    check_port(host, port)
     if not loopback:
         print(f"warning: listening on {host}: other machines can reach this server")
     names = LOOPBACK_NAMES + (() if host in ("0.0.0.0", "::") else (host,)) + tuple(allowed_hosts)
     shown = f"[{host}]" if ":" in host else host
     print(f"serving {run.run_dir} at http://{shown}:{port}/ (Ctrl-C stops)", flush=True)
-    config = uvicorn.Config(create_app(run, recipe, names), host=host, port=port, log_level="error",
-                            http=BoundedHttpProtocol, limit_concurrency=MAX_CONNECTIONS, timeout_keep_alive=KEEP_ALIVE_S)
-    # uvicorn.Server, not uvicorn.run: the server re-raises the Ctrl-C (or SIGTERM) it stopped on, and
-    # uvicorn.run would swallow it; the CLI then exits 130 (143) as for any other command.
-    uvicorn.Server(config).run()
+    run_server(create_app(run, recipe, names), host, port)

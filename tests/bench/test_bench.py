@@ -235,7 +235,7 @@ def test_sweep_command_writes_its_json_and_figure_and_nothing_else(tmp_path, cap
     monkeypatch.setattr(bench_sweep, "PLAN", sweep_plan())
     monkeypatch.chdir(tmp_path)
     out = tmp_path / "sweep"
-    assert main(["bench", "--sweep", "--dataset", "digits", "--epochs", "2", "--out", str(out), "--markdown"]) == 0
+    assert main(["bench", "sweep", "--dataset", "digits", "--epochs", "2", "--out", str(out), "--markdown"]) == 0
     printed = capsys.readouterr().out
 
     assert sorted(path.name for path in tmp_path.iterdir()) == ["sweep"]
@@ -267,7 +267,14 @@ def test_sweep_command_writes_its_json_and_figure_and_nothing_else(tmp_path, cap
     (["--repeat", "0"], "argument --repeat: must be a positive whole number, got 0"),
     (["--repeat", "x"], "argument --repeat: must be a whole number, got 'x'"),
     (["--sweep"], "--sweep writes sweep.json and sweep.png: name their folder with --out DIR"),
-    (["--out", "{tmp}/sweep"], "--out is the folder --sweep writes into; add --sweep"),
+    (["--out", "{tmp}/sweep"], "--out is the folder `simplenn bench sweep` writes into; use that, or drop --out"),
+    (["sweep"], "the following arguments are required: --out (see `simplenn bench sweep --help`)"),
+    (["sweep", "--out", "{tmp}/sweep", "--repeat", "3"], "unrecognized arguments: --repeat 3"),
+    (["--repeat", "3", "sweep", "--out", "{tmp}/sweep"], "--repeat is for the comparison, not the sweep"),
+    (["sweep", "--out", "{tmp}/notes.txt"], "argument --out: cannot write into {tmp}/notes.txt: it is a file; give a folder"),
+    (["strategies"], "the following arguments are required: --strategy (see `simplenn bench strategies --help`)"),
+    (["strategies", "--strategy", "default"], "argument --strategy: invalid choice: 'default'"),
+    (["strategies", "--strategy", "mirrored", "--out", "{tmp}/sweep"], "unrecognized arguments: --out"),
     (["--sweep", "--out", "{tmp}/sweep", "--repeat", "3"], "--repeat is for the comparison, not --sweep"),
     (["--sweep", "--out", "{tmp}/sweep", "--json", "{tmp}/x.json"], "--json is for the comparison, not --sweep"),
     (["--sweep", "--out", "{tmp}/notes.txt"], "argument --out: cannot write into {tmp}/notes.txt: it is a file; give a folder"),
@@ -282,3 +289,37 @@ def test_bad_bench_flags_exit_2_with_one_line(argv, message, tmp_path, capsys):
     assert message.format(tmp=tmp_path) in error_message(capsys.readouterr().err)
     assert (tmp_path / "notes.txt").read_text() == "mine\n"  # nothing written through the link
     assert not (tmp_path / "sweep").exists()
+
+
+@pytest.mark.parametrize("old, new, note", [
+    (["--sweep", "--out", "{tmp}/sweep"], ["sweep", "--out", "{tmp}/sweep"],
+     "`simplenn bench --sweep` is now `simplenn bench sweep`"),
+    (["--strategy", "mirrored", "--cpu-devices", "2"], ["strategies", "--strategy", "mirrored", "--cpu-devices", "2"],
+     "`simplenn bench --strategy mirrored` is now `simplenn bench strategies --strategy mirrored`"),
+])
+def test_the_modes_old_spelling_runs_the_same_mode_and_names_its_new_form(old, new, note, tmp_path, capsys,
+                                                                          monkeypatch):
+    from simplenn.bench import strategies
+
+    calls = []
+    monkeypatch.setattr(bench_sweep, "run_sweep", lambda *a, **k: calls.append(("sweep", a, k)) or ({}, []))
+    monkeypatch.setattr(bench_sweep, "format_sweep", lambda sweep, markdown: "the sweep")
+    monkeypatch.setattr(strategies, "run_strategy_bench", lambda *a, **k: calls.append(("strategies", a, k)) or {})
+    monkeypatch.setattr(strategies, "format_scaling_table", lambda report: "the scaling")
+    common = ["bench", "--dataset", "digits", "--epochs", "2", "--max-memory", "8G"]
+    assert main([*common, *(arg.format(tmp=tmp_path) for arg in new)]) == 0
+    assert capsys.readouterr().err == ""
+    assert main([*common, *(arg.format(tmp=tmp_path) for arg in old)]) == 0
+    assert capsys.readouterr().err == f"simplenn: note: {note}\n"
+    assert len(calls) == 2 and calls[0] == calls[1] and calls[0][0] == new[0]
+
+
+def test_strategies_json_to_standard_output_prints_the_report_and_writes_no_file(tmp_path, capsys, monkeypatch):
+    from simplenn.bench import strategies
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(strategies, "run_strategy_bench", lambda *a, **k: {"replicas": [1]})
+    monkeypatch.setattr(strategies, "format_scaling_table", lambda report: "the scaling")
+    assert main(["bench", "strategies", "--dataset", "digits", "--strategy", "mirrored", "--json", "-"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"replicas": [1]}
+    assert list(tmp_path.iterdir()) == []

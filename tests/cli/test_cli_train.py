@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from simplenn.cli.program import build_parser, config_from_args, main
+from simplenn.cli.flags import config_from_args
+from simplenn.cli.program import build_parser, main
 
 
 def run(capsys, *argv):

@@ -3,7 +3,9 @@ both languages opened in Debian's chromium.
 
 Fails on a console error, a request that fails or leaves the site, an internal link to a page
 or an anchor that is not there, an image that does not decode, or a search for "diagnose"
-that finds nothing. With SIMPLENN_DOCS_SCREENSHOTS=DIR it also saves each page at laptop
+that finds nothing. The site has no public address, so it must also work opened from the
+file system, as `make docs` tells: the pages' links and the language switcher are followed
+from file://. With SIMPLENN_DOCS_SCREENSHOTS=DIR it also saves each page at laptop
 (1280 px) and phone (390 px) width into DIR, to look at.
 """
 
@@ -68,9 +70,9 @@ def browser():
 
 
 def pages_of(site: Path) -> list[str]:
-    """Every page's path below the site root: 'training/', 'ko/training/', ..."""
-    pages = sorted(str(p.parent.relative_to(site)) for p in site.rglob("index.html"))
-    return ["" if page == "." else page + "/" for page in pages]
+    """Every page's path below the site root: 'index.html', 'training.html', 'ko/training.html', ..."""
+    return sorted(str(p.relative_to(site)) for p in site.rglob("*.html")
+                  if p.name != "404.html" and "assets" not in p.relative_to(site).parts)
 
 
 def open_page(browser, url: str, width: int, problems: list[str]):
@@ -96,7 +98,7 @@ def open_page(browser, url: str, width: int, problems: list[str]):
 
 def test_every_page_in_both_languages_opens_cleanly(site, base_url, browser):
     pages = pages_of(site)
-    assert "" in pages and "ko/" in pages, pages
+    assert "index.html" in pages and "ko/index.html" in pages, pages
     english = [p for p in pages if not p.startswith("ko/")]
     korean = [p for p in pages if p.startswith("ko/")]
     assert sorted("ko/" + p for p in english) == sorted(korean), "a page exists in one language only"
@@ -118,20 +120,44 @@ def test_every_page_in_both_languages_opens_cleanly(site, base_url, browser):
         if screenshots:
             for name, width in WIDTHS.items():
                 page.set_viewport_size({"width": width, "height": 900})
-                out = Path(screenshots) / f"{(path.strip('/') or 'index').replace('/', '_')}-{name}.png"
+                out = Path(screenshots) / f"{path.removesuffix('.html').replace('/', '_')}-{name}.png"
                 out.parent.mkdir(parents=True, exist_ok=True)
                 page.screenshot(path=str(out), full_page=False)
         page.close()
 
     for path, href in sorted(links):
         target, fragment = urldefrag(href)
-        target = target if target.endswith("/") or "." in target.rsplit("/", 1)[-1] else target + "/"
         relative = target[len(base_url):]
         file = site / relative / "index.html" if target.endswith("/") else site / relative
         if not file.is_file():
             problems.append(f"{path}: broken link {href}")
         elif fragment and target in anchors and fragment not in anchors[target]:
             problems.append(f"{path}: link to a missing anchor {href}")
+    assert not problems, "\n".join(problems)
+
+
+def test_the_site_opened_from_the_file_system_links_page_to_page_and_language_to_language(site, browser):
+    """Every page's links to other pages, and the language switcher's, open a page of the site
+    from file:// too: no directory listing, no link to the file system's root."""
+    problems: list[str] = []
+    root = site.as_uri() + "/"
+    for path in pages_of(site):
+        page = browser.new_page()
+        page.goto(root + path)
+        hrefs = page.eval_on_selector_all("a[href]", "links => links.map(a => a.href)")
+        switcher = page.eval_on_selector_all("a.md-select__link", "links => links.map(a => a.href)")
+        page.close()
+        expected = {"en": root + path.removeprefix("ko/"), "ko": root + "ko/" + path.removeprefix("ko/")}
+        if switcher != [expected["en"], expected["ko"]]:
+            problems.append(f"{path}: the language switcher links to {switcher}, not {list(expected.values())}")
+        for href in hrefs:
+            target = urldefrag(href)[0]
+            if not target.startswith("file:"):
+                continue
+            if not target.startswith(root):
+                problems.append(f"{path}: a link out of the site: {href}")
+            elif not (site / target[len(root):]).is_file():
+                problems.append(f"{path}: a link to no file: {href}")
     assert not problems, "\n".join(problems)
 
 

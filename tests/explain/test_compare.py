@@ -37,3 +37,19 @@ def test_compare_needs_real_run_folders(digits_run, tmp_path, capsys):
     assert list(tmp_path.iterdir()) == []
     assert main(["compare", str(digits_run)]) == 2
     assert "at least two run folders" in capsys.readouterr().err
+
+
+def test_compare_runs_refuses_any_run_whose_files_are_links(digits_run, tmp_path):
+    import re
+    import shutil
+
+    from simplenn.errors import SimplennError
+    from simplenn.explain.compare import compare_runs
+
+    linked, mine = tmp_path / "linked", tmp_path / "mine"
+    shutil.copytree(digits_run, linked, symlinks=True)
+    shutil.rmtree(linked / "figures", ignore_errors=True)
+    mine.mkdir()
+    (linked / "figures").symlink_to(mine)
+    with pytest.raises(SimplennError, match=re.escape(f"run directory {linked} holds a link {linked}/figures -> {mine}")):
+        compare_runs([digits_run, linked])  # the second run, and from Python as from the CLI

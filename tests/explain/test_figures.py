@@ -22,6 +22,15 @@ def written(run, tmp_path_factory):
     return plot_run(run, out_dir=tmp_path_factory.mktemp("figures"))
 
 
+def test_plot_run_replaces_figures_outside_the_runs_own_folder_only_with_force(run, written):
+    from simplenn.errors import SimplennError
+
+    before = written["sample"].read_bytes()
+    with pytest.raises(SimplennError, match="learning_curves.png already exists; add --force"):
+        plot_run(run, out_dir=written["sample"].parent)  # from Python as from `simplenn plot --out`
+    assert written["sample"].read_bytes() == before
+
+
 @pytest.mark.parametrize("stem", FIGURES)
 def test_every_figure_is_written_with_content(written, stem):
     pixels = matplotlib.image.imread(written[stem])  # (h, w, 4) floats in 0-1
@@ -73,7 +82,7 @@ def test_show_titles_the_sample_with_its_class_name(tmp_path, monkeypatch):
     import dataclasses
 
     from mnist_format import idx_files, idx_spec, tiny_splits, write_files
-    from simplenn.explain import plots
+    from simplenn.explain import figures
     from simplenn.datasets import cache, catalogue
 
     files = idx_files(tiny_splits())
@@ -84,8 +93,8 @@ def test_show_titles_the_sample_with_its_class_name(tmp_path, monkeypatch):
     monkeypatch.setattr(cache, "SYSTEM_DATA_DIR", tmp_path / "system")
     write_files(tmp_path / "cache" / "tiny", files)
     titles = []
-    finish = plots._finish
-    monkeypatch.setattr(plots, "_finish", lambda figure, *a: (titles.append(figure.axes[0].get_title()), finish(figure, *a))[1])
+    finish = figures.save_or_show
+    monkeypatch.setattr(figures, "save_or_show", lambda figure, *a: (titles.append(figure.axes[0].get_title()), finish(figure, *a))[1])
     label = int(tiny_splits()[0][1][3])
     assert main(["show", "--dataset", "tiny", "--index", "3", "--out", str(tmp_path / "s.png")]) == 0
     assert titles == [f"sample of {names[label]}"]
@@ -99,7 +108,7 @@ def test_matplotlib_chooses_its_backend_and_falls_back_to_agg_without_a_display(
     import sys
 
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "MPLBACKEND")}
-    code = ("import matplotlib, simplenn.explain.plots as p; forced = matplotlib.rcParams._get_backend_or_none(); "
+    code = ("import matplotlib, simplenn.explain.figures as p; forced = matplotlib.rcParams._get_backend_or_none(); "
             "print(forced, p.plt.get_backend().lower())")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
     assert done.stdout.split() == ["None", "agg"], done.stderr  # nothing forced; matplotlib fell back itself

@@ -6,7 +6,8 @@ from html import escape
 import pytest
 
 import simplenn
-from simplenn.cli.program import build_parser, config_from_args
+from simplenn.cli.flags import config_from_args
+from simplenn.cli.program import build_parser
 from simplenn.config import fit_to_data, preset
 from simplenn.explain.report import reproducing_command
 from simplenn.explain.run_checks import check_run

@@ -29,6 +29,7 @@ from cli_messages import error_message
 
 from simplenn.cli import main
 from simplenn.serving import server as serving
+from simplenn.serving import web
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="3", MPLBACKEND="Agg")
@@ -148,7 +149,7 @@ def test_slow_oversized_and_flooding_clients_are_cut_off_and_the_rest_answered(s
         client.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
     assert {server.request("/healthz")[0] for _ in range(20)} == {200}
     for client in slow:  # each closed by the server HEADER_TIMEOUT_S after it connected
-        client.settimeout(serving.HEADER_TIMEOUT_S + 120)  # only a server that never closes them waits this long
+        client.settimeout(web.HEADER_TIMEOUT_S + 120)  # only a server that never closes them waits this long
         assert client.recv(1) == b""
         client.close()
 
@@ -192,9 +193,9 @@ def test_host_values_are_checked_with_the_right_words(small_run, capsys):
     for host, message in cases:
         assert main(["serve", str(small_run), "--host", host]) == 2
         assert error_message(capsys.readouterr().err) == message
-    assert serving.check_host("127.0.0.2") == ("127.0.0.2", True)  # all of 127.0.0.0/8 is this machine
-    assert serving.check_host("::1") == ("::1", True)
-    assert serving.check_host("0.0.0.0") == ("0.0.0.0", False)
+    assert web.check_host("127.0.0.2") == ("127.0.0.2", True)  # all of 127.0.0.0/8 is this machine
+    assert web.check_host("::1") == ("::1", True)
+    assert web.check_host("0.0.0.0") == ("0.0.0.0", False)
 
 
 @pytest.mark.slow  # a server process

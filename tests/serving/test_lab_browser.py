@@ -213,5 +213,9 @@ def test_korean_explanations_and_a_server_restart(lab):
     click_train(page)
     page.wait_for_function(FINISHED, timeout=240_000)
     assert 0.05 < float(figures(page)["test"]) < 0.15
+    page.click("[data-lang=ko]")  # the diagnosis in Korean: the run's own findings, as the Korean report words them
+    findings = page.eval_on_selector_all("#diagnosis li", "items => items.map((li) => li.textContent)")
+    assert findings and all(re.search("[\uac00-\ud7a3]", finding) for finding in findings)
+    assert any("ReLU" in finding for finding in findings)
     # While the server was down the browser logged its failed requests; the page itself threw nothing.
     assert all(e.startswith("Failed to load resource: net::ERR_") for e in page.errors), page.errors

@@ -152,8 +152,8 @@ for strategy in ("default", "mirrored"):
     run = train_and_evaluate(fixed.replace(epochs=2, strategy=strategy, jit_compile=True), data=data,
                              log=lambda line: print(line))
     report[strategy] = run["test_accuracy"]
-assert main(["bench", "--dataset", "digits", "--epochs", "2", "--strategy", "mirrored", "--cpu-devices", "2",
-             "--json", sys.argv[1]]) == 0
+assert main(["bench", "strategies", "--dataset", "digits", "--epochs", "2", "--strategy", "mirrored",
+             "--cpu-devices", "2", "--json", sys.argv[1]]) == 0
 print(json.dumps(report))
 """
 
