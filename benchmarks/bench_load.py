@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 
+import simplenn
 from simplenn.datasets import cache, load_dataset
 from simplenn.datasets.catalogue import FASHION_MNIST
 from simplenn.datasets.idx import read_idx
@@ -29,6 +30,7 @@ def seconds(function) -> float:
 
 
 def main() -> int:
+    simplenn.set_up()  # as the CLI does: TensorFlow, if it loads, loads quietly
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5, help="timed loads after the first (default 5)")
     args = parser.parse_args()

@@ -31,6 +31,8 @@ from pathlib import Path
 
 from playwright.sync_api import TimeoutError, sync_playwright
 
+import simplenn
+
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 TARGET_FIRST_POINT_S = 3.0
@@ -93,6 +95,7 @@ def stop(page) -> None:
 
 
 def main() -> int:
+    simplenn.set_up()  # as the CLI does: TensorFlow, if it loads, loads quietly
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=3, help="digits runs to time (default 3)")
     parser.add_argument("--fashion-seconds", type=float, default=60.0, help="the longest to watch Fashion-MNIST before Stop (default 60)")

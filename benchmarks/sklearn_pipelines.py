@@ -25,6 +25,7 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
+import simplenn
 from simplenn import Classifier
 
 
@@ -35,6 +36,7 @@ def mean_score(make, X, y, folds: int, seeds) -> float:
 
 
 def main() -> int:
+    simplenn.set_up()  # as the CLI does: TensorFlow, if it loads, loads quietly
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--folds", type=int, default=3, help="cross-validation folds (default 3)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="random_state values (default 0 1 2)")

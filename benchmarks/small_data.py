@@ -149,14 +149,15 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"
                     "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
 
 
-def timed(command: list[str], threads: int | None = None) -> tuple[float, float | None]:
-    """(wall seconds, accuracy if the process printed one) of a fresh process; raises if it fails."""
+def timed(command: list[str], work: Path, threads: int | None = None) -> tuple[float, float | None]:
+    """(wall seconds, accuracy if the process printed one) of a fresh process run in the folder
+    `work`, where what it writes unasked (ablate's chart) stays; raises if it fails."""
     environment = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
                    "MPLBACKEND": "Agg"}
     if threads is not None:
         environment.update({variable: str(threads) for variable in THREAD_VARIABLES})
     started = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=environment)
+    done = subprocess.run(command, capture_output=True, text=True, cwd=work, env=environment)
     seconds = time.perf_counter() - started
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} exited with {done.returncode}:\n{done.stderr[-2000:]}")
@@ -177,10 +178,10 @@ def measure(names, repeat: int, epochs: int | None, run_dir: Path | None, thread
             with_epochs = ["--epochs", str(epochs)] if epochs is not None else []
             log(f"training the run that predict reads, into {run_dir} (not timed)")
             timed(cli("train", "--preset", "fixed", "--dataset", "digits", *with_epochs, "--run-dir", str(run_dir),
-                      "--quiet"), threads)
+                      "--quiet"), work, threads)
         for round_index in range(repeat):
             for name, command in commands(names, epochs, round_index, work, run_dir, image).items():
-                seconds, accuracy = timed(command, threads)
+                seconds, accuracy = timed(command, work, threads)
                 results[name]["seconds"].append(seconds)
                 results[name]["accuracy"] = accuracy
                 log(f"round {round_index + 1}/{repeat}  {name:<15} {seconds:6.2f} s")
@@ -205,7 +206,7 @@ def target_lines(results: dict) -> list[str]:
             accuracy, peer_accuracy = results[target.name]["accuracy"], results[target.peer]["accuracy"]
             met = ratio <= target.ratio and accuracy >= peer_accuracy
             figures = f"{ratio:.1f}x, accuracy {100 * accuracy:.1f} % against {100 * peer_accuracy:.1f} %"
-        lines.append(f"  {'met    ' if met else 'NOT met'}  {target.text}: {figures}")
+        lines.append(f"  {'met   ' if met else 'missed'}  {target.text}: {figures}")
     return lines
 
 

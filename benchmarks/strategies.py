@@ -24,6 +24,7 @@ import sys
 import time
 from pathlib import Path
 
+import simplenn
 from simplenn.training.cluster import free_loopback_ports
 
 TIMEOUT_S = 900
@@ -100,6 +101,7 @@ def hang(stopped: int, out: Path) -> None:
 
 
 def main() -> None:
+    simplenn.set_up()  # as the CLI does: TensorFlow, if it loads, loads quietly
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--preset", default="fixed")
     parser.add_argument("--dataset", default="fashion-mnist")

@@ -21,6 +21,9 @@ which library is absent, and the bench skips that system with that line.
 `{"system", "config", "threads", "memory_limit"}` as JSON on stdin and prints the
 `SystemResult` as JSON, the last line on stdout. The bench runs every system that way,
 so that each run starts as a user's would, with nothing compiled or cached by another.
+That process starts as the CLI does, with `simplenn.set_up()`; so that the call comes
+before TensorFlow's import, the modules that import TensorFlow are imported inside the
+functions that use them.
 """
 
 from __future__ import annotations
@@ -32,18 +35,17 @@ import sys
 import time
 import warnings
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
-from simplenn.machine.quiet_tensorflow import tf
 
 from simplenn.config import Config
-from simplenn.training.data import PreparedData, prepare_data
 from simplenn.errors import SimplennError
 from simplenn.machine.memory import MemoryLimit
-from simplenn.nn.metrics import loss_and_accuracy
-from simplenn.training.step import train_eagerly
-from simplenn.training.trainer import Trainer, fit
+from simplenn.machine.quiet_tensorflow import set_up
+
+if TYPE_CHECKING:
+    from simplenn.training.data import PreparedData
 
 # The eager loop runs at Python speed; beyond this many epochs it would dominate the bench.
 EAGER_MAX_EPOCHS = 3
@@ -104,6 +106,9 @@ class System:
 
 def bench_simplenn(config: Config, data: PreparedData) -> SystemResult:
     """simplenn's compiled training loop, as `simplenn train` runs it."""
+    from simplenn.nn.metrics import loss_and_accuracy
+    from simplenn.training.trainer import Trainer, fit
+
     trainer = Trainer(config, data.train.size, data.image_shape)
     history = fit(trainer, data.train, log=lambda line: None)
     _, accuracy = loss_and_accuracy(trainer.forward, data.test, config)
@@ -267,6 +272,10 @@ def bench_jax(config: Config, data: PreparedData) -> SystemResult:
 
 def bench_eager(config: Config, data: PreparedData) -> SystemResult:
     """The post's style: a Python loop calling an eager GradientTape step per mini-batch."""
+    from simplenn.nn.metrics import loss_and_accuracy
+    from simplenn.training.step import train_eagerly
+    from simplenn.training.trainer import Trainer
+
     epochs = min(config.epochs, EAGER_MAX_EPOCHS)
     trainer = Trainer(config, data.train.size)  # its network and optimizer; not its compiled loop
     network, optimizer = trainer.network, trainer.optimizer
@@ -300,6 +309,8 @@ def limit_threads(threads: int | None) -> None:
     """
     if threads is None:
         return
+    from simplenn.machine.quiet_tensorflow import tf
+
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(threads)
     if importlib.util.find_spec("torch") is not None:
@@ -312,6 +323,8 @@ def train_requested_system(request: dict) -> SystemResult:
     """Train the system `request` names, on the data its config names: the work of one process."""
     from threadpoolctl import threadpool_limits  # scikit-learn's own dependency
 
+    from simplenn.training.data import prepare_data
+
     limit_threads(request["threads"])
     config = Config.from_dict(request["config"])
     data = prepare_data(config, MemoryLimit(**request["memory_limit"]))
@@ -321,6 +334,7 @@ def train_requested_system(request: dict) -> SystemResult:
 
 
 def main() -> int:
+    set_up()  # as the CLI does: TensorFlow loads quietly, with XLA's cache
     try:
         result = train_requested_system(json.load(sys.stdin))
     except SimplennError as error:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from simplenn import config as configs
 from simplenn.cli.flags import (
@@ -63,7 +64,9 @@ def add_ablate_parser(commands) -> None:
     )
     add_comparison_flags(parser, "run", dataset="digits", epochs=configs.preset("fixed").epochs,
                           json_help="every row, with its config,")
-    parser.add_argument("--out", type=image_file, default=None, help="write the bar chart here (PNG)")
+    parser.add_argument("--out", type=image_file, default=None,
+                        help="write the bar chart here, a PNG (default: none; the chart opens in a window when "
+                             "there is a display, and only the table is printed when there is not)")
     parser.add_argument("--xla", "--no-xla", dest="jit_compile", action=SwitchAction, default=None,
                         help="compile every run's steps with XLA, or none; neither flag: each run "
                              "compiles when it is large enough to pay back compiling (not on digits)")
@@ -77,7 +80,7 @@ def _ablate(args: argparse.Namespace) -> int:
     check_dataset_name(args.dataset)
     memory_limit = memory_limit_of(args)
     from simplenn.explain.ablate import ablate, format_table
-    from simplenn.explain.figures import ablation_chart, draw_into_files_only
+    from simplenn.explain.figures import ablation_chart, draw_into_files_only, has_display
 
     if args.out:
         draw_into_files_only()
@@ -87,6 +90,9 @@ def _ablate(args: argparse.Namespace) -> int:
     written = ablation_chart([row.change for row in rows], [row.test_accuracy for row in rows], args.out)
     if written:
         print(f"chart written to {written}")
+    elif not has_display():
+        print("no chart drawn: there is no display to show it on; --out FILE.png writes it",
+              file=sys.stderr if args.json == "-" else sys.stdout)  # standard output holds only the JSON
     return 0
 
 
@@ -97,7 +103,10 @@ def add_evaluate_parser(commands) -> None:
          "simplenn evaluate runs/fixed-mnist-20261127-201500 --dataset kmnist --json kmnist-scores.json"),
     )
     add_run_argument(parser)
-    parser.add_argument("--dataset", default=None, help="score on this dataset's test split (default: the run's)")
+    parser.add_argument("--dataset", default=None, metavar="NAME|PATH",
+                        help="score on this catalogue dataset's test split (e.g. kmnist for an MNIST run), or "
+                             "where the run's own data is now, when it was moved: a path must hash to the sha256 "
+                             "the run recorded (default: the run's own data, where it trained)")
     add_json_flag(parser, "the scores", "RUN/evaluation.json")
     add_force_flag(parser, "json")
     parser.set_defaults(handler=_evaluate)

@@ -139,16 +139,14 @@ def add_force_flag(parser: argparse.ArgumentParser, *outputs: str) -> None:
 
 
 def refuse_overwrites(args: argparse.Namespace) -> None:
-    """The output rule's last part: an existing file named by an output flag is replaced only with --force."""
-    from simplenn.machine.file_safety import STDOUT, check_output
+    """The output rule's last part: an existing file named by an output flag is replaced only with --force,
+    and no two outputs, nor an output and an input, name the same file."""
+    from simplenn.machine.file_safety import check_outputs
 
-    for dest in getattr(args, "outputs", ()):
-        value = getattr(args, dest, None)
-        if value is not None and value != STDOUT:
-            try:
-                check_output(value, force=args.force)
-            except SimplennError as error:
-                raise SimplennError(f"argument --{dest.replace('_', '-')}: {error}") from None
+    outputs = {f"--{dest.replace('_', '-')}": getattr(args, dest, None) for dest in getattr(args, "outputs", ())}
+    inputs = [value for dest, value in vars(args).items() if dest not in getattr(args, "outputs", ())
+              for value in (value if isinstance(value, list) else [value]) if isinstance(value, str)]
+    check_outputs(outputs, force=args.force if outputs else False, inputs=inputs)
 
 
 def _nearest_existing(path: Path) -> Path:

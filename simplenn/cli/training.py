@@ -91,7 +91,9 @@ def add_show_parser(commands) -> None:
     )
     parser.add_argument("--dataset", default="digits", metavar="NAME", help=f"{DATASET_HELP} (default digits)")
     parser.add_argument("--index", type=non_negative_int, default=0, help="which training image (default 0)")
-    parser.add_argument("--out", type=image_file, default=None, help="write a PNG here instead of opening a window")
+    parser.add_argument("--out", type=image_file, default=None,
+                        help="write the figure here, a PNG (default: none; it opens in a window, and without a "
+                             "display --out is needed)")
     add_force_flag(parser, "out")
     parser.set_defaults(handler=_show)
 

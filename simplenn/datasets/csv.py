@@ -43,12 +43,15 @@ LABEL_COLUMN = "label"
 COUNT_BLOCK_BYTES = 2**24
 
 
-def read_csv(path: Path, memory_limit: MemoryLimit | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+def read_csv(path: Path, memory_limit: MemoryLimit | None = None,
+             n_pixels_read: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """`(images, labels)` from the CSV at `path`: uint8 `(n, height, width)` and int64 `(n,)`,
     or None for labels when the file has no label column.
 
     memory_limit: a file whose columns and size could need more than it is refused before
     it is parsed (default: half the available memory).
+    n_pixels_read: the values per row the caller reads (a run's inputs); a file whose first
+    row gives another count is refused before the rest is parsed.
     """
     check_input(path)  # a FIFO would block the read
     try:
@@ -70,6 +73,9 @@ def read_csv(path: Path, memory_limit: MemoryLimit | None = None) -> tuple[np.nd
             n_columns = len(fields)
             n_pixels = n_columns - (label_column is not None)
             n_rows = _count_rows(path) - has_header
+            if n_pixels_read is not None and n_pixels != n_pixels_read:
+                raise DatasetError(f"{path}: its first row holds {n_pixels:,} pixel values, but {n_pixels_read:,} are "
+                                   "read per row; give rows of the run's inputs (a label column may come first)")
             if n_pixels < 1 or n_rows < 1:
                 raise DatasetError(f"{path}: expected rows of pixels, found {'no pixel columns' if n_pixels < 1 else 'no rows'}")
             if n_rows * n_pixels > MAX_PAYLOAD_BYTES:

@@ -16,6 +16,10 @@ flat colour is kept but named in a warning: it is often a scan gone wrong.
 
 Before any image is decoded, the folder's images at `size` x `size` are checked against
 the memory limit, and each image's decoded size, read from its header, too.
+
+Every image file simplenn reads is opened here (`open_image`), and `read_image` is also the
+`resize` recipe of `images.preprocessing`: a run trained on files reads a user's image
+exactly as it read its training images.
 """
 
 from __future__ import annotations
@@ -106,37 +110,62 @@ def _warn_of_flat_images(files: list[Path], pixels: np.ndarray) -> None:
                                       "kept, remove them if they are not examples of their class"), stacklevel=3)
 
 
-def read_image(path, size, max_decoded_bytes: int | None = None) -> np.ndarray:
-    """One image as uint8 grayscale `(size, size)` (or `size = (height, width)`), or `DatasetError`
-    naming the file. path: a file, or its bytes; the `resize` recipe of `preprocess` reads a
-    user's image with this same function, so a run trained on class folders sees it as training did.
+def open_image(source, name: str | None = None, *, max_decoded_bytes: int | None = None,
+               max_pixels: int | None = None, fix: str = "replace the file or remove it"):
+    """The one way simplenn opens an image file: a decoded Pillow image, its file closed.
 
-    max_decoded_bytes: an image whose header declares more pixels than that, decoded, is refused unread.
+    source: a path, the file's bytes, or a Pillow image (returned as it is). A FIFO named
+    like an image is refused unopened; an image whose header declares more than `max_pixels`
+    pixels, or more than `max_decoded_bytes` decoded, is refused before it is decoded.
+    `DatasetError` names the file, what is wrong and, for a file Pillow cannot read, `fix`.
     """
     import io
 
-    from PIL import Image  # Pillow is only needed for image folders
+    from PIL import Image  # Pillow is only needed for images
 
-    height, width = (size, size) if isinstance(size, int) else size
-    is_bytes = isinstance(path, (bytes, bytearray))
-    name = "the image" if is_bytes else path
+    if isinstance(source, Image.Image):
+        return source
+    is_bytes = isinstance(source, (bytes, bytearray))
+    name = name or ("the file" if is_bytes else str(source))
     if not is_bytes:
-        check_input(path)  # a FIFO named like an image would block the read
+        check_input(source)  # a FIFO named like an image would block the read
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)  # a huge image is refused, not decoded
-            with Image.open(io.BytesIO(path) if is_bytes else path) as image:
-                image_width, image_height = image.size
-                decoded = image_width * image_height * max(len(image.getbands()), 1) * 2  # its own mode, then "L"
+            with Image.open(io.BytesIO(source) if is_bytes else source) as image:
+                width, height = image.size
+                if max_pixels is not None and width * height > max_pixels:
+                    raise DatasetError(f"{name} has {width * height:,} pixels ({width}x{height}), more than the "
+                                       f"{max_pixels:,} read; shrink it first")
+                decoded = width * height * max(len(image.getbands()), 1) * 2  # its own mode, then another
                 if max_decoded_bytes is not None and decoded > max_decoded_bytes:
-                    raise DatasetError(f"{name}: decoding this {image_width}x{image_height} image takes about "
+                    raise DatasetError(f"{name}: decoding this {width}x{height} image takes about "
                                        f"{format_bytes(decoded)}, more than the memory limit leaves; shrink it "
                                        "or raise --max-memory")
-                image = image.convert("L")
-                if image.size != (width, height):
-                    image = image.resize((width, height), Image.Resampling.BILINEAR)
-                return np.asarray(image, dtype=np.uint8)
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        raise DatasetError(
-            f"{name}: cannot decode this image ({error}); replace the file or remove it"
-        ) from None
+                image.load()
+                return image
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise DatasetError(f"{name} has more pixels than Pillow decodes safely (a decompression bomb); "
+                           "shrink it first") from None
+    except (OSError, ValueError, SyntaxError) as error:
+        why = type(error).__name__ if is_bytes else f"{type(error).__name__}: {error}"  # bytes have no name to show
+        raise DatasetError(f"cannot read {name} as an image ({why}); {fix}") from None
+
+
+def read_image(source, size, max_decoded_bytes: int | None = None, *, max_pixels: int | None = None,
+               fix: str = "replace the file or remove it") -> np.ndarray:
+    """One image as training reads a folder's images: uint8 grayscale `(size, size)` (or
+    `size = (height, width)`), Pillow's "L" then a bilinear resize; `DatasetError` naming the file.
+
+    source: a path, the file's bytes or a Pillow image. This is the `resize` recipe of
+    `images.preprocessing.preprocess` too, so a run trained on class folders reads a user's
+    image exactly as it read its training images.
+    max_decoded_bytes, max_pixels, fix: as `open_image` takes them.
+    """
+    from PIL import Image
+
+    height, width = (size, size) if isinstance(size, int) else size
+    image = open_image(source, max_decoded_bytes=max_decoded_bytes, max_pixels=max_pixels, fix=fix).convert("L")
+    if image.size != (width, height):
+        image = image.resize((width, height), Image.Resampling.BILINEAR)
+    return np.asarray(image, dtype=np.uint8)

@@ -107,12 +107,14 @@ def check_dataset_name(name_or_path: str) -> Path | None:
     )
 
 
-def load_images(path: str | Path, image_size: int = DEFAULT_IMAGE_SIZE) -> np.ndarray:
+def load_images(path: str | Path, image_size: int = DEFAULT_IMAGE_SIZE, n_pixels: int | None = None) -> np.ndarray:
     """Images to predict on, `(n, height, width)` pixels 0-255: a CSV (a label column, if any,
-    is ignored), a `.npy`, or any other dataset path, whose test split is taken."""
+    is ignored), a `.npy`, or any other dataset path, whose test split is taken.
+
+    n_pixels: the pixels per image the caller reads; a CSV of other rows is refused from its first row."""
     path = Path(path).expanduser()
     if path.is_file() and path.suffix.lower() == ".csv":
-        return read_csv(path)[0]
+        return read_csv(path, n_pixels_read=n_pixels)[0]
     if path.is_file() and path.suffix.lower() == ".npy":
         return read_npy(path)
     (_, _), (images, _) = load_dataset(str(path), image_size=image_size)

@@ -10,10 +10,11 @@ gets wrong, what its first layer learned (`simplenn plot RUN` writes them, `simp
 RUN` embeds them in one HTML page); the ablation chart (`simplenn ablate --out`) and the
 bench sweep's figure. A new figure is a function here that returns a Figure.
 
-A function that draws and saves writes a PNG when given a path (or when there is no display)
-and returns the path it wrote; otherwise it opens a window as the post's `plt.show()` does.
-Matplotlib chooses its own backend: a window on macOS, Windows or a Linux desktop, the
-notebook's inline figures in Jupyter, and Agg (files only) on a machine without a display.
+A function that draws and saves writes a PNG when given a path and returns the path it
+wrote; otherwise it opens a window as the post's `plt.show()` does. Matplotlib chooses its
+own backend: a window on macOS, Windows or a Linux desktop, the notebook's inline figures in
+Jupyter, and Agg (files only) on a machine without a display, where a figure with no path is
+not drawn: a file is written only where the user names one.
 Images are drawn as the post draws them (`cmap="gray"`); weights with a diverging colour
 map centred at zero, red for positive and blue for negative.
 """
@@ -57,10 +58,16 @@ def figure_bytes(figure, format: str = "png") -> bytes:
     return image.getvalue()
 
 
+def has_display() -> bool:
+    """Whether a figure without a path can be shown: matplotlib's backend is not Agg (files only)."""
+    return matplotlib.get_backend().lower() != "agg"
+
+
 def save_or_show(figure, out: str | Path | None, default_name: str) -> Path | None:
-    """Save `figure` to `out` (or `default_name` when there is no display), else show it."""
-    if out is None and matplotlib.get_backend().lower() == "agg":
-        out = default_name
+    """Save `figure` to `out`, else show it; with neither a path nor a display, nothing (None)."""
+    if out is None and not has_display():
+        plt.close(figure)
+        return None
     if out is None:
         plain_figure_text(figure)
         with drawing_without_mathtext():
@@ -86,12 +93,16 @@ def sample_figure(image, label: str):
 
 
 def show_sample(dataset: str, index: int = 0, out: str | Path | None = None) -> Path | None:
-    """Draw training image `index` of `dataset` as the post does; the path written, if any."""
+    """Draw training image `index` of `dataset` as the post does; the path written, if any.
+
+    Without `out` it opens a window; without a display either, `SimplennError` asks for a path."""
     from simplenn.datasets import class_names, load_dataset
 
     (x_train, y_train), _ = load_dataset(dataset)
     if not 0 <= index < len(x_train):
         raise SimplennError(f"--index {index} is out of range; {dataset} has {len(x_train)} training images")
+    if out is None and not has_display():
+        raise SimplennError(f"there is no display to show the image on; name a file for it, e.g. --out sample-{index}.png")
     figure = sample_figure(x_train[index], class_names(dataset)[int(y_train[index])])
     return save_or_show(figure, out, f"sample-{index}.png")
 

@@ -6,8 +6,10 @@
 `predict`, `serve` and the tests all go through `preprocess`, so the network sees a
 photo or a drawing the way it saw its training images. The recipe is the one the run
 recorded in its input contract (`contract.py`), never guessed from the dataset's name.
-A run trained on files given by path ("resize") reads a user's image exactly as its
-training images were read (`datasets.image_folder.read_image`: grey, then resized). Two
+Every file is opened by one function (`datasets.image_folder.open_image`), and each
+recipe has one reader: a run trained on files given by path ("resize") reads a user's
+image with the very function that read its training images (`image_folder.read_image`:
+grey, then resized); the photo recipes start from `read_photo` (upright, opaque). Two
 recipes for the catalogue's photos of digits and clothes, each from its dataset's own
 description:
 
@@ -33,14 +35,13 @@ end, as `load_dataset` gives them; the network's own scaling is `LoadedRun`'s bu
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 from scipy import ndimage
 
+from simplenn.datasets.image_folder import open_image, read_image
 from simplenn.errors import SimplennError
 
 # LeCun's MNIST page: the digit fits a 20x20 box inside the 28x28 field.
@@ -59,6 +60,7 @@ MAX_PIXELS = 50_000_000
 # Larger images are first reduced to this longest side: still 50 source pixels per pixel
 # of a 20-pixel box, and it keeps a 12-megapixel photo's preprocessing well under a second.
 WORKING_SIDE = 1024
+READABLE = "give a PNG, JPEG or other file Pillow reads"  # what to do about a file that is no image
 FRAME_FRACTION = 0.02  # the outer 2 % of each side (at least one pixel) is taken as paper
 NOISE_SIGMAS = 4.0  # paper brighter than its level plus this many noise deviations counts as ink
 MIN_INK_CONTRAST = 0.05  # ... and so does nothing within 5 % of the paper-to-ink range
@@ -108,20 +110,10 @@ def preprocess(source, style: InputStyle, invert: bool | None = None) -> np.ndar
     light paper and must be negated; None decides it from the image (`ink_is_dark`).
     Raises `SimplennError` for a file that is no image, or an image with no ink.
     """
-    if style.recipe == "resize":  # exactly as training read its image files; `invert` only when asked
-        from simplenn.datasets.image_folder import read_image as read_as_trained
-
-        name = str(source) if isinstance(source, (str, Path)) else "the file"
-        if isinstance(source, Image.Image):
-            buffer = io.BytesIO()
-            source.save(buffer, format="PNG")
-            source = buffer.getvalue()
-        try:
-            seen = read_as_trained(source, style.image_shape)
-        except SimplennError:
-            raise SimplennError(f"cannot read {name} as an image; give a PNG, JPEG or other file Pillow reads") from None
+    if style.recipe == "resize":  # exactly the reader training used on its image files; `invert` only when asked
+        seen = read_image(source, style.image_shape, max_pixels=MAX_PIXELS, fix=READABLE)
         return 255 - seen if invert else seen
-    image = reduce_to_working_size(read_image(source))
+    image = reduce_to_working_size(read_photo(source))
     if style.recipe == "fashion-mnist":
         return fashion_mnist_conversion(image, style.image_shape, invert)
     gray = to_gray(image)  # (H, W) 0-255
@@ -138,40 +130,15 @@ def preprocess(source, style: InputStyle, invert: bool | None = None) -> np.ndar
     return to_uint8(placed)
 
 
-def read_image(source, name: str | None = None) -> Image.Image:
-    """An RGB image, upright and opaque, from a path, bytes or a PIL image.
+def read_photo(source, name: str | None = None) -> Image.Image:
+    """An RGB image, upright and opaque, from a path, bytes or a PIL image: what the photo
+    recipes ("mnist", "digits", "fashion-mnist") start from.
 
-    EXIF orientation is applied (`ImageOps.exif_transpose`), as a phone's viewer shows
-    the photo; transparency is flattened onto white paper, as the image looks on a page.
+    The file is opened as every image is (`datasets.image_folder.open_image`); then EXIF
+    orientation is applied (`ImageOps.exif_transpose`), as a phone's viewer shows the photo,
+    and transparency is flattened onto white paper, as the image looks on a page.
     """
-    if isinstance(source, Image.Image):
-        image = source
-    else:
-        name = name or (str(source) if isinstance(source, (str, Path)) else "the file")
-        try:
-            stream = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else open(source, "rb")
-        except OSError as error:
-            raise SimplennError(f"cannot read {name}: {error.strerror or error}") from None
-        with stream:
-            try:
-                image = Image.open(stream)
-                width, height = image.size
-                if width * height > MAX_PIXELS:
-                    raise SimplennError(
-                        f"{name} has {width * height:,} pixels ({width}x{height}), more than the "
-                        f"{MAX_PIXELS:,} read; shrink it first"
-                    )
-                image.load()
-            except Image.DecompressionBombError:
-                raise SimplennError(
-                    f"{name} has more than {MAX_PIXELS:,} pixels (Pillow refuses it as a decompression "
-                    "bomb); shrink it first"
-                ) from None
-            except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
-                raise SimplennError(
-                    f"cannot read {name} as an image ({type(error).__name__}); give a PNG, JPEG or "
-                    "other file Pillow reads"
-                ) from None
+    image = open_image(source, name, max_pixels=MAX_PIXELS, fix=READABLE)
     image = ImageOps.exif_transpose(image)
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")

@@ -216,6 +216,9 @@ def check_output(text: str | Path, *, force: bool = False, allow_stdout: bool = 
             return None
         raise SimplennError("cannot write - here: this output is a file; give a file name")
     path = user_path(text)
+    if str(text).endswith(("/", os.sep)):  # Path() drops the slash, and would write a file named like the folder
+        raise SimplennError(f"cannot write {text}: it ends in /, so it names a folder; this output is a file, "
+                            "so give a file name")
     require_regular_or_new(path)
     needed_by = run_record_of(path)
     if needed_by is not None:
@@ -223,6 +226,30 @@ def check_output(text: str | Path, *, force: bool = False, allow_stdout: bool = 
     if path.exists() and not force:
         raise SimplennError(f"{path} already exists; add --force to replace it, or give a new file name")
     return path
+
+
+def check_outputs(outputs: dict[str, str | Path | None], *, force: bool = False, inputs=()) -> None:
+    """Each of a command's `outputs` ({"--json": PATH, ...}; None for an output not asked for)
+    checked by `check_output`, and refused (`SimplennError`) when two name the same file or
+    one names a file among `inputs` (the paths the command reads): the second write would
+    replace the first, and an input would be destroyed before, or while, it is read."""
+    read = {Path(path).resolve() for path in inputs if Path(path).is_file()}
+    written: dict[Path, str] = {}
+    for name, text in outputs.items():
+        if text is None or str(text) == STDOUT:
+            continue
+        try:
+            path = check_output(text, force=force)
+        except SimplennError as error:
+            raise SimplennError(f"argument {name}: {error}") from None
+        resolved = path.resolve()
+        if resolved in read:
+            raise SimplennError(f"argument {name}: {text} is a file this command reads; writing it would destroy its "
+                                "input, so give another file name")
+        if resolved in written:
+            raise SimplennError(f"arguments {written[resolved]} and {name} both name {text}; one would replace the "
+                                "other, so give each its own file")
+        written[resolved] = name
 
 
 def check_input(path: str | Path) -> Path:

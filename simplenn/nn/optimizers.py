@@ -93,6 +93,24 @@ def make_optimizer(config: Config, steps_per_epoch: int) -> keras.optimizers.Opt
     raise ValueError(f"unknown optimizer {config.optimizer!r}")
 
 
+def retunable_fields(config: Config) -> set[str]:
+    """The fields `retune` gives an optimizer built for `config` afresh: a constant learning
+    rate, which Keras keeps in a variable (and which does not depend on the epochs).
+
+    A schedule's numbers and the weight decay stay constants of the compiled steps: TensorFlow's
+    graph optimiser and XLA fold constants into their arithmetic (`c1 * k / c2` becomes
+    `k * (c1 * (1 / c2))`), so the same numbers read from variables round differently and a
+    run would no longer end with the weights it always had.
+    """
+    return {"lr", "epochs", "warmup_epochs"} if config.schedule == "constant" else set()
+
+
+def retune(optimizer: keras.optimizers.Optimizer, config: Config) -> None:
+    """Give `optimizer`, built by `make_optimizer`, the `retunable_fields` of `config`."""
+    if config.schedule == "constant":
+        optimizer.learning_rate = float(config.lr)
+
+
 def uses_l2_penalty(config: Config) -> bool:
     """AdamW decays weights itself; every other optimizer gets weight decay as an L2 loss."""
     return config.weight_decay > 0 and config.optimizer != "adamw"

@@ -169,17 +169,22 @@ def calibration(confidence: np.ndarray, right: np.ndarray, n_bins: int = CALIBRA
 
 def evaluate_run(run, dataset: str | None = None) -> Evaluation:
     """Score a `LoadedRun` on the test split of `dataset` (default: the run's own, where
-    data.json recorded it or where `load_run(..., dataset=)` was told it is now)."""
-    from simplenn.runs.contract import run_dataset
+    data.json recorded it or where `load_run(..., dataset=)` was told it is now); a path is
+    checked against the sha256 the run recorded (`contract.scored_dataset`)."""
+    from simplenn.runs.contract import run_dataset, scored_dataset
     from simplenn.datasets import load_dataset
 
-    dataset = dataset or run.training_data or run_dataset(run.contract)
+    if dataset is not None:
+        dataset = scored_dataset(run.contract, dataset)
+    else:
+        dataset = run.training_data or run_dataset(run.contract)
     loaded = load_dataset(dataset, test_split=run.config.test_split, image_size=run.config.image_size,
                           test_only=True)
     _, (x_test, y_test) = loaded
     if len(x_test) == 0:
         raise SimplennError(f"the run in {run.run_dir} trained on every example of {dataset} (--test-split 0), "
-                            "so it has no test split to score; evaluate it on other data with --dataset")
+                            "so it has no test split to score; score it on a catalogue dataset of its image size with "
+                            "--dataset NAME")
     n_features, n_classes = int(np.prod(x_test.shape[1:])), run.network.layer_sizes[-1]
     if n_features != run.network.layer_sizes[0]:
         h, w = run.image_shape

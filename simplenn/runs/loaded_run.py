@@ -134,7 +134,14 @@ def load_run(run_dir: str | Path, dataset: str | None = None) -> LoadedRun:
                 f"network in config.json reads {config.layers[0]} inputs into {config.layers[-1]} outputs; "
                 "the file was changed after training")
     if facts is not None and "input" in facts:
-        contract = InputContract.from_dict(facts["input"], f"{path / 'data.json'}")
+        try:
+            contract = InputContract.from_dict(facts["input"], f"{path / 'data.json'}")
+        except SimplennError as error:
+            raise SimplennError(f"cannot load run {path}: {error}") from None
+        if contract.image_shape != image_shape:
+            raise SimplennError(
+                f"cannot load run {path}: {path / 'data.json'} says its inputs are {contract.describe()} but its "
+                f"image_shape is {image_shape[0]}x{image_shape[1]}; the file was changed after training")
     else:  # recorded before data.json held the contract: the one its config implies
         contract = implied_contract(config, image_shape)
     if dataset is not None:

@@ -44,6 +44,7 @@ from simplenn.machine.file_safety import (
     read_json,
     remove_unfinished_writes,
     require_no_links,
+    run_record_of,
     user_path,
     write_error,
     write_json,
@@ -85,8 +86,13 @@ class RunDirectory:
         Called before the data is loaded, so that a mistake costs no time; `create` makes
         the folder only once the run is ready to start.
         """
+        self.require_not_link()
         if self.path.exists() and not self.path.is_dir():
             raise SimplennError(f"run directory {self.path} is a file; choose another --run-dir")
+        needed_by = run_record_of(self.path / "config.json")  # inside another run's checkpoints or TensorBoard folder
+        if needed_by is not None and not (self.path / "config.json").is_file():
+            raise SimplennError(f"run directory {self.path} lies in a folder that {needed_by} needs to load; "
+                                "choose another --run-dir")
         existing = self.path
         while not existing.exists():
             existing = existing.parent
@@ -120,6 +126,12 @@ class RunDirectory:
         self.require_own_files()
         return self
 
+    def require_not_link(self) -> None:
+        """Refuse a run directory that is itself a link: its files would be written in the folder it points to."""
+        if self.path.is_symlink():
+            raise SimplennError(f"run directory {self.path} is a link to {os.readlink(self.path)}; simplenn does not "
+                                "write through links, so give the folder itself as --run-dir")
+
     def require_own_files(self) -> None:
         """Refuse a run directory whose files simplenn would write through or mistake.
 
@@ -128,6 +140,7 @@ class RunDirectory:
         its folders must be folders, and the checkpoints and TensorBoard files must not be
         links either.
         """
+        self.require_not_link()
         where = f"run directory {self.path}"
         require_no_links(self.path, RUN_FILES + RUN_FOLDERS, what=where)
         for name in RUN_FOLDERS:

@@ -50,8 +50,11 @@ from simplenn.datasets.manage import list_datasets
 from simplenn.errors import SimplennError
 from simplenn.explain.ablate import STEPS
 from simplenn.explain.diagnose import DEAD_FRACTION, HEALTHY_GRADIENT_NORM, HEALTHY_UPDATE_RATIO, LOGIT_OVERFLOW
+from simplenn.machine.file_safety import file_kind
+from simplenn.machine.memory import MemoryLimit, network_bytes
 from simplenn.runs.run_directory import RunDirectory
-from simplenn.serving.web import LOOPBACK_NAMES, RequestError, check_host, check_port, json_app, run_server
+from simplenn.serving.web import (LOOPBACK_NAMES, RequestError, check_host, check_port, json_app, read_body,
+                                  run_server)
 
 MAX_BODY_BYTES = 64 * 2**10  # a config is a few hundred bytes
 RUNS_LISTED = 40  # newest runs the page can overlay and link to
@@ -194,7 +197,7 @@ class EventLog:
     def position_after(self, last_id: str | None) -> tuple[int, int]:
         """(generation, index of the next event) for a client whose last event was `last_id`."""
         parts = (last_id or "").split(".")
-        if len(parts) == 3 and parts[:2] == [self.token, str(self.generation)] and parts[2].isdigit():
+        if len(parts) == 3 and parts[:2] == [self.token, str(self.generation)] and re.fullmatch(r"[0-9]{1,9}", parts[2]):
             return self.generation, int(parts[2]) + 1
         return self.generation, 0
 
@@ -313,8 +316,14 @@ class Lab:
         try:
             config = lab_config(fields)
             check_dataset_name(config.dataset)
+            # The weights alone, before a process is given the job: a network too large for the limit is refused here.
+            MemoryLimit.of(self.max_memory).require({"the network": network_bytes(config.layers)}, "this network")
         except SimplennError as error:
             raise RequestError(str(error)) from None
+        offered = lab_datasets()
+        if config.dataset not in offered:  # a path would let whoever reaches the page read any file as data
+            raise RequestError(f"the lab trains on the datasets it offers ({', '.join(offered) or 'none ready'}), not "
+                               f"{config.dataset[:80]!r}; train on your own files with `simplenn train --dataset PATH`")
         run_dir = self.runs_dir / run_name(config, self.runs_dir)
         try:
             RunDirectory(run_dir).check_new()
@@ -402,6 +411,11 @@ def _finite(value: float) -> float | None:
     return value if value == value and abs(value) != float("inf") else None
 
 
+def lab_datasets() -> list[str]:
+    """The catalogue datasets ready on this machine, digits first: all the lab trains on."""
+    return sorted((state.spec.name for state in list_datasets() if state.ready), key=lambda name: name != "digits")
+
+
 def setup() -> dict:
     """What the page builds its controls from: each switch with its two values and its explanation."""
     switches = []
@@ -416,8 +430,7 @@ def setup() -> dict:
     presets = {name: {field: list(value[1:-1]) if field == "layers" else value
                       for field, value in config.to_dict().items() if field in CONTROLLED}
                for name, config in (("blog", BLOG), ("fixed", FIXED))}
-    datasets = [state.spec.name for state in list_datasets() if state.ready]
-    datasets.sort(key=lambda name: name != "digits")
+    datasets = lab_datasets()
     # Where `diagnose` draws the line between healthy and not: the page colours a bar red beyond it.
     limits = {"dead_fraction": DEAD_FRACTION, "gradient_norm": HEALTHY_GRADIENT_NORM,
               "update_ratio": HEALTHY_UPDATE_RATIO, "logit_overflow": LOGIT_OVERFLOW}
@@ -488,7 +501,9 @@ def create_app(lab: Lab, host: str = "127.0.0.1") -> Starlette:
         if not (path / "summary.json").is_file():
             raise RequestError(f"{path.name} has not finished; its report is written once it has", 409)
         out = path / ("report.html" if lang == "en" else "report.ko.html")
-        if not out.is_file():
+        if file_kind(out) is not None:  # a link planted in the run folder would serve any file of the machine
+            raise RequestError(f"{path.name}/{out.name} is {file_kind(out)}, not a file simplenn wrote; remove it", 409)
+        if not out.exists():
             await run_in_threadpool(write_report, path, out, lang)
         return FileResponse(out, media_type="text/html")
 
@@ -517,9 +532,7 @@ def create_app(lab: Lab, host: str = "127.0.0.1") -> Starlette:
 
 async def read_json(request: Request) -> dict:
     """The request's JSON object body, or `RequestError`."""
-    body = await request.body()
-    if len(body) > MAX_BODY_BYTES:
-        raise RequestError(f"the body is larger than {MAX_BODY_BYTES:,} bytes", 413)
+    body = await read_body(request, MAX_BODY_BYTES, 'send {"config": {field: value, ...}}')
     try:
         value = json.loads(body or b"{}")
     except (ValueError, RecursionError):

@@ -27,7 +27,7 @@ from PIL import Image
 from simplenn.datasets.image_folder import IMAGE_SUFFIXES  # what a folder given to `predict` is searched for
 from simplenn.errors import SimplennError
 from simplenn.machine.file_safety import check_input, check_output, unique_names, write_bytes, write_text
-from simplenn.images.preprocessing import preprocess, read_image, style_of
+from simplenn.images.preprocessing import preprocess, read_photo, style_of
 from simplenn.machine.safe_text import spreadsheet_cell, terminal_text
 
 VIEW_HEIGHT = 280  # pixels of each half of a --save-input picture: 10x a 28x28 input
@@ -70,7 +70,7 @@ def predict_images(run, paths: list[str | Path], invert: bool | None = None,
     inputs by the run's recorded recipe, or by `recipe` when the user names one."""
     style = style_of(run, recipe)
     files = image_files(paths)
-    seen = np.stack([preprocess(read_image(path), style, invert) for path in files])  # (n, h, w)
+    seen = np.stack([preprocess(path, style, invert) for path in files])  # (n, h, w); the recipe's own reader
     probabilities = run.predict_proba(seen)  # (n, K)
     return [Prediction(str(path), view, p, run.class_names) for path, view, p in zip(files, seen, probabilities)]
 
@@ -133,7 +133,7 @@ def save_inputs(predictions: list[Prediction], out_dir: str | Path, force: bool 
     for path in paths:
         check_output(path, force=force)
     for prediction, path in zip(predictions, paths):
-        picture = side_by_side(read_image(prediction.source), prediction.seen)
+        picture = side_by_side(read_photo(prediction.source), prediction.seen)
         buffer = io.BytesIO()
         picture.save(buffer, format="PNG")
         write_bytes(path, buffer.getvalue())
@@ -162,7 +162,7 @@ def predict_table(run, images_path: str | Path) -> list[Prediction]:
     """A `Prediction` for each row of a CSV or `.npy` of the run's inputs (source "FILE row i")."""
     from simplenn.datasets import load_images
 
-    images = load_images(images_path, image_size=run.config.image_size)  # (n, h, w)
+    images = load_images(images_path, image_size=run.config.image_size, n_pixels=run.contract.n_features)  # (n, h, w)
     probabilities = run.predict_proba(images)  # (n, K); the run's contract checks the rows
     seen = images.reshape(len(images), *run.image_shape)
     return [Prediction(f"{images_path} row {i}", np.asarray(view), p, run.class_names)

@@ -58,12 +58,12 @@ from simplenn.errors import SimplennError
 from simplenn.serving.export import ServingModel
 from simplenn.machine.memory import return_freed_memory
 from simplenn.machine.quiet_tensorflow import tf
-from simplenn.serving.web import LOOPBACK_NAMES, RequestError, check_host, check_port, json_app, run_server
+from simplenn.serving.web import (LOOPBACK_NAMES, RequestError, check_host, check_port, json_app, read_body,
+                                  run_server)
 from simplenn.images.preprocessing import preprocess, style_of
 
 MODEL_NAME = "simplenn"
 MAX_BODY_BYTES = 8 * 2**20  # a phone photo fits; 1,000 instances of 784 numbers as JSON fit
-BODY_TIMEOUT_S = 10.0  # a client that sends its body slower than this is cut off
 MAX_INSTANCES = 1000
 SIGNATURES = ("serving_default", "images")
 INPUT_NAMES = {"serving_default": "inputs", "images": "images"}  # each signature's one input, as exported
@@ -100,7 +100,7 @@ def create_app(run, recipe: str | None = None, allowed_hosts: tuple[str, ...] = 
     batchers = {name: Batcher(getattr(model, name).get_concrete_function()) for name in SIGNATURES}
 
     async def predict(request: Request):
-        body = await read_body(request)
+        body = await read_body(request, MAX_BODY_BYTES, "send a smaller image or fewer instances")
         signature, batch, columnar = parse_request(body, run.image_shape)  # (n, h*w) float32 or (n, h, w) uint8
         if signature == "serving_default":
             try:
@@ -115,7 +115,7 @@ def create_app(run, recipe: str | None = None, allowed_hosts: tuple[str, ...] = 
         ]})
 
     async def image(request: Request):
-        body = await read_body(request)
+        body = await read_body(request, MAX_BODY_BYTES, "send a smaller image or fewer instances")
         if not body:
             raise RequestError("the request has no body; send an image file (PNG, JPEG, ...) as the body")
         invert = request.query_params.get("invert")
@@ -239,26 +239,6 @@ def model_metadata(run) -> dict:
     }
 
 
-async def read_body(request: Request) -> bytes:
-    """The request's body, refused past `MAX_BODY_BYTES` or `BODY_TIMEOUT_S`."""
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
-        raise RequestError(f"the body is larger than {MAX_BODY_BYTES:,} bytes; send a smaller image or fewer instances", 413)
-
-    async def receive() -> bytes:
-        body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > MAX_BODY_BYTES:
-                raise RequestError(f"the body is larger than {MAX_BODY_BYTES:,} bytes; send a smaller image or fewer instances", 413)
-        return bytes(body)
-
-    try:
-        return await asyncio.wait_for(receive(), BODY_TIMEOUT_S)
-    except asyncio.TimeoutError:
-        raise RequestError(f"the body took longer than {BODY_TIMEOUT_S:g} s to arrive", 408) from None
-
-
 def parse_request(body: bytes, image_shape: tuple[int, int]) -> tuple[str, np.ndarray, bool]:
     """`(signature, batch, columnar)` from a TF Serving predict body, row or columnar.
 
@@ -314,10 +294,13 @@ def _plain_numbers(instances: list, shape: tuple[int, ...]) -> np.ndarray | None
     """`instances` as float64 `(n, *shape)` when every value is a finite number, in one NumPy
     conversion; None for anything else, which `_checked_numbers` then explains."""
     try:
-        batch = np.array(instances, dtype=np.float64)
-    except (ValueError, TypeError, OverflowError):  # ragged, strings, null, 10**400
+        batch = np.array(instances)  # no dtype: NumPy would read the string "1" as the number 1
+    except (ValueError, TypeError, OverflowError):  # ragged, 10**400
         return None
-    if batch.shape[1:] != shape or not np.isfinite(batch).all():
+    if batch.dtype.kind not in "iuf" or batch.shape[1:] != shape:  # strings, null, objects: explained value by value
+        return None
+    batch = batch.astype(np.float64)
+    if not np.isfinite(batch).all():
         return None
     return batch
 

@@ -13,6 +13,7 @@ Nothing here imports TensorFlow: the lab's server process does not load it.
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import ipaddress
 import json
@@ -31,6 +32,7 @@ MAX_HEADER_BYTES = 16 * 2**10  # a request line and headers; browsers send under
 HEADER_TIMEOUT_S = 5.0  # from connecting (or the previous answer) to the last header byte
 MAX_CONNECTIONS = 1000  # open at once; the rest are answered 503
 KEEP_ALIVE_S = 5.0  # an idle connection is closed after this
+BODY_TIMEOUT_S = 10.0  # a client that sends its body slower than this is cut off
 
 
 class RequestError(Exception):
@@ -155,6 +157,28 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         waiting_for_headers = self.cycle is None or self.cycle.response_complete
         if waiting_for_headers and not self.transport.is_closing():
             self.transport.close()
+
+
+async def read_body(request: Request, max_bytes: int, advice: str) -> bytes:
+    """The request's body, refused past `max_bytes` (413, with `advice`) or `BODY_TIMEOUT_S` (408),
+    counted as it arrives: a body is never held whole before it is measured."""
+    too_large = f"the body is larger than {max_bytes:,} bytes; {advice}"
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > max_bytes):
+        raise RequestError(too_large, 413)
+
+    async def receive() -> bytes:
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > max_bytes:
+                raise RequestError(too_large, 413)
+        return bytes(body)
+
+    try:
+        return await asyncio.wait_for(receive(), BODY_TIMEOUT_S)
+    except asyncio.TimeoutError:
+        raise RequestError(f"the body took longer than {BODY_TIMEOUT_S:g} s to arrive", 408) from None
 
 
 def check_host(host: str) -> tuple[str, bool]:

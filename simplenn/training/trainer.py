@@ -31,7 +31,6 @@ import time
 import weakref
 from typing import Callable
 
-import numpy as np
 from simplenn.machine.quiet_tensorflow import tf
 
 from simplenn.training.augmentation import check_augmentation
@@ -40,7 +39,7 @@ from simplenn.training.data import Split
 from simplenn.errors import SimplennError
 from simplenn.nn.metrics import loss_and_accuracy
 from simplenn.nn.network import Network
-from simplenn.nn.optimizers import make_optimizer
+from simplenn.nn.optimizers import make_optimizer, retunable_fields, retune
 from simplenn.training.progress import EpochProgress, EpochRecord, epoch_line
 from simplenn.training.step import batch_gradients, epoch_order, gradient_function, tape_gradients, train_step  # noqa: F401
 
@@ -92,9 +91,11 @@ def use_deterministic_kernels() -> None:
 
 
 # Config fields that do not reach the compiled steps: runs that differ only in them share them.
-# The seed is a variable of `CompiledSteps`, so runs with other seeds share them too.
+# The initial weights are drawn before the steps run; the seed is a variable of `CompiledSteps`,
+# and so are the optimizer's numbers in `retunable_fields` (a grid over learning rates, say).
 OUTSIDE_THE_STEPS = {"preset", "dataset", "scale_inputs", "test_split", "image_size", "validation_split", "patience",
-                     "seed", "checkpoint_every_steps", "max_to_keep", "stop_on_nan", "cpu_devices"}
+                     "init", "init_stddev", "seed", "checkpoint_every_steps", "max_to_keep", "stop_on_nan",
+                     "cpu_devices"}
 
 
 class CompiledSteps:
@@ -140,7 +141,18 @@ class CompiledSteps:
         if self.replicas > 1:
             self._gradients = tf.function(self._batch_gradients, jit_compile=jit_compile)
         self._steps = tf.function(self._train_steps, autograph=False)
-        self.forward = tf.function(self.network.forward, jit_compile=jit_compile)  # X (n, n0) -> Z (n, K)
+        # X (n, n0) -> Z (n, K), traced once for any n and, like the steps, without AutoGraph:
+        # its rewrite of the forward pass took a third of a digits run's first second.
+        rows = tf.TensorSpec([None, config.layers[0]], tf.float32)
+        self.forward = tf.function(self.network.forward, jit_compile=jit_compile, autograph=False,
+                                   input_signature=[rows])
+        # What `fit` reads after every chunk, one call each rather than an eager op per variable
+        # and per term of the schedule: those took a tenth of a digits run.
+        self.learning_rate = tf.function(lambda: tf.convert_to_tensor(self.optimizer.learning_rate),
+                                         autograph=False)  # () float32, at the optimizer's current step
+        self.weights_are_finite = tf.function(
+            lambda: tf.reduce_all([tf.reduce_all(tf.math.is_finite(p)) for p in self.network.params]),
+            autograph=False)  # () bool
         self.owner = None  # a weak reference to the `Trainer` using these steps
 
     def reset(self, config: Config) -> None:
@@ -151,6 +163,7 @@ class CompiledSteps:
             p.assign(start)
         for v, start in zip(self.optimizer.variables, self.optimizer_start):
             v.assign(start)
+        retune(self.optimizer, config)  # after them: Keras's float rate is one of them
         self.seed.assign(config.seed)
         for counter in (self.epoch, self.step_in_epoch, self.correct):
             counter.assign(0)
@@ -240,8 +253,9 @@ def compiled_steps(config: Config, n_train: int, image_shape, owner) -> Compiled
     trainer is gone, reset to `config`'s start, else new ones. `owner` (the trainer) holds them."""
     jit_compile = uses_xla(config, n_train)
     strategy = tf.distribute.get_strategy()
+    outside = OUTSIDE_THE_STEPS | retunable_fields(config)
     step_settings = tuple((field.name, getattr(config, field.name)) for field in dataclasses.fields(config)
-                          if field.name not in OUTSIDE_THE_STEPS)
+                          if field.name not in outside)
     shape = (step_settings, n_train, image_shape, jit_compile, strategy)
     kept = _compiled.setdefault(shape, [])
     free = [steps for steps in kept if steps.owner is None or steps.owner() is None]
@@ -311,10 +325,10 @@ class Trainer(tf.Module):
         self.correct.assign(0)
 
     def learning_rate(self) -> float:
-        return float(np.asarray(self.optimizer.learning_rate))
+        return float(self._compiled.learning_rate())
 
     def weights_are_finite(self) -> bool:
-        return all(bool(tf.reduce_all(tf.math.is_finite(p))) for p in self.network.params)
+        return bool(self._compiled.weights_are_finite())
 
 
 # Early stopping, on the trainer's checkpointed best accuracy, epoch and weights.

@@ -14,7 +14,7 @@ from simplenn.bench.benchmark import (bench_config, bench_report, format_markdow
                             run_bench, run_in_fresh_process, training_flops)
 from simplenn.bench.systems import BENCH_EXTRA, SYSTEMS, System, SystemResult
 from simplenn.cli import main
-from simplenn.config import fit_to_data
+from simplenn.config import fit_to_data, preset
 from simplenn.training.data import prepare_data
 from simplenn.errors import SimplennError
 from simplenn.machine.memory import MemoryLimit
@@ -289,6 +289,32 @@ def test_bad_bench_flags_exit_2_with_one_line(argv, message, tmp_path, capsys):
     assert message.format(tmp=tmp_path) in error_message(capsys.readouterr().err)
     assert (tmp_path / "notes.txt").read_text() == "mine\n"  # nothing written through the link
     assert not (tmp_path / "sweep").exists()
+
+
+def test_a_systems_process_calls_set_up_before_tensorflow_loads(monkeypatch, capsys):
+    """`python -m simplenn.bench.systems` is an entry point: it starts as the CLI does (`simplenn.set_up()`)."""
+    import io
+    import subprocess
+    import sys
+
+    from simplenn.bench import systems
+
+    imported = subprocess.run([sys.executable, "-c", "import sys, simplenn.bench.systems; "
+                               "print('tensorflow' in sys.modules)"], capture_output=True, text=True, timeout=120)
+    assert imported.stdout == "False\n", imported.stderr  # so that `main` can call set_up before TensorFlow loads
+    calls = []
+    monkeypatch.setattr(systems, "set_up", lambda: calls.append("set_up"))
+    monkeypatch.setattr(systems, "train_requested_system",
+                        lambda request: calls.append("train") or SystemResult("scikit-learn", [1.0], 10, 0.5))
+    monkeypatch.setattr(sys, "stdin", io.StringIO("{}"))
+    assert systems.main() == 0 and calls == ["set_up", "train"]
+    request = {"system": "scikit-learn", "config": preset("fixed").replace(dataset="digits", epochs=1).to_dict(),
+               "threads": None, "memory_limit": {"bytes": 2**31, "origin": "a test"}}
+    done = subprocess.run([sys.executable, "-m", "simplenn.bench.systems"], input=json.dumps(request),
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "oneDNN custom operations" not in done.stderr  # TensorFlow's import-time lines muted, as under the CLI
+    assert json.loads(done.stdout.splitlines()[-1])["name"] == "scikit-learn"
 
 
 @pytest.mark.parametrize("old, new, note", [

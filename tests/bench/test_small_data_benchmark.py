@@ -57,12 +57,12 @@ def test_targets_are_judged_from_the_medians_and_accuracies(small_data):
     }
     lines = small_data.target_lines(results)
     assert lines == [
-        "  met      cross-validation within 2x MLPClassifier, at equal or better accuracy: "
+        "  met     cross-validation within 2x MLPClassifier, at equal or better accuracy: "
         "2.0x, accuracy 95.0 % against 90.0 %",
-        "  NOT met  grid search within 2x MLPClassifier, at equal or better accuracy: "
+        "  missed  grid search within 2x MLPClassifier, at equal or better accuracy: "
         "1.0x, accuracy 80.0 % against 90.0 %",
-        "  met      simplenn train --preset fixed --dataset digits in at most 4 s: 3.90 s",
-        "  NOT met  simplenn predict of one image in at most 3 s: 3.10 s",
+        "  met     simplenn train --preset fixed --dataset digits in at most 4 s: 3.90 s",
+        "  missed  simplenn predict of one image in at most 3 s: 3.10 s",
     ]
     report = small_data.format_report(results, (1.0, 2.0, 3.0), (1.5, 2.0, 3.0))
     assert "simplenn.Classifier / MLPClassifier, cross-validation: 2.0x" in report

@@ -16,6 +16,7 @@ around it (the run, a bystander folder) are byte for byte as they were.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -537,3 +538,118 @@ def test_export_refuses_a_dangling_link_and_the_runs_checkpoints(run, mine, tmp_
     message = refused(["export", run, run / "checkpoints" / "model", "--format", "saved_model"], capsys)
     assert message == (f"cannot write {run}/checkpoints/model: the run in {run} needs its checkpoints as they are; "
                        "give another path")
+
+
+# --- the input contract in data.json, and outputs that collide -------------------------------------------
+
+HEX = "ab" * 32
+
+
+def with_input(run: Path, **fields) -> Path:
+    """`run` with data.json's `input` changed by `fields`."""
+    facts = json.loads((run / "data.json").read_text())
+    facts["input"].update(fields)
+    (run / "data.json").write_text(json.dumps(facts))
+    return run
+
+
+@pytest.mark.parametrize("fields, problem", [
+    ({"value_range": [0, 255, 3]}, 'field input.value_range must be [low, high], finite numbers, low <= high, found [0, 255, 3]'),
+    ({"value_range": ["nan", "inf"]},
+     'field input.value_range must be [low, high], finite numbers, low <= high, found ["nan", "inf"]'),
+    ({"value_range": [255, 0]}, "field input.value_range must be [low, high], finite numbers, low <= high, found [255, 0]"),
+    ({"rms": -1}, "field input.rms must be null or a finite number >= 0, found -1"),
+    ({"shape": [0]}, "field input.shape must be [height, width] for kind image, whole numbers from 1 to 16,777,216, found [0]"),
+    ({"shape": [8, 8, 1]},
+     "field input.shape must be [height, width] for kind image, whole numbers from 1 to 16,777,216, found [8, 8, 1]"),
+    ({"shape": ["8", "8"]},
+     'field input.shape must be [height, width] for kind image, whole numbers from 1 to 16,777,216, found ["8", "8"]'),
+    ({"source": {}}, 'field input.source must be {"name": DATASET} or {"path": PATH, "sha256": 64 hex digits or null}, '
+                     "found {}"),
+    ({"source": "digits"}, 'field input.source must be {"name": DATASET} or {"path": PATH, "sha256": 64 hex digits or '
+                           'null}, found "digits"'),
+    ({"source": {"path": 5, "sha256": None}}, 'field input.source must be {"name": DATASET} or {"path": PATH, '
+                                              '"sha256": 64 hex digits or null}, found {"path": 5, "sha256": null}'),
+    ({"source": {"path": "/x.csv", "sha256": 12345}}, 'field input.source must be {"name": DATASET} or {"path": PATH, '
+                                                      '"sha256": 64 hex digits or null}, found {"path": "/x.csv", '
+                                                      '"sha256": 12345}'),
+    ({"source": {"name": ["digits"]}}, 'field input.source must be {"name": DATASET} or {"path": PATH, "sha256": 64 hex '
+                                       'digits or null}, found {"name": ["digits"]}'),
+    ({"kind": "features", "shape": [64]}, 'field input.recipe must be none for rows of features, an image recipe for '
+                                          'images, found "digits"'),
+    ({"recipe": "none"}, 'field input.recipe must be none for rows of features, an image recipe for images, found "none"'),
+    ({"scaling": None}, "field input.scaling must be one of divide_by_255, none, found null"),
+])
+def test_a_data_json_input_contract_of_the_wrong_shape_is_one_line_naming_the_field(fields, problem, run, tmp_path,
+                                                                                    capsys):
+    with_input(run, **fields)
+    np.save(tmp_path / "x.npy", np.zeros((2, 8, 8), np.uint8))
+    for command in (["evaluate", run], ["predict", run, tmp_path / "x.npy"], ["export", run, tmp_path / "m.tflite"]):
+        message = refused(command, capsys)
+        assert message == f"cannot load run {run}: cannot read {run}/data.json: {problem}" + SCHEMA_END
+
+
+def test_an_input_contract_that_disagrees_with_image_shape_is_refused(run, tmp_path, capsys):
+    with_input(run, shape=[28, 28])
+    assert refused(["evaluate", run], capsys) == (
+        f"cannot load run {run}: {run}/data.json says its inputs are 28x28 images of pixels 0-255 but its image_shape "
+        "is 8x8; the file was changed after training")
+
+
+def test_the_recorded_source_is_checked_before_a_byte_is_hashed(run, tmp_path, capsys):
+    with_input(run, source={"name": "no-such-data"})
+    assert refused(["evaluate", run], capsys) == (
+        "the run's data.json names the dataset 'no-such-data', which is not one simplenn knows (mnist, fashion-mnist, "
+        "kmnist, digits, emnist-letters, emnist-balanced, emnist-digits); give the run's data with --dataset")
+    with_input(run, source={"path": "/dev/zero", "sha256": HEX})  # a device: hashing it would never end
+    assert refused(["evaluate", run], capsys).startswith("'/dev/zero': expected a dataset name")
+    data = tmp_path / "data"
+    (data / "a").mkdir(parents=True)
+    os.mkfifo(data / "a" / "x.png")  # a FIFO inside the folder is not read: it is not a regular file
+    with_input(run, source={"path": str(data), "sha256": HEX})
+    assert refused(["evaluate", run], capsys) == (
+        f"{data} is not the data the run trained on ({data}): its sha256 is {hashlib.sha256().hexdigest()[:12]}..., "
+        f"data.json records {HEX[:12]}...; give that data unchanged, or train a new run on this one")
+
+
+def test_two_outputs_or_an_output_and_an_input_naming_one_file_are_refused(run, tmp_path, capsys):
+    table = digits_csv(tmp_path / "test.csv")
+    before = table.read_bytes()
+    message = refused(["predict", run, table, "--json", tmp_path / "same.txt", "--out", tmp_path / "same.txt"], capsys)
+    assert message == f"arguments --json and --out both name {tmp_path}/same.txt; one would replace the other, so give each its own file"
+    message = refused(["predict", run, table, "--out", table, "--force"], capsys)
+    assert message == (f"argument --out: {table} is a file this command reads; writing it would destroy its input, "
+                       "so give another file name")
+    assert table.read_bytes() == before and not (tmp_path / "same.txt").exists()
+
+
+def test_an_output_ending_in_a_slash_is_a_folder_not_a_file(run, tmp_path, capsys):
+    message = refused(["evaluate", run, "--json", f"{tmp_path}/scores/"], capsys)
+    assert message == (f"argument --json: cannot write {tmp_path}/scores/: it ends in /, so it names a folder; this "
+                       "output is a file, so give a file name (see `simplenn evaluate --help`)")
+    assert not (tmp_path / "scores").exists()
+
+
+def test_a_run_directory_that_is_a_link_is_refused(mine, tmp_path, capsys):
+    (tmp_path / "linked").symlink_to(mine)
+    before = snapshot(mine)
+    assert refused(["train", *SMALL, "--run-dir", tmp_path / "linked"], capsys) == (
+        f"run directory {tmp_path}/linked is a link to {mine}; simplenn does not write through links, so give the "
+        "folder itself as --run-dir")
+    assert snapshot(mine) == before
+
+
+def test_a_csv_of_other_rows_is_refused_for_predict_from_its_first_row(run, tmp_path, capsys):
+    wide = tmp_path / "wide.csv"
+    wide.write_text(",".join(["1"] * 5000) + "\n" + "x\n" * 100_000)  # the bad rows after it are never parsed
+    assert refused(["predict", run, wide], capsys) == (
+        f"{wide}: its first row holds 4,999 pixel values, but 64 are read per row; give rows of the run's inputs "
+        "(a label column may come first)")
+
+
+def test_a_new_run_inside_another_runs_checkpoints_or_tensorboard_is_refused(run, capsys):
+    before = snapshot(run)
+    for inside in (run / "tensorboard", run / "checkpoints" / "new"):
+        assert refused(["train", *SMALL, "--run-dir", inside], capsys) == (
+            f"run directory {inside} lies in a folder that the run in {run} needs to load; choose another --run-dir")
+    assert snapshot(run) == before

@@ -163,7 +163,8 @@ def test_any_class_count_trains_end_to_end_and_the_run_knows_its_classes(tmp_pat
     assert len(summary["test_scores"]) and 0 <= summary["test_accuracy"] <= 1
     facts = json.loads((run_dir / "data.json").read_text())
     assert facts["class_names"] == names and facts["image_shape"] == [4, 4]
-    assert facts["input"]["source"] == {"path": str(npz.resolve()), "sha256": dataset_sha256(npz)}
+    assert facts["input"]["source"] == {"path": str(npz.resolve()), "sha256": dataset_sha256(npz), "files": 1,
+                                        "bytes": npz.stat().st_size}
 
     from simplenn.runs.loaded_run import load_run
 
@@ -200,7 +201,7 @@ def bad_csv(tmp_path, replace_line: int, text: str):
 def damaged_image(tmp_path):
     folder = write_class_folders(tmp_path / "folders", *made_splits()[0])
     (folder / "1" / "0005.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
-    return folder, f"{folder / '1' / '0005.png'}: cannot decode this image"
+    return folder, f"cannot read {folder / '1' / '0005.png'} as an image"
 
 
 def empty_class(tmp_path):

@@ -8,6 +8,7 @@ from simplenn.explain.ablate import STEPS, ablation_configs
 from simplenn.cli import main
 from simplenn.config import Config, preset
 from simplenn.runs.experiment import train_and_evaluate
+from cli_messages import error_message
 
 # Fields that say how a run is carried out or labelled, not what it computes.
 BOOKKEEPING = {"preset", "dataset", "epochs", "seed", "jit_compile", "stop_on_nan"}
@@ -65,3 +66,22 @@ def test_cli_ablate_refuses_an_unwritable_json_file_before_training(tmp_path, ca
     assert capsys.readouterr().err.startswith(
         f"simplenn: error: argument --json: cannot write {blocker / 'rows.json'}: {blocker} is not a writable folder"
     )
+
+
+def test_ablate_and_show_without_out_write_nothing_into_the_current_folder(tmp_path, capsys, monkeypatch):
+    """Without a display (Agg, as here) and without --out, no figure lands in the current folder."""
+    import simplenn.explain.ablate as ablate_module
+    from simplenn.explain.ablate import AblationRow
+
+    rows = [AblationRow(change, fields, preset("fixed"), 0.1 * (i + 1), 0.1 * (i + 1), 1.0)
+            for i, (change, fields) in enumerate(STEPS)]
+    monkeypatch.setattr(ablate_module, "ablate", lambda *args, **kwargs: rows)
+    monkeypatch.chdir(tmp_path)
+    assert main(["ablate", "--dataset", "digits"]) == 0
+    out = capsys.readouterr().out
+    assert STEPS[-1][0] in out and out.rstrip().endswith(
+        "no chart drawn: there is no display to show it on; --out FILE.png writes it")
+    assert main(["show", "--dataset", "digits", "--index", "3"]) == 2
+    assert error_message(capsys.readouterr().err) == (
+        "there is no display to show the image on; name a file for it, e.g. --out sample-3.png")
+    assert list(tmp_path.iterdir()) == []

@@ -95,7 +95,7 @@ def test_transparency_is_flattened_on_white_paper():
     digit = np.asarray(draw_digit("5", size=100, thickness=8))
     rgba = np.zeros((100, 100, 4), np.uint8)
     rgba[..., 3] = 255 - digit  # alpha = ink
-    image = P.read_image(png_bytes(Image.fromarray(rgba, mode="RGBA")))
+    image = P.read_photo(png_bytes(Image.fromarray(rgba, mode="RGBA")))
     assert image.mode == "RGB" and image.getpixel((0, 0)) == (255, 255, 255)
     seen = P.preprocess(png_bytes(Image.fromarray(rgba, mode="RGBA")), MNIST)
     assert np.abs(seen.astype(int) - P.preprocess(draw_digit("5", size=100, thickness=8), MNIST)).mean() < 3
@@ -107,7 +107,7 @@ def test_exif_rotation_is_applied():
     exif = Image.Exif()
     exif[0x0112] = 6  # Orientation: rotate 90 degrees clockwise to display
     data = png_bytes(stored, format="JPEG", exif=exif, quality=95)
-    assert P.read_image(data).size == upright.size
+    assert P.read_photo(data).size == upright.size
     seen, reference = P.preprocess(data, MNIST), P.preprocess(upright, MNIST)
     assert np.abs(seen.astype(int) - reference).mean() < 4
 
@@ -120,15 +120,15 @@ def test_an_empty_image_is_a_clear_error(paper):
 
 def test_unreadable_and_oversized_images_are_clear_errors(tmp_path, monkeypatch):
     with pytest.raises(SimplennError, match="cannot read upload as an image"):
-        P.read_image(b"not an image at all", name="upload")
-    with pytest.raises(SimplennError, match="cannot read .*missing.png: No such file"):
-        P.read_image(tmp_path / "missing.png")
+        P.read_photo(b"not an image at all", name="upload")
+    with pytest.raises(SimplennError, match="missing.png does not exist"):
+        P.read_photo(tmp_path / "missing.png")
     truncated = png_bytes(draw_digit("1"))[:200]
     with pytest.raises(SimplennError, match="cannot read the file as an image"):
-        P.read_image(truncated)
+        P.read_photo(truncated)
     monkeypatch.setattr(P, "MAX_PIXELS", 100)
     with pytest.raises(SimplennError, match=r"has 40,000 pixels \(200x200\), more than the 100 read"):
-        P.read_image(png_bytes(draw_digit("1")))
+        P.read_photo(png_bytes(draw_digit("1")))
 
 
 def test_a_dataset_image_passes_through_nearly_unchanged():

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from simplenn.cli import main
-from simplenn.runs.contract import InputContract, dataset_sha256
+from simplenn.runs.contract import InputContract, dataset_fingerprint, dataset_sha256
 from simplenn.datasets import load_dataset
 from simplenn.datasets.catalogue import IDX_FILE_NAMES
 from simplenn.errors import SimplennError
@@ -87,7 +87,7 @@ def test_each_readers_run_gives_its_own_classes_for_its_training_images_saved_as
     train(dataset, run_dir)
     run = load_run(run_dir)
     assert run.contract.recipe == "resize" and run.contract.kind == "image"
-    assert run.contract.source == {"path": str(dataset.resolve()), "sha256": dataset_sha256(dataset)}
+    assert run.contract.source == {"path": str(dataset.resolve()), **dataset_fingerprint(dataset)}
     if reader == "class-folders":  # the run's training images are the PNG files it read
         images = np.stack([np.asarray(Image.open(p)) for p in sorted((dataset / "3").iterdir())[:N_PREDICTED]])
     else:
@@ -152,11 +152,12 @@ def test_a_path_run_is_found_from_any_folder_and_checked_when_moved(digits, tmp_
     capsys.readouterr()
     assert main(["evaluate", str(home / "run")]) == 2
     assert error_message(capsys.readouterr().err) == (
-        f"the run's dataset is not at {home / 'train.csv'}; give its new place with --dataset")
+        f"the run's dataset is not at {home / 'train.csv'}, where it trained; give its new place with --dataset "
+        "(in Python, load_run's dataset=)")
     assert load_run(home / "run", dataset=str(moved)).evaluate().accuracy == accuracy
     changed = tmp_path / "changed.csv"
     changed.write_text(moved.read_text().replace("\n0,", "\n1,", 1))
-    with pytest.raises(SimplennError, match=r"is not the data the run trained on \(its sha256 differs"):
+    with pytest.raises(SimplennError, match=r"changed.csv is not the data the run trained on \(.*train.csv\): its sha256 is "):
         load_run(home / "run", dataset=str(changed))
 
 
@@ -176,7 +177,7 @@ def test_a_run_on_rows_of_features_refuses_image_files(tmp_path, capsys):
 def test_the_contract_round_trips_and_refuses_a_mangled_one():
     contract = InputContract("image", (28, 28), "none", "mnist", {"name": "mnist"})
     assert InputContract.from_dict(json.loads(json.dumps(contract.to_dict())), "data.json") == contract
-    with pytest.raises(SimplennError, match="input recipe 'photo' is not one of"):
+    with pytest.raises(SimplennError, match='field input.recipe must be one of .*, found "photo"'):
         InputContract.from_dict({**contract.to_dict(), "recipe": "photo"}, "data.json")
 
 
@@ -191,7 +192,9 @@ def test_test_split_0_trains_on_every_example_and_says_no_test_score_follows(dig
     run = load_run(tmp_path / "run")  # and it loads, and predicts, as any run does
     assert run.predict(digits[0][:3]).shape == (3,)
     assert main(["evaluate", str(tmp_path / "run")]) == 2
-    assert "has no test split to score; evaluate it on other data with --dataset" in error_message(capsys.readouterr().err)
+    assert "has no test split to score; score it on a catalogue dataset of its image size with --dataset NAME" in error_message(capsys.readouterr().err)
+    assert main(["evaluate", str(tmp_path / "run"), "--dataset", "digits", "--json", str(tmp_path / "digits.json")]) == 0
+    assert json.loads((tmp_path / "digits.json").read_text())["dataset"] == "digits"
 
 
 def test_export_takes_its_format_from_the_suffix_and_refuses_a_contradiction(digits_run, tmp_path, capsys):
@@ -278,3 +281,175 @@ def test_doctor_json_writes_the_file_it_is_given(tmp_path, capsys, monkeypatch):
     assert main(["doctor", "--json", str(tmp_path / "doctor.json")]) == 0
     assert json.loads((tmp_path / "doctor.json").read_text())["checks"][0]["name"] == "python"
     assert f"checks written to {tmp_path / 'doctor.json'}" in capsys.readouterr().out
+
+
+def test_a_class_folder_run_reads_a_users_files_with_the_reader_that_read_its_training_images(
+        digits, tmp_path, capsys):
+    """RGBA PNGs of several sizes, paper transparent: training reads them grey (alpha dropped)
+    and resized; `predict` and `serve` must see the very same pixels, not a flattened photo."""
+    from starlette.testclient import TestClient
+
+    from simplenn.datasets.image_folder import read_class_folders
+    from simplenn.serving import server
+    from simplenn.serving.prediction import predict_images
+
+    x_train, y_train, *_ = digits
+    folder = tmp_path / "folders"
+    for i, (image, label) in enumerate(zip(x_train[:300], y_train[:300])):
+        rgba = np.stack([image, image, image, np.where(image > 0, 255, 0).astype(np.uint8)], axis=-1)
+        (folder / str(label)).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(rgba, mode="RGBA").resize((8 + i % 23, 8 + i % 17)).save(folder / str(label) / f"{i:04d}.png")
+    pixels, _, _ = read_class_folders(folder, 8)
+    files = sorted(folder.glob("*/*.png"))  # the order read_class_folders reads them in
+    for path, seen in zip(files[:5], pixels):  # the reader is Pillow's grey, then a bilinear resize: nothing else
+        with Image.open(path) as image:
+            expected = np.asarray(image.convert("L").resize((8, 8), Image.Resampling.BILINEAR))
+        np.testing.assert_array_equal(seen, expected)
+    train(folder, tmp_path / "run")
+    run = load_run(tmp_path / "run")
+    predicted = predict_images(run, files[:N_PREDICTED])
+    np.testing.assert_array_equal(np.stack([p.seen for p in predicted]), pixels[:N_PREDICTED])
+    with TestClient(server.create_app(run), base_url="http://localhost") as client:
+        for path, expected in zip(files[:3], pixels):
+            body = client.post("/api/image", content=path.read_bytes()).json()
+            np.testing.assert_array_equal(np.array(body["seen"], dtype=np.uint8), expected)
+
+
+@pytest.fixture(scope="module")
+def moved_run(digits, tmp_path_factory):
+    """A run trained on a .npz whose file was then moved, and a changed copy of that file."""
+    home = tmp_path_factory.mktemp("moved")
+    trained_on = write_npz(home / "digits.npz", digits)
+    train(trained_on, home / "run")
+    moved = home / "elsewhere" / "digits.npz"
+    moved.parent.mkdir()
+    trained_on.rename(moved)
+    x_train, y_train, x_test, y_test = digits
+    changed = write_npz(home / "changed.npz", (x_train, (y_train + 1) % 10, x_test, y_test))
+    return home / "run", trained_on, moved, changed
+
+
+def mismatch(changed, trained_on) -> str:
+    found, recorded = dataset_sha256(changed), dataset_sha256(trained_on.parent / "elsewhere" / "digits.npz")
+    return (f"{changed} is not the data the run trained on ({trained_on}): its sha256 is {found[:12]}..., "
+            f"data.json records {recorded[:12]}...; give that data unchanged, or train a new run on this one")
+
+
+@pytest.mark.parametrize("command", ["evaluate", "plot", "report"])
+def test_dataset_given_to_a_moved_run_is_checked_against_its_recorded_hash(command, moved_run, tmp_path, capsys,
+                                                                          monkeypatch):
+    run_dir, trained_on, moved, changed = moved_run
+    monkeypatch.chdir(tmp_path)  # from another folder than the one it trained in
+    out = {"evaluate": ["--json", str(tmp_path / "scores.json")], "plot": ["--out", str(tmp_path / "figures")],
+           "report": ["--out", str(tmp_path / "report.html")]}[command]
+    written = tmp_path / out[1]
+    capsys.readouterr()
+    assert main([command, str(run_dir), *out]) == 2
+    assert error_message(capsys.readouterr().err) == (
+        f"the run's dataset is not at {trained_on}, where it trained; give its new place with --dataset "
+        "(in Python, load_run's dataset=)")
+    assert main([command, str(run_dir), *out, "--dataset", str(changed)]) == 2
+    assert error_message(capsys.readouterr().err) == mismatch(changed, trained_on)
+    assert main([command, str(run_dir), *out, "--dataset", str(tmp_path / "nowhere.npz")]) == 2
+    assert error_message(capsys.readouterr().err) == (
+        f"there is nothing at {tmp_path / 'nowhere.npz'}; give the folder or file the run's data is in now")
+    assert not written.exists()  # nothing written by a refusal
+    assert main([command, str(run_dir), *out, "--dataset", str(moved)]) == 0
+    assert written.exists()
+
+
+def test_load_run_and_its_evaluate_check_a_dataset_path_and_an_old_run_is_taken_at_its_word(moved_run, tmp_path,
+                                                                                         monkeypatch):
+    run_dir, trained_on, moved, changed = moved_run
+    accuracy = load_run(run_dir, dataset=str(moved)).evaluate().accuracy
+    assert load_run(run_dir).evaluate(str(moved)).accuracy == accuracy
+    for check in (lambda: load_run(run_dir, dataset=str(changed)), lambda: load_run(run_dir).evaluate(str(changed))):
+        with pytest.raises(SimplennError) as refused:
+            check()
+        assert str(refused.value) == mismatch(changed, trained_on)
+    # A catalogue dataset is other data to score on, whatever the run trained on: its test split was never seen.
+    assert load_run(run_dir).evaluate("digits").dataset == "digits"
+    old = tmp_path / "old"  # a run recorded before data.json held its contract: no hash to check
+    shutil.copytree(run_dir, old)
+    facts = json.loads((old / "data.json").read_text())
+    del facts["input"]
+    (old / "data.json").write_text(json.dumps(facts))
+    assert load_run(old).contract.source == {"path": str(trained_on), "sha256": None}
+    assert load_run(old, dataset=str(changed)).evaluate().dataset == str(changed)
+    from simplenn.runs.contract import implied_contract, run_dataset
+
+    monkeypatch.chdir(tmp_path)  # an older run still kept the path as typed, relative to where it trained
+    with pytest.raises(SimplennError) as refused:
+        run_dataset(implied_contract(load_run(old).config.replace(dataset="digits.npz"), (8, 8)))
+    assert str(refused.value) == (
+        f"the run recorded its dataset as digits.npz, relative to the folder it was trained in, and it is not at "
+        f"{tmp_path / 'digits.npz'}; run from that folder, or give its place with --dataset (in Python, load_run's "
+        "dataset=)")
+    assert main(["evaluate", str(old), "--dataset", str(changed), "--json", str(tmp_path / "old.json")]) == 0
+
+
+def test_compare_reads_only_the_runs_records_so_moved_data_does_not_matter(moved_run, tmp_path, capsys, monkeypatch):
+    run_dir, *_ = moved_run
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(run_dir, tmp_path / "copy")
+    assert main(["compare", str(run_dir), "copy", "--out", "curves.png"]) == 0
+    assert (tmp_path / "curves.png").is_file()
+
+
+def test_a_kaggle_users_walk_from_another_folder_writes_only_what_is_named(digits, tmp_path, capsys, monkeypatch):
+    """train.csv given as typed (a relative path); predict on test.csv; plot and report from another folder."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.chdir(home)
+    write_csv(home / "train.csv", digits)
+    np.savetxt(home / "test.csv", digits[2][:20].reshape(20, 64), fmt="%d", delimiter=",",
+               header=",".join(f"pixel{i}" for i in range(64)), comments="")
+    train("train.csv", "run")
+    before = sorted(home.rglob("*"))
+    capsys.readouterr()
+    assert main(["predict", "run", "test.csv", "--top-k", "2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 20 and lines[0].startswith("test.csv row 1 ") and lines[0].count("%") == 2
+    assert sorted(home.rglob("*")) == before  # lines on standard output, no predictions file unasked
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert main(["plot", str(home / "run"), "--out", "figures"]) == 0
+    assert main(["report", str(home / "run"), "--out", "report.html"]) == 0
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["figures", "report.html"]
+    assert sorted(home.rglob("*")) == before
+
+
+def test_a_folder_that_changed_is_refused_with_what_differs(digits, tmp_path):
+    """A file added to (or changed in) the data a run trained on: the line says how it differs."""
+    from simplenn.runs.contract import run_dataset
+
+    folder = write_idx(tmp_path / "digits", digits)
+    contract = InputContract("image", (8, 8), "divide_by_255", "resize",
+                             {"path": str(folder), **dataset_fingerprint(folder)})
+    assert contract.source["files"] == 4 and run_dataset(contract) == str(folder)
+    (folder / "notes.txt").write_text("where these came from\n")
+    with pytest.raises(SimplennError) as refused:
+        run_dataset(contract)
+    found, recorded = dataset_fingerprint(folder), contract.source
+    assert str(refused.value) == (  # told from the count and size, without reading the files
+        f"{folder} is not the data the run trained on ({folder}): it holds 5 files of "
+        f"{found['bytes'] / 1024:.1f} KiB, the run's data held 4 files of {recorded['bytes'] / 1024:.1f} KiB; "
+        "give that data unchanged, or train a new run on this one")
+    (folder / ".DS_Store").write_bytes(b"\0")  # hidden files are not the data
+    (folder / "notes.txt").unlink()
+    assert run_dataset(contract) == str(folder)
+    for i in range(120):  # a folder far larger than the data: not walked to its end, nor hashed
+        (folder / f"more-{i}").mkdir()
+        (folder / f"more-{i}" / "x.bin").write_bytes(b"x")
+    with pytest.raises(SimplennError, match=r"it holds more than 108 files, the run's data held 4 files of .*; give that"):
+        run_dataset(contract)
+    for i in range(120):
+        (folder / f"more-{i}" / "x.bin").unlink()
+        (folder / f"more-{i}").rmdir()
+    first = sorted(folder.glob("[!.]*"))[0]
+    first.write_bytes(bytes(255 - b for b in first.read_bytes()))  # the same count and size, other bytes: the hash tells
+    with pytest.raises(SimplennError, match=r"its sha256 is .*, data.json records "):
+        run_dataset(contract)
+    first.write_bytes(bytes(255 - b for b in first.read_bytes()))
+    assert run_dataset(contract) == str(folder)

@@ -45,10 +45,10 @@ def free_port() -> int:
 class Server:
     """`simplenn serve RUN --port P --allowed-hosts mybox.lan` in a subprocess, and what it uses."""
 
-    def __init__(self, run_dir: Path, *flags: str, address: str = "127.0.0.1"):
+    def __init__(self, run_dir: Path, *flags: str, address: str = "127.0.0.1", command: tuple[str, ...] = ()):
         self.port = free_port()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "simplenn.cli", "serve", str(run_dir), "--port", str(self.port), *flags],
+            [sys.executable, "-m", "simplenn.cli", *(command or ("serve", str(run_dir))), "--port", str(self.port), *flags],
             env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.first_line = self.process.stdout.readline()
         deadline = time.monotonic() + 120
@@ -217,3 +217,97 @@ def test_an_image_in_pillows_warning_range_is_refused_in_a_line_without_a_warnin
         warnings.simplefilter("error")  # Pillow's DecompressionBombWarning would fail the test
         with pytest.raises(serving.RequestError, match="the image is 10000x10000, more than the 24,000,000 pixels"):
             serving.require_decodable(png_declaring(10_000, 10_000))
+
+
+# --- `simplenn lab`: the same limits, and its own API -------------------------------------------------
+
+
+def test_the_lab_has_the_servers_limits_and_exits_130_on_ctrl_c(tmp_path):
+    lab = Server(None, command=("lab", "--runs-dir", str(tmp_path / "runs")))
+    try:
+        status, answer = lab.request("/api/state", "evil.example")
+        assert status == 421 and answer["error"].startswith("Host 'evil.example' is not served here")
+        big = socket.create_connection(("127.0.0.1", lab.port))
+        big.sendall(b"GET /api/state HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"a" * 2**16)
+        big.settimeout(10)
+        answer = big.recv(4096)
+        big.close()
+        assert answer.startswith(b"HTTP/1.1 400") and b"headers are longer than 16,384 bytes" in answer
+        slow = socket.create_connection(("127.0.0.1", lab.port))
+        slow.sendall(b"GET /api/state HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        slow.settimeout(web.HEADER_TIMEOUT_S + 5)
+        assert slow.recv(1) == b""  # closed by the lab once HEADER_TIMEOUT_S passed
+        slow.close()
+        status, answer = lab.request("/api/train", method="POST", body=b"{" + b" " * 2**17 + b"}")
+        assert status == 413 and answer["error"].startswith("the body is larger than 65,536 bytes")
+        lab.process.send_signal(signal.SIGINT)
+        assert lab.process.wait(60) == 130
+        assert lab.process.stderr.read() == "simplenn: interrupted\n"
+    finally:
+        lab.stop()
+
+
+def test_lab_host_values_are_checked_with_the_right_words(tmp_path, capsys):
+    runs = ["--runs-dir", str(tmp_path / "runs")]
+    cases = [
+        ("", "--host is empty; give an address such as 127.0.0.1 (this machine only) or 0.0.0.0 (every interface)"),
+        ("no.such.host.invalid", "--host 'no.such.host.invalid' is not an address or a name this machine resolves "
+                                 "(Name or service not known); give an address such as 127.0.0.1 or 0.0.0.0"),
+    ]
+    for host, message in cases:
+        assert main(["lab", *runs, "--host", host]) == 2
+        assert error_message(capsys.readouterr().err) == message
+    port = free_port()
+    assert main(["lab", *runs, "--host", "192.0.2.1", "--port", str(port)]) == 2  # TEST-NET-1: no machine's address
+    assert error_message(capsys.readouterr().err) == (
+        f"cannot listen on 192.0.2.1:{port}: Cannot assign requested address; give an address of this machine as --host")
+
+
+@pytest.fixture(scope="module")
+def lab_client(tmp_path_factory):
+    from starlette.testclient import TestClient
+
+    from simplenn.serving.lab import Lab, create_app
+
+    lab = Lab(tmp_path_factory.mktemp("lab") / "runs")
+    with TestClient(create_app(lab), base_url="http://127.0.0.1:8000", raise_server_exceptions=False) as client:
+        client.lab = lab
+        yield client
+
+
+@pytest.mark.parametrize("config, start", [
+    ({"dataset": "/etc/passwd"}, "the lab trains on the datasets it offers (digits"),
+    ({"dataset": "/"}, "the lab trains on the datasets it offers (digits"),
+    ({"layers": [10**12]}, "this network needs about"),
+])
+def test_the_lab_trains_only_what_it_offers_and_what_fits(config, start, lab_client):
+    answer = lab_client.post("/api/train", json={"config": config})
+    assert answer.status_code == 400 and answer.json()["error"].startswith(start), answer.text
+    assert not lab_client.get("/api/state").json()["training"]
+
+
+def test_the_labs_event_ids_and_reports_are_not_a_way_in(lab_client):
+    log = lab_client.lab.log
+    for since in ("%C2%B2", "%D9%A1", "9" * 5000, "-1", ""):  # superscript two and Arabic one are str.isdigit()
+        answer = lab_client.get(f"/api/events?follow=0&since={log.token}.{log.generation}.{since}")
+        assert answer.status_code == 200, since
+    planted = lab_client.lab.runs_dir / "planted"
+    planted.mkdir(parents=True)
+    (planted / "summary.json").write_text("{}")
+    (planted / "report.html").symlink_to("/etc/passwd")
+    answer = lab_client.get("/runs/planted/report.html")
+    assert answer.status_code == 409 and "root:" not in answer.text
+    assert answer.json() == {"error": "planted/report.html is a link to /etc/passwd, not a file simplenn wrote; remove it"}
+
+
+def test_a_json_string_is_not_a_number_to_serve(trained):
+    from starlette.testclient import TestClient
+
+    from simplenn.runs.loaded_run import load_run
+
+    with TestClient(serving.create_app(load_run(trained)), base_url="http://localhost") as client:
+        for body in ({"instances": [["1"] * 64]}, {"inputs": {"inputs": [["0.5"] * 64]}},
+                     {"signature_name": "images", "instances": [[["1"] * 8] * 8]}):
+            answer = client.post(f"/v1/models/{serving.MODEL_NAME}:predict", json=body)
+            assert answer.status_code == 400, body
+            assert answer.json()["error"].startswith("instance 0 holds \"")

@@ -223,9 +223,8 @@ def test_a_restarted_lab_lists_the_runs_it_finds(lab):
 @pytest.mark.slow  # a lab run's process
 def test_the_memory_a_run_needs_is_checked_before_it_starts(tmp_path):
     with TestClient(create_app(Lab(tmp_path / "runs", max_memory="64K")), base_url=BASE) as client:
-        assert client.post("/api/train", json={"config": setup()["presets"]["fixed"]}).status_code == 202
-        failed = events_until(client, lambda e: e["type"] in ENDS)[-1]
-        assert failed["type"] == "failed"
-        assert "more than the limit of 64.0 KiB (--max-memory 64K)" in failed["error"]
-        wait_idle(client)
+        refused = client.post("/api/train", json={"config": setup()["presets"]["fixed"]})
+        assert refused.status_code == 400  # the network alone is over the limit: refused before a process starts
+        assert "more than the limit of 64.0 KiB (--max-memory 64K)" in refused.json()["error"]
+        assert not client.get("/api/state").json()["training"]
         assert client.get("/api/runs").json() == {"runs": []}  # nothing was written

@@ -103,6 +103,41 @@ def test_a_second_run_of_the_same_shape_reuses_the_compiled_steps_and_ends_as_a_
     assert weights_sha256(second.network.params) == first_sha == fresh.stdout.split()[-1] != other_sha
 
 
+# A constant learning rate is a variable of the compiled steps, and the initial weights are
+# drawn outside them: a grid over these reuses one compilation.
+RETUNED = SAME_SHAPE.replace(schedule="constant", dropout=0.0)
+
+
+def fresh_process_sha(config: Config) -> str:
+    fresh = subprocess.run([sys.executable, "-c", FRESH_RUN, config.to_json()], capture_output=True, text=True,
+                           timeout=300)
+    assert fresh.returncode == 0, fresh.stderr
+    return fresh.stdout.split()[-1]
+
+
+def test_runs_that_differ_in_learning_rate_or_init_share_the_steps_and_end_as_fresh_processes(digits):
+    first = trained(RETUNED, digits)
+    steps = first._compiled
+    del first
+    other = RETUNED.replace(lr=1e-2, epochs=2, init="normal", init_stddev=0.05)
+    second = trained(other, digits)
+    assert second._compiled is steps
+    assert second.learning_rate() == pytest.approx(1e-2)
+    assert weights_sha256(second.network.params) == fresh_process_sha(other)
+    del second
+    again = trained(RETUNED, digits)  # and back: nothing of the second run's numbers stays
+    assert again._compiled is steps
+    assert weights_sha256(again.network.params) == fresh_process_sha(RETUNED)
+
+
+def test_a_schedule_or_a_weight_decay_is_not_retuned_so_other_values_compile_anew(digits):
+    first = trained(SAME_SHAPE.replace(jit_compile=False), digits)
+    steps = first._compiled
+    del first
+    assert trained(SAME_SHAPE.replace(jit_compile=False, lr=1e-2), digits)._compiled is not steps
+    assert trained(SAME_SHAPE.replace(jit_compile=False, weight_decay=0.01), digits)._compiled is not steps
+
+
 def test_runs_alive_together_do_not_share_variables(digits):
     first = trained(SMALL, digits)
     weights = [p.numpy() for p in first.network.params]
