@@ -222,6 +222,7 @@ def test_an_image_in_pillows_warning_range_is_refused_in_a_line_without_a_warnin
 # --- `simplenn lab`: the same limits, and its own API -------------------------------------------------
 
 
+@pytest.mark.slow  # a lab server process
 def test_the_lab_has_the_servers_limits_and_exits_130_on_ctrl_c(tmp_path):
     lab = Server(None, command=("lab", "--runs-dir", str(tmp_path / "runs")))
     try:
@@ -300,12 +301,12 @@ def test_the_labs_event_ids_and_reports_are_not_a_way_in(lab_client):
     assert answer.json() == {"error": "planted/report.html is a link to /etc/passwd, not a file simplenn wrote; remove it"}
 
 
-def test_a_json_string_is_not_a_number_to_serve(trained):
+def test_a_json_string_is_not_a_number_to_serve(small_run):
     from starlette.testclient import TestClient
 
     from simplenn.runs.loaded_run import load_run
 
-    with TestClient(serving.create_app(load_run(trained)), base_url="http://localhost") as client:
+    with TestClient(serving.create_app(load_run(small_run)), base_url="http://localhost") as client:
         for body in ({"instances": [["1"] * 64]}, {"inputs": {"inputs": [["0.5"] * 64]}},
                      {"signature_name": "images", "instances": [[["1"] * 8] * 8]}):
             answer = client.post(f"/v1/models/{serving.MODEL_NAME}:predict", json=body)

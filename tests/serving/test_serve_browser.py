@@ -72,9 +72,10 @@ def test_a_slow_body_is_cut_off_with_408(digits_run, monkeypatch):
     import uvicorn
 
     from simplenn.serving import server as serving
+    from simplenn.serving import web
     from simplenn.runs.loaded_run import load_run
 
-    monkeypatch.setattr(serving, "BODY_TIMEOUT_S", 0.5)
+    monkeypatch.setattr(web, "BODY_TIMEOUT_S", 0.5)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(serving.create_app(load_run(digits_run)), host="127.0.0.1",
                                            port=port, log_level="warning"))

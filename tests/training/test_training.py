@@ -115,6 +115,7 @@ def fresh_process_sha(config: Config) -> str:
     return fresh.stdout.split()[-1]
 
 
+@pytest.mark.slow  # fresh processes
 def test_runs_that_differ_in_learning_rate_or_init_share_the_steps_and_end_as_fresh_processes(digits):
     first = trained(RETUNED, digits)
     steps = first._compiled
