@@ -1,4 +1,4 @@
-# Two commands from a fresh clone: `make demo` and `make test`.
+# Two commands from a fresh clone: `make demo` and `make test` (`make test-fast` leaves out the slow tests).
 # Both create .venv and install the package (and its test tools) the first time.
 # `make docs` builds the site in docs/ into site/; `make notebook` opens the notebook in Jupyter.
 
@@ -10,7 +10,7 @@ DOCS_INSTALLED := $(VENV)/.installed-docs
 NOTEBOOK_INSTALLED := $(VENV)/.installed-notebook
 DEMO_RUN := runs/fixed-digits-demo
 
-.PHONY: demo test bench docs notebook clean
+.PHONY: demo test test-fast bench docs notebook clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,11 @@ demo: $(INSTALLED)
 
 test: $(INSTALLED)
 	$(BIN)/python -m pytest -q
+
+# The edit-test loop: all but the tests marked slow (long runs, browsers, notebooks,
+# benchmarks, clusters of workers); `make test` runs those too, as CI does.
+test-fast: $(INSTALLED)
+	$(BIN)/python -m pytest -q -m "not slow"
 
 bench: $(INSTALLED)
 	$(BIN)/simplenn bench --dataset fashion-mnist --epochs 5 --json runs/bench.json

@@ -1,24 +1,14 @@
-"""Shared test set-up: quiet TensorFlow, and a marker for Debian's Fashion-MNIST files."""
+"""Shared test set-up: quiet TensorFlow, and the runs trained once a session (`shared_runs` says what they are)."""
 
 import os
-from pathlib import Path
 
 import pytest
 
 import simplenn
+from shared_runs import DIGITS_RUN_EPOCHS, SMALL
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 simplenn.set_up()  # TensorFlow loads quietly, as under the CLI and in the notebook
-
-FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
-
-needs_fashion_mnist = pytest.mark.skipif(
-    not (FASHION_MNIST_DIR / "train-images-idx3-ubyte.gz").exists(),
-    reason="Debian's Fashion-MNIST files are absent: apt-get install dataset-fashion-mnist",
-)
-
-
-DIGITS_RUN_EPOCHS = 10  # the shared run's epochs: a test that trains a run to compare with it trains as many
 
 
 @pytest.fixture(scope="session")
@@ -34,6 +24,19 @@ def digits_run(tmp_path_factory):
     code = main(["train", "--preset", "fixed", "--dataset", "digits", "--epochs", str(DIGITS_RUN_EPOCHS),
                  "--run-dir", str(run_dir), "--quiet"])
     assert code == 0
+    return run_dir
+
+
+@pytest.fixture(scope="session")
+def small_run(tmp_path_factory):
+    """A finished one-epoch run of a 64-16-10 network on digits (`shared_runs.SMALL`), by the real CLI.
+
+    For the tests that need a finished run, not a good one; a test that changes it works on a copy.
+    """
+    from simplenn.cli import main
+
+    run_dir = tmp_path_factory.mktemp("small-run") / "run"
+    assert main(["train", *SMALL, "--run-dir", str(run_dir)]) == 0
     return run_dir
 
 

@@ -181,6 +181,7 @@ def test_json_shape_and_exit_status_on_a_failure(monkeypatch, capsys):
     ]}
 
 
+@pytest.mark.slow  # a fresh process
 def test_the_real_doctor_runs_every_check_quietly(tmp_path):
     done = subprocess.run([sys.executable, "-m", "simplenn.cli", "doctor", "--json", "-"], capture_output=True,
                           text=True, cwd=tmp_path, timeout=120)

@@ -17,6 +17,7 @@ from simplenn import Classifier, preset
 FAST = dict(layers=(1, 16, 1), epochs=10, batch_size=32, lr=0.02, scale_inputs=False, jit_compile=False, random_state=0)
 
 
+@pytest.mark.slow  # scikit-learn's ~50 checks, each fitting
 @parametrize_with_checks([Classifier(**FAST)])
 def test_scikit_learns_estimator_checks(estimator, check):
     check(estimator)

@@ -15,6 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import simplenn
 
 PACKAGE = Path(simplenn.__file__).parent
@@ -81,6 +83,7 @@ def test_imports_go_only_downward():
     assert upward == []
 
 
+@pytest.mark.slow  # a fresh process
 def test_importing_every_module_changes_nothing_in_the_process(tmp_path):
     # A fresh interpreter imports all of simplenn and reports what a module could have changed.
     # The libraries simplenn uses come first: what they change on import is theirs.
@@ -110,6 +113,7 @@ print(json.dumps({"before": before, "after": after}))
     assert not (tmp_path / "cache" / "simplenn").exists()  # no compile cache made
 
 
+@pytest.mark.slow  # fresh processes
 def test_set_up_quiets_the_import_and_keeps_xlas_programs(tmp_path):
     code = ("import gc, os, simplenn; simplenn.set_up(); from simplenn.nn.network import Network; "
             "print(gc.get_freeze_count() > 100000, os.environ['TF_CPP_MIN_LOG_LEVEL'], 'persistent_cache' in os.environ['TF_XLA_FLAGS'])")

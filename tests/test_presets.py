@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import needs_fashion_mnist
+from shared_runs import needs_fashion_mnist
 from simplenn.config import Config, preset
 from simplenn.datasets import load_dataset
 from simplenn.runs.experiment import prepare_data, train_and_evaluate
@@ -84,6 +84,7 @@ def test_fixed_reaches_97_percent_on_digits():
     assert summary["test_accuracy"] >= 0.97
 
 
+@pytest.mark.slow  # the preset's whole run on Fashion-MNIST
 @needs_fashion_mnist
 def test_blog_ends_at_chance_on_fashion_mnist():
     summary = train_and_evaluate(preset("blog").replace(dataset="fashion-mnist"), log=quiet)
@@ -91,6 +92,7 @@ def test_blog_ends_at_chance_on_fashion_mnist():
     assert summary["train_accuracy"] == pytest.approx(0.10, abs=0.01)
 
 
+@pytest.mark.slow  # the preset's whole run on Fashion-MNIST
 @needs_fashion_mnist
 def test_fixed_reaches_89_5_percent_on_fashion_mnist():
     summary = train_and_evaluate(preset("fixed").replace(dataset="fashion-mnist"), log=quiet)
