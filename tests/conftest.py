@@ -9,6 +9,10 @@ from shared_runs import DIGITS_RUN_EPOCHS, SMALL
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 simplenn.set_up()  # TensorFlow loads quietly, as under the CLI and in the notebook
+# Loaded here, the quiet way, before any test module's own `import tensorflow`: TensorFlow's
+# plain import brings JAX, which sets TF_CPP_MIN_LOG_LEVEL=1 for this process and so for
+# every fresh process a test starts to check that simplenn says nothing on stderr.
+from simplenn.machine.quiet_tensorflow import tf  # noqa: E402,F401
 
 
 @pytest.fixture(scope="session")
