@@ -45,13 +45,17 @@ demo: $(INSTALLED)
 	@printf '   %-50s %s\n' "make notebook" "the post's story, cell by cell, in Jupyter"
 	@printf '   %-50s %s\n' "make docs" "this documentation as a site: site/index.html"
 
+# One pytest worker a CPU (at most four), each given whole test files, so that a file's
+# module fixtures are made once; `pytest FILE` alone runs in one process as usual.
+PARALLEL := -n auto --maxprocesses 4 --dist loadfile
+
 test: $(INSTALLED)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q $(PARALLEL)
 
 # The edit-test loop: all but the tests marked slow (long runs, browsers, notebooks,
 # benchmarks, clusters of workers); `make test` runs those too, as CI does.
 test-fast: $(INSTALLED)
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q $(PARALLEL) -m "not slow"
 
 bench: $(INSTALLED)
 	$(BIN)/simplenn bench --dataset fashion-mnist --epochs 5 --json runs/bench.json
