@@ -1,4 +1,7 @@
-"""What the CLI prints on stderr for an error, checked and read back by the tests."""
+"""What the CLI leaves behind, read back by the tests: its error on stderr, and the files in a folder."""
+
+import os
+from pathlib import Path
 
 from simplenn.errors import error_text
 
@@ -16,3 +19,12 @@ def error_message(err: str) -> str:
     message = " ".join([first.removeprefix("simplenn: error: "), *(line[2:] for line in details)])
     assert err == error_text(message) + "\n", err  # wrapped exactly when long, and only at clauses
     return message
+
+
+def snapshot(folder: Path) -> dict[str, bytes | str]:
+    """Every file under `folder` by relative path: its bytes, or where a link points (to compare before and after)."""
+    files = {}
+    for path in sorted(folder.rglob("*")):
+        key = str(path.relative_to(folder))
+        files[key] = f"-> {os.readlink(path)}" if path.is_symlink() else path.read_bytes() if path.is_file() else "dir"
+    return files

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cli_messages import error_message
+from cli_messages import error_message, snapshot
 from shared_runs import SMALL
 
 from simplenn.cli import main
@@ -44,15 +44,6 @@ ENV = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="3", MPLBACKEN
 
 
 # --- the checks every case makes -------------------------------------------------------------
-
-
-def snapshot(folder: Path) -> dict[str, bytes | str]:
-    """Every file under `folder` by relative path: its bytes, or where a link points."""
-    files = {}
-    for path in sorted(folder.rglob("*")):
-        key = str(path.relative_to(folder))
-        files[key] = f"-> {os.readlink(path)}" if path.is_symlink() else path.read_bytes() if path.is_file() else "dir"
-    return files
 
 
 @pytest.fixture

@@ -32,7 +32,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from cli_messages import error_message
+from cli_messages import error_message, snapshot
 from shared_runs import SMALL
 
 from simplenn.cli import main
@@ -45,14 +45,6 @@ ROOT = Path(__file__).resolve().parents[2]
 ENV = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="3", MPLBACKEND="Agg")
 HOSTILE_NAMES = ["=HYPERLINK(\"http://evil\",\"0\")", "\x1b]0;pwned\x07\x1b[2J1", "$\\frac{1}{0}$", "+3", "-4", "@5",
                  "\t6", "\u202e7", "8", "9"]
-
-
-def snapshot(folder: Path) -> dict[str, bytes | str]:
-    files = {}
-    for path in sorted(folder.rglob("*")):
-        key = str(path.relative_to(folder))
-        files[key] = f"-> {os.readlink(path)}" if path.is_symlink() else path.read_bytes() if path.is_file() else "dir"
-    return files
 
 
 def refused(argv, capsys) -> str:

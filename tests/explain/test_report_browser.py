@@ -16,11 +16,9 @@ import pytest
 
 import simplenn
 from simplenn.cli import main
+from browsers import CHROMIUM, chromium
 from simplenn.explain.report import reproducing_command
 
-CHROMIUM = Path(os.environ.get("SIMPLENN_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 DOCS_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "report.png"
 
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -48,10 +46,8 @@ def report(digits_run, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.mark.parametrize("device, width, height", [("laptop", 1280, 900), ("phone", 390, 844)])

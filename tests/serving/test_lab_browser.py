@@ -15,12 +15,10 @@ from pathlib import Path
 import pytest
 
 playwright = pytest.importorskip("playwright.sync_api")
+
+from browsers import ARTIFACTS, chromium  # noqa: E402
 pytestmark = pytest.mark.slow  # chromium, and real runs trained behind the page
 
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 RUN_ENDED = ("() => ['finished', 'stopped', 'failed'].includes(document.querySelector('#run-status').dataset.state)"
              " && !document.querySelector('#train').disabled")
 FINISHED = ("() => document.querySelector('#run-status').dataset.state === 'finished'"
@@ -58,8 +56,7 @@ def lab(tmp_path_factory):
     port = free_port()
     processes = [start_lab(port, folder)]
     url = f"http://127.0.0.1:{port}/"
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as browser:
         page = browser.new_page(viewport={"width": 1366, "height": 900})
         errors = []
         page.on("pageerror", lambda error: errors.append(str(error)))
@@ -77,7 +74,6 @@ def lab(tmp_path_factory):
         try:
             yield page, url, runs_dir, restart
         finally:
-            browser.close()
             for process in processes:
                 if process.poll() is None:
                     process.terminate()

@@ -3,24 +3,19 @@
 Screenshots go to tests/artifacts/ (git-ignored); docs/serve.png is copied from one.
 """
 
-import os
 import socket
 import subprocess
 import sys
 import threading
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 
 from simplenn.images.photos import draw_digit
+from browsers import ARTIFACTS, CHROMIUM, chromium
 from cli_messages import error_message
 
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 def free_port() -> int:
@@ -97,60 +92,54 @@ def test_a_slow_body_is_cut_off_with_408(digits_run, monkeypatch):
 
 
 @pytest.mark.slow  # chromium
-@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is absent: apt-get install chromium")
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is absent: apt-get install chromium")
 def test_draw_clear_and_upload_in_a_real_browser(server, tmp_path):
-    from playwright.sync_api import sync_playwright
-
     ARTIFACTS.mkdir(exist_ok=True)
     upload = tmp_path / "seven.png"
     draw_digit("7", size=400, thickness=30).save(upload)
     console_errors = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 900, "height": 640})
-            page.on("console", lambda message: message.type == "error" and console_errors.append(message.text))
-            page.on("pageerror", lambda error: console_errors.append(str(error)))
-            page.goto(server)
-            page.wait_for_function("document.getElementById('model').textContent.includes('digits')")
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 900, "height": 640})
+        page.on("console", lambda message: message.type == "error" and console_errors.append(message.text))
+        page.on("pageerror", lambda error: console_errors.append(str(error)))
+        page.goto(server)
+        page.wait_for_function("document.getElementById('model').textContent.includes('digits')")
 
-            # A "1": one stroke down the middle of the pad.
-            box = page.locator("#pad").bounding_box()
-            x, top, height = box["x"] + box["width"] / 2, box["y"] + box["height"] * 0.15, box["height"] * 0.7
-            page.mouse.move(x, top)
-            page.mouse.down()
-            for step in range(1, 21):
-                page.mouse.move(x - step * 0.5, top + height * step / 20)
-            page.mouse.up()
-            page.wait_for_selector("#bars .bar")
-            bars = page.locator("#bars .bar")
-            assert bars.count() == 3
-            total = float(page.locator("#bars").get_attribute("data-sum"))
-            assert abs(total - 1) < 1e-4
-            seen_pixels = page.evaluate(
-                "Array.from(document.getElementById('seen').getContext('2d').getImageData(0, 0, 8, 8).data)"
-            )
-            assert max(seen_pixels[0::4]) > 100  # the network's view is not blank
-            page.screenshot(path=str(ARTIFACTS / "serve-drawn.png"), full_page=True)
+        # A "1": one stroke down the middle of the pad.
+        box = page.locator("#pad").bounding_box()
+        x, top, height = box["x"] + box["width"] / 2, box["y"] + box["height"] * 0.15, box["height"] * 0.7
+        page.mouse.move(x, top)
+        page.mouse.down()
+        for step in range(1, 21):
+            page.mouse.move(x - step * 0.5, top + height * step / 20)
+        page.mouse.up()
+        page.wait_for_selector("#bars .bar")
+        bars = page.locator("#bars .bar")
+        assert bars.count() == 3
+        total = float(page.locator("#bars").get_attribute("data-sum"))
+        assert abs(total - 1) < 1e-4
+        seen_pixels = page.evaluate(
+            "Array.from(document.getElementById('seen').getContext('2d').getImageData(0, 0, 8, 8).data)"
+        )
+        assert max(seen_pixels[0::4]) > 100  # the network's view is not blank
+        page.screenshot(path=str(ARTIFACTS / "serve-drawn.png"), full_page=True)
 
-            page.click("#clear")
-            page.wait_for_timeout(400)  # a stroke's answer still on its way must not come back after Clear
-            assert page.locator("#bars .bar").count() == 0 and page.locator("#prediction").text_content() == "–"
+        page.click("#clear")
+        page.wait_for_timeout(400)  # a stroke's answer still on its way must not come back after Clear
+        assert page.locator("#bars .bar").count() == 0 and page.locator("#prediction").text_content() == "–"
 
-            page.set_input_files("#file", str(upload))
-            page.wait_for_function("document.getElementById('status').textContent.startsWith('Read seven.png')")
-            assert page.locator("#prediction").text_content() == "7"
-            page.screenshot(path=str(ARTIFACTS / "serve-upload.png"), full_page=True)
+        page.set_input_files("#file", str(upload))
+        page.wait_for_function("document.getElementById('status').textContent.startsWith('Read seven.png')")
+        assert page.locator("#prediction").text_content() == "7"
+        page.screenshot(path=str(ARTIFACTS / "serve-upload.png"), full_page=True)
 
-            phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
-            phone.on("console", lambda message: message.type == "error" and console_errors.append(message.text))
-            phone.goto(server)
-            phone.set_input_files("#file", str(upload))
-            phone.wait_for_selector("#bars .bar")
-            assert phone.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scrolling
-            phone.screenshot(path=str(ARTIFACTS / "serve-phone.png"), full_page=True)
-        finally:
-            browser.close()
+        phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+        phone.on("console", lambda message: message.type == "error" and console_errors.append(message.text))
+        phone.goto(server)
+        phone.set_input_files("#file", str(upload))
+        phone.wait_for_selector("#bars .bar")
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scrolling
+        phone.screenshot(path=str(ARTIFACTS / "serve-phone.png"), full_page=True)
     assert console_errors == []
 
 
