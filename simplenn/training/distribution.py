@@ -64,7 +64,7 @@ from simplenn.training.cluster import (
 from simplenn.config import Config
 from simplenn.training.data import Split
 from simplenn.errors import SimplennError, SimplennWarning
-from simplenn.training.trainer import Trainer, tape_gradients
+from simplenn.training.trainer import Trainer
 
 # How TensorFlow reports a collective that lost a worker: refused, timed out, or aborted
 # by the coordination service once the worker's heartbeats stopped.
