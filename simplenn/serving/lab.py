@@ -302,7 +302,8 @@ class Lab:
 
     def datasets(self) -> list[str]:
         """What the page may train on: the catalogue datasets ready here, then the user's own."""
-        return lab_datasets() + [path for path in self.own_datasets if path not in lab_datasets()]
+        catalogue = lab_datasets()
+        return catalogue + [path for path in self.own_datasets if path not in catalogue]
 
     def start(self, job: dict) -> None:
         """Give `job` to the spare process; `RequestError` 409 while a run is training."""
