@@ -287,14 +287,17 @@ def _reading(path: Path):
                             "give the folder or file the run trained on") from None
 
 
-def dataset_sha256(path: Path) -> str:
-    """The sha256 of a dataset file, or of a folder: of each file's relative path and sha256, in name order."""
+def dataset_sha256(path: Path, files: list[Path] | None = None) -> str:
+    """The sha256 of a dataset file, or of a folder: of each file's relative path and sha256, in name order.
+
+    files: the folder's `dataset_files`, when the caller has walked it already.
+    """
     path = Path(path)
     with _reading(path):
         if path.is_file():
             return sha256_of(check_input(path))
         digest = hashlib.sha256()
-        for file in dataset_files(path):
+        for file in files if files is not None else dataset_files(path):
             digest.update(f"{file.relative_to(path).as_posix()}\0{sha256_of(file)}\n".encode())
         return digest.hexdigest()
 
@@ -303,22 +306,28 @@ def dataset_fingerprint(path: Path) -> dict:
     """`{"sha256", "files", "bytes"}` of a dataset file or folder, as a run records its data."""
     with _reading(path):
         files = dataset_files(path)
-        return {"sha256": dataset_sha256(path), "files": len(files), "bytes": sum(f.stat().st_size for f in files)}
+        return {"sha256": dataset_sha256(path, files), "files": len(files),
+                "bytes": sum(f.stat().st_size for f in files)}
 
 
-def _differs_in_extent(path: Path, source: dict) -> str | None:
-    """How the data at `path` differs from the recorded file count and size, or None when they
-    match or were not recorded (only then is every byte hashed)."""
-    if source.get("files") is None:
+def _walk_limit(source: dict) -> int | None:
+    """How many files to look for in data that should hold the recorded count: enough to say how
+    many were added, not a whole disk's worth (None: no count recorded, walk it all)."""
+    return None if source.get("files") is None else 2 * source["files"] + 100
+
+
+def _differs_in_extent(files: list[Path], source: dict) -> str | None:
+    """How `files` (found with `_walk_limit`) differ from the recorded file count and size, or None
+    when they match or were not recorded (only then is every byte hashed)."""
+    at_most = _walk_limit(source)
+    if at_most is None:
         return None
-    with _reading(path):
-        at_most = 2 * source["files"] + 100  # enough to say how many were added, not a whole disk's worth
-        files = dataset_files(path, at_most)
-        if len(files) > at_most:
-            return f"it holds more than {at_most:,} files, the run's data held {_holding(source['files'], source['bytes'])}"
-        size = sum(file.stat().st_size for file in files)
+    held = _holding(source["files"], source["bytes"])
+    if len(files) > at_most:
+        return f"it holds more than {at_most:,} files, the run's data held {held}"
+    size = sum(file.stat().st_size for file in files)
     if (len(files), size) != (source["files"], source["bytes"]):
-        return f"it holds {_holding(len(files), size)}, the run's data held {_holding(source['files'], source['bytes'])}"
+        return f"it holds {_holding(len(files), size)}, the run's data held {held}"
     return None
 
 
@@ -358,9 +367,11 @@ def run_dataset(contract: InputContract, given: str | None = None) -> str:
     check_dataset_name(str(path))  # a folder or a regular file, before any byte is hashed
     recorded = source.get("sha256")
     if recorded is not None:
-        mismatch = _differs_in_extent(path, source)  # counted first: different data is not read to its end
+        with _reading(path):
+            files = dataset_files(path, _walk_limit(source))
+            mismatch = _differs_in_extent(files, source)  # counted first: different data is not read to its end
         if mismatch is None:
-            found = dataset_sha256(path)
+            found = dataset_sha256(path, files)
             if found != recorded:
                 mismatch = f"its sha256 is {found[:12]}..., data.json records {recorded[:12]}..."
         if mismatch is not None:
