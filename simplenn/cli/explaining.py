@@ -7,7 +7,6 @@ import sys
 
 from simplenn import config as configs
 from simplenn.cli.flags import (
-    FORCE_HELP,
     SwitchAction,
     add_command,
     add_comparison_flags,
@@ -137,7 +136,7 @@ def add_plot_parser(commands) -> None:
     add_run_argument(parser)
     parser.add_argument("--out", default=None, help="folder for the figures (default RUN/figures)")
     add_run_dataset_flag(parser)
-    parser.add_argument("--force", action="store_true", help=FORCE_HELP)
+    add_force_flag(parser)  # --out is a folder: plot_run checks each figure it would replace there
     parser.set_defaults(handler=_plot)
 
 
