@@ -48,6 +48,15 @@ def initial_weights(init: str, n_in: int, n_out: int, stddev: float, seed: tuple
     raise ValueError(f"unknown init {init!r}")
 
 
+def initial_params(layer_sizes, init: str, init_stddev: float, seed: int) -> list:
+    """Where training starts, as tensors in the post's order `[W1, b1, W2, b2, ...]`: each
+    `W_l (n_{l-1}, n_l)` drawn by `initial_weights` from `(seed, l)`, each `b_l (1, n_l)` zeros."""
+    params = []
+    for l, (n_in, n_out) in enumerate(zip(layer_sizes[:-1], layer_sizes[1:]), start=1):
+        params += [initial_weights(init, n_in, n_out, init_stddev, (seed, l)), tf.zeros([1, n_out])]  # b as in the post
+    return params
+
+
 def class_scores(logits, loss: str):
     """Logits `(B, K)` -> class scores `(B, K)` float32: softmax probabilities, or for the
     post's sigmoid loss its K independent sigmoids (which need not sum to 1).
@@ -112,9 +121,9 @@ class Network(tf.Module):
         self.dropout = dropout
         self.precision = precision  # "float32" or "mixed_bfloat16"; the variables are float32 either way
         self.params = []  # the post's order: W1, b1, W2, b2, ...
-        for l, (n_in, n_out) in enumerate(zip(self.layer_sizes[:-1], self.layer_sizes[1:]), start=1):
-            W = tf.Variable(initial_weights(init, n_in, n_out, init_stddev, (seed, l)), name=f"W{l}")
-            b = tf.Variable(tf.zeros([1, n_out]), name=f"b{l}")  # (1, n_out), as in the post
+        starts = initial_params(self.layer_sizes, init, init_stddev, seed)
+        for l, (W_start, b_start) in enumerate(zip(starts[0::2], starts[1::2]), start=1):
+            W, b = tf.Variable(W_start, name=f"W{l}"), tf.Variable(b_start, name=f"b{l}")
             setattr(self, f"W{l}", W)
             setattr(self, f"b{l}", b)
             self.params += [W, b]

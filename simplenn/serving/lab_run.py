@@ -103,17 +103,14 @@ class Watcher:
 
     def start(self, trainer) -> None:
         """On the first chunk: the batch, the weights before it, and the `started` event."""
-        from simplenn.nn.network import initial_weights
+        from simplenn.nn.network import initial_params
         from simplenn.runs.run_directory import RunDirectory
 
         config = trainer.config
         self.batch = self.data.train.first(trainer.batch_size)
         if not self.resumed:  # the weights before the first step, as the seed drew them
-            sizes = config.layers
-            self.previous_weights = [
-                initial_weights(config.init, n_in, n_out, config.init_stddev, (config.seed, l)).numpy()
-                for l, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1)
-            ]
+            starts = initial_params(config.layers, config.init, config.init_stddev, config.seed)
+            self.previous_weights = [W.numpy() for W in starts[0::2]]
             self.previous_step = 0
         h, w = self.data.image_shape
         history = RunDirectory(self.run_dir).read_history() if self.run_dir else []  # a resumed run's epochs so far

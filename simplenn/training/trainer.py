@@ -38,7 +38,7 @@ from simplenn.config import Config
 from simplenn.training.data import Split
 from simplenn.errors import SimplennError
 from simplenn.nn.metrics import loss_and_accuracy
-from simplenn.nn.network import Network
+from simplenn.nn.network import Network, initial_params
 from simplenn.nn.optimizers import make_optimizer, retunable_fields, retune
 from simplenn.training.progress import EpochProgress, EpochRecord, epoch_line
 from simplenn.training.step import batch_gradients, epoch_order, gradient_function, tape_gradients, train_step  # noqa: F401
@@ -157,9 +157,8 @@ class CompiledSteps:
 
     def reset(self, config: Config) -> None:
         """Start again from `config`'s initial weights (its seed), a new optimizer state and epoch 0."""
-        fresh = Network(config.layers, config.activation, config.init, config.init_stddev,
-                        config.dropout, config.seed, config.precision)
-        for p, start in zip(self.network.params, fresh.params):
+        for p, start in zip(self.network.params, initial_params(config.layers, config.init, config.init_stddev,
+                                                                config.seed)):
             p.assign(start)
         for v, start in zip(self.optimizer.variables, self.optimizer_start):
             v.assign(start)
