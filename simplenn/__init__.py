@@ -39,6 +39,7 @@ that rule), so a change belongs in the lowest layer that can hold it.
         emnist.py              EMNIST's letters and digits
         npz.py                 NumPy `.npz`/`.npy`, never unpickled
         csv.py                 Kaggle's CSV of pixels
+        digits.py              scikit-learn's 8x8 digits and their split, without importing it
         image_folder.py        a folder of class folders of images; how every image file is opened
     images/                    a user's picture made into a dataset's input
         preprocessing.py       the recipes: crop, box, centre, invert, per dataset

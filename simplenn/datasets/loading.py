@@ -15,6 +15,7 @@ import numpy as np
 from simplenn.datasets.catalogue import CATALOGUE, DATASET_NAMES, DIGIT_NAMES, DIGITS, IDX_FILE_NAMES
 from simplenn.datasets.csv import read_csv
 from simplenn.datasets.dataset import Dataset, numbered_classes, split_off_test
+from simplenn.datasets.digits import read_digits, stratified_split
 from simplenn.datasets.download import DownloadOptions, Progress, show_progress
 from simplenn.datasets.emnist import read_emnist
 from simplenn.datasets.idx import read_idx
@@ -218,17 +219,10 @@ def _read_idx_split(images_path: Path, labels_path: Path, memory_limit: MemoryLi
 
 def _load_digits() -> Dataset:
     """scikit-learn's 1797 8x8 digits, split 75/25, stratified, always the same way."""
-    # scikit-learn is slow to import and only this dataset needs it.
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
-
-    digits = load_digits()
+    ink, labels = read_digits()  # (1797, 8, 8) ink 0-16, (1797,)
     # Its pixels count ink from 0 to 16; rescale them to the 0-255 that every other
     # dataset has and that the post's unscaled inputs assume.
-    images = np.round(digits.images * (255 / 16)).astype(np.uint8)  # (1797, 8, 8)
-    labels = digits.target.astype(np.int64)  # (1797,)
-    x_train, x_test, y_train, y_test = train_test_split(
-        images, labels, test_size=0.25, stratify=labels, random_state=0
-    )
-    return Dataset((x_train, y_train), (x_test, y_test), DIGIT_NAMES, DIGITS.name)
+    images = np.round(ink * (255 / 16)).astype(np.uint8)  # (1797, 8, 8)
+    train, test = stratified_split(labels, test_fraction=0.25, seed=0)
+    return Dataset((images[train], labels[train]), (images[test], labels[test]), DIGIT_NAMES, DIGITS.name)
 

@@ -1,4 +1,4 @@
-"""`simplenn evaluate`: a trained run scored again, class by class, with scikit-learn.
+"""`simplenn evaluate`: a trained run scored again, class by class, as scikit-learn scores.
 
     evaluation = load_run(RUN_DIR).evaluate()      # the run's own test split
     print(format_evaluation(evaluation))
@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from sklearn.metrics import confusion_matrix, precision_recall_fscore_support, top_k_accuracy_score
 
 from simplenn.errors import SimplennError
+from simplenn.nn.metrics import confusion_matrix, precision_recall_f1, top_k_accuracy
 
 TOP_K = (2, 3)
 CALIBRATION_BINS = 15  # equal-width confidence bins, as in Guo et al. (2017)
@@ -92,24 +92,21 @@ def evaluate_predictions(labels, scores, class_names: list[str], dataset: str = 
     labels = np.asarray(labels).astype(np.int64)
     scores = np.asarray(scores)
     K = scores.shape[1]
-    classes = np.arange(K)
     predicted = np.argmax(scores, axis=1) if predicted is None else np.asarray(predicted)
     confidence = np.max(scores, axis=1)
     right = predicted == labels
 
-    precision, recall, f1, support = precision_recall_fscore_support(
-        labels, predicted, labels=classes, average=None, zero_division=0
-    )
+    matrix = confusion_matrix(labels, predicted, K)  # (K, K) [true, predicted]
+    precision, recall, f1 = precision_recall_f1(matrix)
     per_class = [
         {"class": name, "precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
-        for name, p, r, f, s in zip(class_names, precision, recall, f1, support)
+        for name, p, r, f, s in zip(class_names, precision, recall, f1, matrix.sum(axis=1))
     ]
     averages = {}
     for average in ("micro", "macro", "weighted"):
-        p, r, f, _ = precision_recall_fscore_support(labels, predicted, labels=classes, average=average, zero_division=0)
+        p, r, f = precision_recall_f1(matrix, average)
         averages[average] = {"precision": float(p), "recall": float(r), "f1": float(f)}
-    matrix = confusion_matrix(labels, predicted, labels=classes)  # (K, K) [true, predicted]
-    top_k = {k: float(top_k_accuracy_score(labels, scores, k=k, labels=classes)) for k in TOP_K if k < K}
+    top_k = {k: top_k_accuracy(labels, scores, k) for k in TOP_K if k < K}
     ece, bins = calibration(confidence, right)
     return Evaluation(
         dataset=dataset,

@@ -334,6 +334,36 @@ def test_digits_are_rescaled_to_0_255_and_split_the_same_stratified_way_each_tim
     np.testing.assert_array_equal(again, x_train)
 
 
+def test_digits_are_scikit_learns_rows_in_its_split_read_without_importing_it():
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    digits = load_digits()
+    images = np.round(digits.images * (255 / 16)).astype(np.uint8)
+    expected = train_test_split(images, digits.target, test_size=0.25, stratify=digits.target, random_state=0)
+    (x_train, y_train), (x_test, y_test) = load_dataset("digits")
+    for ours, theirs in zip((x_train, x_test, y_train, y_test), expected):
+        np.testing.assert_array_equal(ours, theirs)
+    code = "import sys; from simplenn.datasets import load_dataset; load_dataset('digits'); print('sklearn' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.stdout == "False\n", done.stderr
+
+
+@pytest.mark.parametrize("seed", [0, 1, 7])
+@pytest.mark.parametrize("counts", [(5, 5, 5), (3, 9, 4, 2), (10, 2, 2, 7, 7)])
+def test_the_stratified_split_is_scikit_learns_draw_for_draw(counts, seed):
+    from sklearn.model_selection import train_test_split
+
+    from simplenn.datasets.digits import stratified_split
+
+    labels = np.random.default_rng(seed).permutation(np.repeat(np.arange(len(counts)), counts))
+    rows = np.arange(len(labels))
+    train, test = stratified_split(labels, test_fraction=0.3, seed=seed)
+    expected_train, expected_test = train_test_split(rows, test_size=0.3, stratify=labels, random_state=seed)
+    np.testing.assert_array_equal(train, expected_train)
+    np.testing.assert_array_equal(test, expected_test)
+
+
 def test_prepare_flattens_and_one_hot_encodes():
     images = np.array([[[0, 255], [51, 102]], [[1, 2], [3, 4]]], np.uint8)  # (2, 2, 2)
     X, Y = prepare(images, np.array([3, 0], np.uint8), 10, scale=False)

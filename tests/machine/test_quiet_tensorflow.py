@@ -42,7 +42,7 @@ def test_tensorflow_comes_without_keras_and_keras_comes_quietly_when_training_as
         "from simplenn.config import preset\n"
         "from simplenn.nn.optimizers import make_optimizer\n"
         "print(type(make_optimizer(preset('fixed'), steps_per_epoch=10)).__name__)\n"
-        "print(sorted(m for m in ('keras', 'jax', 'matplotlib', 'IPython') if m in sys.modules))\n"
+        "print(sorted(m for m in ('keras', 'jax', 'matplotlib', 'IPython', 'sklearn') if m in sys.modules))\n"
         "if importlib.util.find_spec('jax'):  # left out of the imports, not out of reach\n"
         "    import jax\n"
     )
@@ -50,6 +50,24 @@ def test_tensorflow_comes_without_keras_and_keras_comes_quietly_when_training_as
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
     assert done.stdout.splitlines() == ["[]", "AdamW", "['keras']"]
+
+
+@pytest.mark.slow  # a fresh process
+def test_keras_scikit_learn_wrappers_left_out_with_scikit_learn_work_when_first_used():
+    code = (
+        "import sys, simplenn\n"
+        "simplenn.set_up()\n"
+        "from simplenn.machine.quiet_tensorflow import keras, tf\n"
+        "print('sklearn' in sys.modules)\n"
+        "import sklearn.base\n"
+        "print(issubclass(keras.wrappers.SKLearnClassifier, sklearn.base.BaseEstimator))\n"
+        "from keras.wrappers import SKLearnRegressor\n"
+        "print(issubclass(SKLearnRegressor, sklearn.base.RegressorMixin))\n"
+        "print(tf.keras.wrappers.SKLearnRegressor is SKLearnRegressor)\n"
+    )
+    done = run_python(code)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["False", "True", "True", "True"]
 
 
 @pytest.mark.slow  # a fresh process
