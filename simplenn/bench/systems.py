@@ -334,7 +334,7 @@ def train_requested_system(request: dict) -> SystemResult:
 
 
 def main() -> int:
-    set_up()  # as the CLI does: TensorFlow loads quietly, with XLA's cache
+    set_up(one_command=True)  # as the CLI does: TensorFlow loads quietly, with XLA's cache
     try:
         result = train_requested_system(json.load(sys.stdin))
     except SimplennError as error:

@@ -64,7 +64,7 @@ def show_warning(message, category, filename, lineno, file=None, line=None) -> N
 def main(argv: list[str] | None = None) -> int:
     from simplenn.runs.interruption import Terminated, raise_on_sigterm
 
-    set_up()  # TensorFlow, when a command needs it, loads quietly, with XLA's cache
+    set_up(one_command=True)  # TensorFlow, when a command needs it, loads quietly, with XLA's cache
     with warnings.catch_warnings():  # the caller's warning display comes back afterwards
         warnings.showwarning = show_warning
         try:

@@ -17,8 +17,14 @@ call that changes the process, on purpose, and only from the moment TensorFlow l
 - The import creates about 450,000 Python objects that live as long as the process. With
   the cyclic garbage collector running, each full collection walks all of them: during the
   import (0.6 s of its 3.3 s here) and again while the first `tf.function` traces (0.2 s
-  of 0.45 s). So the collector is paused for the import and what it made is frozen
-  (`gc.freeze`): later collections skip it.
+  of 0.45 s). So the collector is paused for the import. In a process that runs one
+  command (`set_up(one_command=True)`: the CLI, a lab run, a bench peer) what the import
+  made is then frozen (`gc.freeze`): later collections skip it. Freezing keeps whatever
+  is garbage at that moment for good, though, and the import leaves some behind: the
+  exceptions TensorFlow and Keras catch hold the frames they passed through, the caller's
+  among them, with its locals (an estimator's `fit`, its X). A process that goes on
+  (a notebook, a script, a grid search) therefore collects once instead (0.24 s here), so
+  that nothing of the caller's is kept.
 - TensorFlow's retracing warning about simplenn's per-run functions is dropped (see
   `is_new_run_tracing`); its other warnings still arrive.
 - TensorFlow's own import also loads Keras, and through `tf.lite` JAX: with them
@@ -42,12 +48,17 @@ import sys
 from simplenn.machine.compile_cache import use_compile_cache
 
 _set_up = False  # whether `set_up` was called: TensorFlow is then imported quietly
+_one_command = False  # whether the process ends with its command: the import's objects are then frozen
 
 
-def set_up() -> None:
-    """Make TensorFlow's import quiet, cached and frozen when it comes (now, if it already came)."""
-    global _set_up
-    _set_up = True
+def set_up(one_command: bool = False) -> None:
+    """Make TensorFlow's import quiet and cached when it comes (now, if it already came).
+
+    one_command: the process runs one command and ends, so the import's objects may be
+    frozen as they are, garbage and all (see the module docstring).
+    """
+    global _set_up, _one_command
+    _set_up, _one_command = True, one_command
     if "tensorflow" in sys.modules:  # imported before the call: only its warnings can still be filtered
         _filter_warnings(sys.modules["tensorflow"])
 
@@ -65,18 +76,18 @@ def __getattr__(name: str):
 
 
 def import_tensorflow():
-    """The `tensorflow` module, imported as `set_up` describes: muted, cached, lean, its objects frozen."""
+    """The `tensorflow` module, imported as `set_up` describes: muted, cached, lean, the collector paused."""
     if "tensorflow" in sys.modules:
         return sys.modules["tensorflow"]
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # later messages (XLA, the GPU probe) do honour it
     use_compile_cache()  # before TensorFlow reads TF_XLA_FLAGS
-    tf = _import_frozen("tensorflow", leaving_out=("keras", "jax"))
+    tf = _import_lean("tensorflow", leaving_out=("keras", "jax"))
     _filter_warnings(tf)
     return tf
 
 
 def import_keras():
-    """The `keras` module, imported as TensorFlow is: muted, lean, its objects frozen.
+    """The `keras` module, imported as TensorFlow is: muted, lean, the collector paused.
 
     Only training needs Keras, for its optimizers. Keras tries JAX (a shim for its Orbax
     callback), matplotlib (`keras.visualization`'s plots), IPython (notebook detection)
@@ -89,7 +100,7 @@ def import_keras():
     if "keras" in sys.modules:
         return sys.modules["keras"]
     import_tensorflow()  # Keras's TensorFlow backend: TensorFlow first, quietly
-    keras = _import_frozen("keras", leaving_out=("jax", "matplotlib", "IPython", "sklearn"))
+    keras = _import_lean("keras", leaving_out=("jax", "matplotlib", "IPython", "sklearn"))
     if "sklearn" not in sys.modules:
         _wrappers_when_used()
     return keras
@@ -125,8 +136,9 @@ def _import_on_first_use(parent, attribute: str, module_name: str):
     return __getattr__
 
 
-def _import_frozen(name: str, leaving_out: tuple[str, ...]):
-    """`import name`, muted, without the packages `leaving_out`, the collector paused and what it made frozen."""
+def _import_lean(name: str, leaving_out: tuple[str, ...]):
+    """`import name`, muted, without the packages `leaving_out`, the collector paused; then what it
+    made frozen (one command) or its garbage collected (a process that goes on)."""
     if name in sys.modules:
         return sys.modules[name]
     left_out = LeftOut(leaving_out)
@@ -137,7 +149,10 @@ def _import_frozen(name: str, leaving_out: tuple[str, ...]):
         return _import_muted(name)
     finally:
         sys.meta_path.remove(left_out)
-        gc.freeze()
+        if _one_command:
+            gc.freeze()
+        else:
+            gc.collect()
         if collecting:
             gc.enable()
 

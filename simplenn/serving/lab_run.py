@@ -252,7 +252,7 @@ def main() -> int:
     stream = os.fdopen(int(sys.argv[1]), "w", buffering=1)
     events = Events(stream)
     try:
-        set_up()  # as the CLI does: TensorFlow loads quietly, with XLA's cache
+        set_up(one_command=True)  # as the CLI does: TensorFlow loads quietly, with XLA's cache
         warm_up()
         events.send("ready", pid=os.getpid())
         line = sys.stdin.readline()

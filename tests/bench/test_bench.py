@@ -303,11 +303,11 @@ def test_a_systems_process_calls_set_up_before_tensorflow_loads(monkeypatch, cap
                                "print('tensorflow' in sys.modules)"], capture_output=True, text=True, timeout=120)
     assert imported.stdout == "False\n", imported.stderr  # so that `main` can call set_up before TensorFlow loads
     calls = []
-    monkeypatch.setattr(systems, "set_up", lambda: calls.append("set_up"))
+    monkeypatch.setattr(systems, "set_up", lambda one_command=False: calls.append(("set_up", one_command)))
     monkeypatch.setattr(systems, "train_requested_system",
                         lambda request: calls.append("train") or SystemResult("scikit-learn", [1.0], 10, 0.5))
     monkeypatch.setattr(sys, "stdin", io.StringIO("{}"))
-    assert systems.main() == 0 and calls == ["set_up", "train"]
+    assert systems.main() == 0 and calls == [("set_up", True), "train"]
     request = {"system": "scikit-learn", "config": preset("fixed").replace(dataset="digits", epochs=1).to_dict(),
                "threads": None, "memory_limit": {"bytes": 2**31, "origin": "a test"}}
     done = subprocess.run([sys.executable, "-m", "simplenn.bench.systems"], input=json.dumps(request),

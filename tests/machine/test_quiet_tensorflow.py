@@ -115,14 +115,34 @@ def test_code_that_traces_new_shapes_on_purpose_can_drop_every_retracing_warning
 
 
 @pytest.mark.slow  # a fresh process
-def test_the_import_leaves_its_objects_frozen_and_the_collector_as_it_found_it():
+def test_one_commands_import_leaves_its_objects_frozen_and_the_collector_as_it_found_it():
     # Frozen: later collections skip TensorFlow's ~450,000 objects (0.6 s of the import,
     # 0.2 s of the first trace). The collector runs again afterwards, unless it was off.
-    code = ("import gc, simplenn; {before}simplenn.set_up(); from simplenn.machine.quiet_tensorflow import tf; "
-            "print(gc.isenabled(), gc.get_freeze_count())")
+    code = ("import gc, simplenn; {before}simplenn.set_up(one_command=True); "
+            "from simplenn.machine.quiet_tensorflow import tf; print(gc.isenabled(), gc.get_freeze_count())")
     for before, collecting in (("", True), ("gc.disable(); ", False)):
         done = run_python(code.format(before=before))
         assert done.returncode == 0, done.stderr
         enabled, frozen = done.stdout.split()
         assert enabled == str(collecting)
         assert int(frozen) > 100_000
+
+
+@pytest.mark.slow  # a fresh process
+def test_a_process_that_goes_on_keeps_nothing_of_the_caller_that_imported_tensorflow():
+    # TensorFlow and Keras catch ImportErrors while they load; the frames those pass through,
+    # the caller's among them, would hold its locals for good had the import been frozen.
+    code = (
+        "import gc, weakref, simplenn\n"
+        "simplenn.set_up()\n"
+        "class Data: pass\n"
+        "def fit(data):\n"
+        "    from simplenn.machine.quiet_tensorflow import keras, tf  # first use, inside the caller\n"
+        "    return weakref.ref(data)\n"
+        "alive = fit(Data())\n"
+        "gc.collect()\n"
+        "print(alive() is None, gc.get_freeze_count(), gc.isenabled())\n"
+    )
+    done = run_python(code)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "0", "True"]
