@@ -92,10 +92,10 @@ def import_keras():
     Only training needs Keras, for its optimizers. Keras tries JAX (a shim for its Orbax
     callback), matplotlib (`keras.visualization`'s plots), IPython (notebook detection)
     and scikit-learn (its `keras.wrappers`, which bring SciPy's statistics) where it would
-    do without them; left out, its import takes a twentieth of the time (0.1 s against 0.5 s
-    here for scikit-learn alone, a tenth of `simplenn train --dataset digits`). Those
-    imported before Keras are used as usual, and `keras.wrappers` left without
-    scikit-learn is imported again when first used (`_wrappers_when_used`).
+    do without them; left out, its import takes 0.1 s here (0.5 s with scikit-learn alone,
+    a tenth of `simplenn train --dataset digits`). Those imported before Keras are used
+    as usual, and `keras.wrappers` left without scikit-learn is imported again when first
+    used (`_wrappers_when_used`).
     """
     if "keras" in sys.modules:
         return sys.modules["keras"]
