@@ -115,7 +115,7 @@ print(json.dumps({"before": before, "after": after}))
 
 @pytest.mark.slow  # fresh processes
 def test_set_up_quiets_the_import_and_keeps_xlas_programs(tmp_path):
-    code = ("import gc, os, simplenn; simplenn.set_up(); from simplenn.nn.network import Network; "
+    code = ("import gc, os, simplenn; simplenn.set_up(one_command=True); from simplenn.nn.network import Network; "
             "print(gc.get_freeze_count() > 100000, os.environ['TF_CPP_MIN_LOG_LEVEL'], 'persistent_cache' in os.environ['TF_XLA_FLAGS'])")
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
     env.update({key: value for key, value in __import__("os").environ.items() if key.startswith("PYTHON")})
