@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gzip
 import importlib.util
+import io
 import math
 from pathlib import Path
 
@@ -23,6 +24,9 @@ from simplenn.datasets.validation import DatasetError
 
 DIGITS_FILE = ("datasets", "data", "digits.csv.gz")  # inside the scikit-learn package
 DIGITS_ROWS, DIGITS_PIXELS = 1797, 64
+# The file is 57 KB of gzip holding 265 KB of text; anything far larger is not that file,
+# and is refused before it is read (compressed) or while it is (uncompressed).
+MAX_COMPRESSED_BYTES, MAX_TEXT_CHARACTERS = 1 << 20, 4 << 20
 
 
 def digits_file() -> Path:
@@ -39,8 +43,17 @@ def read_digits() -> tuple[np.ndarray, np.ndarray]:
     path = digits_file()
     if not path.is_file():
         raise DatasetError(f"{path}: scikit-learn's digits file is missing; reinstall scikit-learn")
-    with gzip.open(path, mode="rt", encoding="utf-8") as text:
-        table = np.loadtxt(text, delimiter=",")  # (1797, 65): 64 pixels, then the digit
+    if path.stat().st_size > MAX_COMPRESSED_BYTES:
+        raise DatasetError(f"{path}: {path.stat().st_size:,} bytes is not scikit-learn's digits file "
+                           f"(57 KB); reinstall scikit-learn")
+    try:
+        with gzip.open(path, mode="rt", encoding="utf-8") as file:
+            text = file.read(MAX_TEXT_CHARACTERS + 1)
+        if len(text) > MAX_TEXT_CHARACTERS:
+            raise ValueError(f"more than {MAX_TEXT_CHARACTERS:,} characters")
+        table = np.loadtxt(io.StringIO(text), delimiter=",", ndmin=2)  # (1797, 65): 64 pixels, then the digit
+    except (OSError, EOFError, UnicodeDecodeError, ValueError) as error:
+        raise DatasetError(f"{path}: cannot read scikit-learn's digits file ({error}); reinstall scikit-learn") from None
     if table.shape != (DIGITS_ROWS, DIGITS_PIXELS + 1):
         raise DatasetError(f"{path}: expected {DIGITS_ROWS} rows of {DIGITS_PIXELS} pixels and a label, "
                            f"found shape {table.shape}; reinstall scikit-learn")

@@ -410,3 +410,19 @@ def test_fashion_mnist_loads_from_debian_and_verifies_by_content_hash(debian_fas
     assert x_train.dtype == np.uint8 and y_train.dtype == np.int64
     np.testing.assert_array_equal(np.bincount(y_train), [6000] * 10)
     np.testing.assert_array_equal(np.bincount(y_test), [1000] * 10)
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"not gzip at all", "cannot read scikit-learn's digits file"),
+    (gzip.compress(b"1,2,3\n4,5,6\n"), r"expected 1797 rows of 64 pixels and a label, found shape \(2, 3\)"),
+    (gzip.compress(b"0," * (3 << 20)), "more than 4,194,304 characters"),
+    (b"\0" * ((1 << 20) + 1), "1,048,577 bytes is not scikit-learn's digits file"),
+])
+def test_a_damaged_digits_file_is_refused_in_one_line(tmp_path, monkeypatch, content, message):
+    from simplenn.datasets import digits
+
+    damaged = tmp_path / "digits.csv.gz"
+    damaged.write_bytes(content)
+    monkeypatch.setattr(digits, "digits_file", lambda: damaged)
+    with pytest.raises(DatasetError, match=message):
+        load_dataset("digits")
