@@ -16,7 +16,9 @@ replaced only when asked (`--force`); `-` means standard output where a command 
 every writer, and `require_no_links` refuses folders whose entries are links, so nothing is
 written outside the folder it was meant for. Inputs are read only from regular files
 (`check_input`): a FIFO or a device would block or never end. A full disk is reported as
-one line naming the file and the bytes it needed (`DiskFull`).
+one line naming the file and the bytes it needed (`DiskFull`). An output that must be new
+(`export`'s model) is renamed into place by `rename_new`, which fails rather than replace
+what took the name while it was written.
 """
 
 from __future__ import annotations
@@ -72,6 +74,46 @@ def write_atomically(
         Path(temporary).unlink(missing_ok=True)
         raise
     return path
+
+
+# renameat2(2)'s flag that makes a rename fail with EEXIST instead of replacing its destination.
+RENAME_NOREPLACE = 1
+AT_FDCWD = -100  # "relative to the working folder", for the *at system calls
+
+
+def rename_new(source: Path, destination: Path) -> None:
+    """Rename `source` to `destination`, which must not exist: `FileExistsError` if something
+    has taken the name since it was checked, which is never replaced.
+
+    On Linux one system call (`renameat2` with `RENAME_NOREPLACE`) checks and renames at
+    once. Where it is missing or the file system refuses it, a file is linked under the new
+    name (which fails if the name exists) and its old name removed; a folder is renamed
+    after one more check.
+    """
+    if _rename_noreplace(source, destination):
+        return
+    if source.is_dir():
+        if os.path.lexists(destination):
+            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(destination))
+        os.rename(source, destination)
+    else:
+        os.link(source, destination)
+        os.unlink(source)
+
+
+def _rename_noreplace(source: Path, destination: Path) -> bool:
+    """`renameat2(..., RENAME_NOREPLACE)`: True once renamed, False where the call is unavailable."""
+    import ctypes
+
+    renameat2 = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+    if renameat2 is None:
+        return False
+    if renameat2(AT_FDCWD, os.fsencode(source), AT_FDCWD, os.fsencode(destination), RENAME_NOREPLACE) == 0:
+        return True
+    number = ctypes.get_errno()
+    if number in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):  # no such call, or not on this file system
+        return False
+    raise OSError(number, os.strerror(number), str(destination))
 
 
 class DiskFull(SimplennError):

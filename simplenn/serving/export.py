@@ -26,7 +26,9 @@ from simplenn.machine.quiet_tensorflow import tf
 
 from simplenn.training.data import scale_inputs
 from simplenn.errors import SimplennError
-from simplenn.machine.file_safety import DiskFull, is_disk_full, require_regular_or_new, run_record_of, write_error
+from simplenn.machine.file_safety import (
+    DiskFull, is_disk_full, rename_new, require_regular_or_new, run_record_of, write_error,
+)
 from simplenn.nn.network import class_scores
 
 FORMATS = ("saved_model", "tflite")
@@ -79,7 +81,8 @@ def export_run(run, out: str | Path, format: str | None = None) -> Path:
 
     format: "saved_model" or "tflite"; None takes it from `out` (`export_format`). A
     SavedModel goes into a temporary folder beside `out` and is renamed into place, so an
-    interrupted export leaves no half-written model; an existing `out` is refused.
+    interrupted export leaves no half-written model; an existing `out` is refused, and so
+    is one that appears while the model is written (`rename_new` never replaces it).
     """
     format = export_format(out, format)
     if format == "tflite" and run.config.precision != "float32":
@@ -104,11 +107,14 @@ def export_run(run, out: str | Path, format: str | None = None) -> Path:
             model, str(saved_model), signatures={"serving_default": model.serving_default, "images": model.images}
         )
         if format == "saved_model":
-            saved_model.rename(out)
+            rename_new(saved_model, out)
         else:
             converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model), signature_keys=["serving_default", "images"])
             (staging / "model.tflite").write_bytes(converter.convert())
-            (staging / "model.tflite").rename(out)
+            rename_new(staging / "model.tflite", out)
+    except FileExistsError:  # something took the name while the model was written: it stays as it is
+        raise SimplennError(f"{out} was created while the model was being written; it is left as it is: "
+                            "choose a new path, or remove it and export again") from None
     except OSError as error:
         raise write_error(out, error) from None
     except tf.errors.OpError as error:  # TensorFlow's own writes: a full disk is "No space left"

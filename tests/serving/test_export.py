@@ -93,3 +93,30 @@ def test_export_refuses_an_existing_path_and_a_missing_run(digits_run, tmp_path,
     err = capsys.readouterr().err
     assert bool(error_message(err)) and "cannot load run" in error_message(err)
     assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.parametrize("name, taken_by", [("model", "folder"), ("model.tflite", "file")])
+def test_a_path_created_while_the_model_is_written_is_left_as_it_is(digits_run, tmp_path, monkeypatch, capsys,
+                                                                      name, taken_by):
+    from simplenn.serving import export
+
+    out = tmp_path / name
+    write_model = export.tf.saved_model.save
+
+    def save_while_someone_takes_the_name(*args, **kwargs):
+        write_model(*args, **kwargs)
+        if taken_by == "folder":
+            out.mkdir()  # an empty folder: a plain rename would replace it
+        else:
+            out.write_text("the user's own file")
+
+    monkeypatch.setattr(export.tf.saved_model, "save", save_while_someone_takes_the_name)
+    assert main(["export", str(digits_run), str(out)]) == 2
+    message = error_message(capsys.readouterr().err)
+    assert message == (f"{out} was created while the model was being written; it is left as it is: "
+                       "choose a new path, or remove it and export again")
+    if taken_by == "folder":
+        assert out.is_dir() and not any(out.iterdir())
+    else:
+        assert out.read_text() == "the user's own file"
+    assert [p.name for p in tmp_path.iterdir()] == [name]  # the staging folder is gone too
