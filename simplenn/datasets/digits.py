@@ -71,7 +71,7 @@ def stratified_split(labels: np.ndarray, test_fraction: float, seed: int) -> tup
     n = len(labels)
     n_test = math.ceil(test_fraction * n)
     n_train = n - n_test
-    classes, class_of_row, class_counts = np.unique(labels, return_inverse=True, return_counts=True)
+    _, class_of_row, class_counts = np.unique(labels, return_inverse=True, return_counts=True)
     rows_of_class = np.split(np.argsort(class_of_row, kind="stable"), np.cumsum(class_counts)[:-1])
     rng = np.random.RandomState(seed)
     train_shares = _shares(class_counts, n_train, rng)

@@ -23,6 +23,7 @@ what took the name while it was written.
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import hashlib
 import json
@@ -103,8 +104,6 @@ def rename_new(source: Path, destination: Path) -> None:
 
 def _rename_noreplace(source: Path, destination: Path) -> bool:
     """`renameat2(..., RENAME_NOREPLACE)`: True once renamed, False where the call is unavailable."""
-    import ctypes
-
     renameat2 = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
     if renameat2 is None:
         return False

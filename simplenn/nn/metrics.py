@@ -78,6 +78,8 @@ def precision_recall_f1(matrix: np.ndarray, average: str | None = None):
     if average == "micro":
         tp, predicted, support = tp.sum(), predicted.sum(), support.sum()
     precision, recall, f1 = _ratio(tp, predicted), _ratio(tp, support), _ratio(2 * tp, support + predicted)
+    if average == "micro":
+        return float(precision), float(recall), float(f1)
     if average == "macro":
         return float(np.mean(precision)), float(np.mean(recall)), float(np.mean(f1))
     if average == "weighted":
