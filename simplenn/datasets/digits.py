@@ -16,6 +16,7 @@ import gzip
 import importlib.util
 import io
 import math
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -52,7 +53,7 @@ def read_digits() -> tuple[np.ndarray, np.ndarray]:
         if len(text) > MAX_TEXT_CHARACTERS:
             raise ValueError(f"more than {MAX_TEXT_CHARACTERS:,} characters")
         table = np.loadtxt(io.StringIO(text), delimiter=",", ndmin=2)  # (1797, 65): 64 pixels, then the digit
-    except (OSError, EOFError, UnicodeDecodeError, ValueError) as error:
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError, ValueError) as error:
         raise DatasetError(f"{path}: cannot read scikit-learn's digits file ({error}); reinstall scikit-learn") from None
     if table.shape != (DIGITS_ROWS, DIGITS_PIXELS + 1):
         raise DatasetError(f"{path}: expected {DIGITS_ROWS} rows of {DIGITS_PIXELS} pixels and a label, "

@@ -412,8 +412,13 @@ def test_fashion_mnist_loads_from_debian_and_verifies_by_content_hash(debian_fas
     np.testing.assert_array_equal(np.bincount(y_test), [1000] * 10)
 
 
+def _flipped_byte(content: bytes, index: int) -> bytes:
+    return content[:index] + bytes([content[index] ^ 0xFF]) + content[index + 1:]
+
+
 @pytest.mark.parametrize("content, message", [
     (b"not gzip at all", "cannot read scikit-learn's digits file"),
+    (_flipped_byte(gzip.compress(b"0," * 100_000, mtime=0), 11), "invalid code lengths set"),  # damaged deflate data
     (gzip.compress(b"1,2,3\n4,5,6\n"), r"expected 1797 rows of 64 pixels and a label, found shape \(2, 3\)"),
     (gzip.compress(b"0," * (3 << 20)), "more than 4,194,304 characters"),
     (b"\0" * ((1 << 20) + 1), "1,048,577 bytes is not scikit-learn's digits file"),
